@@ -1,0 +1,266 @@
+// Node-API glue: a few flat functions and one NativeSession class. All
+// behaviour lives in TypeScript (lib/session.ts); this file validates what
+// crosses, owns the tracer thread and hands packed batches to JS.
+#include <fcntl.h>
+#include <napi.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "syscall_numbers.h"
+#include "tracer.h"
+#include "wire.h"
+
+namespace liveprobe {
+
+namespace {
+
+struct Batch {
+  std::vector<uint8_t> bytes;
+};
+
+void CallJs(Napi::Env env, Napi::Function callback, std::nullptr_t*, Batch* batch) {
+  std::unique_ptr<Batch> owned(batch);
+  if (env == nullptr || callback.IsEmpty()) return;  // environment going away
+  // One copy into a fresh ArrayBuffer: no JS object is built per record.
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, owned->bytes.size());
+  if (!owned->bytes.empty()) std::memcpy(ab.Data(), owned->bytes.data(), owned->bytes.size());
+  callback.Call({ab});
+}
+
+using BatchTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Batch, CallJs>;
+
+// Shared by the JS object and the tracer thread, so either may go first.
+struct Core : BatchTransport {
+  explicit Core(OverflowPolicy policy) : tracer(*this, policy) {}
+  void send(std::vector<uint8_t>&& bytes) override {
+    auto* b = new Batch{std::move(bytes)};
+    if (tsfn.BlockingCall(b) != napi_ok) delete b;  // napi_closing: nobody to tell
+  }
+  Tracer tracer;
+  BatchTsfn tsfn;
+};
+
+std::string stringProp(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+std::vector<std::string> stringArrayProp(const Napi::Object& o, const char* key) {
+  std::vector<std::string> out;
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (e.IsString()) out.push_back(e.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+class NativeSession : public Napi::ObjectWrap<NativeSession> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeSession",
+                       {
+                           InstanceMethod<&NativeSession::Start>("start"),
+                           InstanceMethod<&NativeSession::Grant>("grant"),
+                           InstanceMethod<&NativeSession::Detach>("detach"),
+                           InstanceMethod<&NativeSession::Shutdown>("shutdown"),
+                           InstanceMethod<&NativeSession::Unref>("unref"),
+                       });
+  }
+
+  // new NativeSession(mode: 'run' | 'attach', options, onBatch)
+  explicit NativeSession(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSession>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction()) {
+      Napi::TypeError::New(env, "Usage: new NativeSession(mode, options, onBatch)")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    mode_ = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object o = info[1].As<Napi::Object>();
+    OverflowPolicy policy =
+        stringProp(o, "overflow") == "drop" ? OverflowPolicy::kDrop : OverflowPolicy::kBlock;
+    core_ = std::make_shared<Core>(policy);
+    if (mode_ == "run") {
+      run_.file = stringProp(o, "file");
+      run_.argv = stringArrayProp(o, "argv");
+      run_.env = stringArrayProp(o, "env");
+      run_.cwd = stringProp(o, "cwd");
+      Napi::Value stdio = o.Get("stdio");
+      if (stdio.IsArray()) {
+        Napi::Array a = stdio.As<Napi::Array>();
+        for (uint32_t i = 0; i < 3 && i < a.Length(); ++i)
+          run_.stdio[i] = a.Get(i).IsNumber() ? a.Get(i).As<Napi::Number>().Int32Value() : -1;
+      }
+      run_.no_aslr = o.Get("noAslr").ToBoolean();
+      run_.follow_forks = o.Get("followForks").ToBoolean();
+      if (run_.file.empty() || run_.argv.empty()) {
+        Napi::TypeError::New(env, "Usage: run options need file and argv").ThrowAsJavaScriptException();
+        return;
+      }
+    } else if (mode_ == "attach") {
+      Napi::Value pid = o.Get("pid");
+      attach_.pid = pid.IsNumber() ? pid.As<Napi::Number>().Int32Value() : 0;
+      attach_.follow_forks = o.Get("followForks").ToBoolean();
+      if (attach_.pid <= 0) {
+        Napi::TypeError::New(env, "Usage: attach options need a positive pid").ThrowAsJavaScriptException();
+        return;
+      }
+    } else {
+      Napi::TypeError::New(env, "Usage: mode is 'run' or 'attach'").ThrowAsJavaScriptException();
+      return;
+    }
+    core_->tsfn = BatchTsfn::New(env, info[2].As<Napi::Function>(), "liveprobe-batches", 0, 1);
+  }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    if (started_) {
+      Napi::Error::New(info.Env(), "session already started").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    started_ = true;
+    std::shared_ptr<Core> core = core_;
+    // The dedicated tracer thread: every ptrace call of this session happens
+    // on it. Detached: it owns a reference to the core and ends by itself.
+    if (mode_ == "run") {
+      RunOptions opts = run_;
+      std::thread([core, opts] {
+        core->tracer.runSession(opts);
+        core->tsfn.Release();
+      }).detach();
+    } else {
+      AttachOptions opts = attach_;
+      std::thread([core, opts] {
+        core->tracer.attachSession(opts);
+        core->tsfn.Release();
+      }).detach();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Grant(const Napi::CallbackInfo& info) {
+    uint32_t n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1;
+    core_->tracer.grant(n);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    core_->tracer.requestDetach();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+    core_->tracer.requestShutdown();
+    return info.Env().Undefined();
+  }
+
+  // After a detach the session may wait a long time for a launched target to
+  // exit; it must not keep Node's event loop alive for that.
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    core_->tsfn.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  std::string mode_;
+  RunOptions run_;
+  AttachOptions attach_;
+  bool started_ = false;
+  std::shared_ptr<Core> core_;
+};
+
+// pipe() with O_CLOEXEC: the read end stays in Node, the write end becomes
+// the target's stdout/stderr (dup2 in the child clears CLOEXEC).
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    Napi::Error e = Napi::Error::New(info.Env(), std::string("pipe2: ") + std::strerror(errno));
+    e.Set("code", Napi::String::New(info.Env(), "EMFILE"));
+    e.ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(uint32_t(0), Napi::Number::New(info.Env(), fds[0]));
+  a.Set(uint32_t(1), Napi::Number::New(info.Env(), fds[1]));
+  return a;
+}
+
+// The wire layout as the compiler laid it out, for the agreement test.
+Napi::Value Layout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("magic", wire::kMagic);
+  o.Set("version", wire::kVersion);
+  o.Set("headerSize", uint32_t(sizeof(wire::BatchHeader)));
+  o.Set("recordSize", uint32_t(sizeof(wire::Record)));
+  Napi::Object fields = Napi::Object::New(env);
+#define LIVEPROBE_FIELD(name) fields.Set(#name, uint32_t(offsetof(wire::Record, name)));
+  LIVEPROBE_RECORD_FIELDS(LIVEPROBE_FIELD)
+#undef LIVEPROBE_FIELD
+  o.Set("fields", fields);
+  Napi::Object header = Napi::Object::New(env);
+  header.Set("count", uint32_t(offsetof(wire::BatchHeader, count)));
+  header.Set("dataBytes", uint32_t(offsetof(wire::BatchHeader, data_bytes)));
+  header.Set("lost", uint32_t(offsetof(wire::BatchHeader, lost)));
+  header.Set("flags", uint32_t(offsetof(wire::BatchHeader, flags)));
+  o.Set("header", header);
+  Napi::Object kinds = Napi::Object::New(env);
+  kinds.Set("syscall", uint32_t(wire::Kind::kSyscall));
+  kinds.Set("threadStart", uint32_t(wire::Kind::kThreadStart));
+  kinds.Set("threadExit", uint32_t(wire::Kind::kThreadExit));
+  kinds.Set("exec", uint32_t(wire::Kind::kExec));
+  kinds.Set("signal", uint32_t(wire::Kind::kSignal));
+  kinds.Set("exit", uint32_t(wire::Kind::kExit));
+  kinds.Set("snapshot", uint32_t(wire::Kind::kSnapshot));
+  kinds.Set("error", uint32_t(wire::Kind::kError));
+  kinds.Set("detached", uint32_t(wire::Kind::kDetached));
+  kinds.Set("started", uint32_t(wire::Kind::kStarted));
+  o.Set("kinds", kinds);
+  Napi::Object flags = Napi::Object::New(env);
+  flags.Set("hasReturn", uint32_t(wire::kFlagHasReturn));
+  flags.Set("unfinished", uint32_t(wire::kFlagUnfinished));
+  flags.Set("noEntry", uint32_t(wire::kFlagNoEntry));
+  flags.Set("seccomp", uint32_t(wire::kFlagSeccomp));
+  flags.Set("groupStop", uint32_t(wire::kFlagGroupStop));
+  flags.Set("dataTruncated", uint32_t(wire::kFlagDataTrunc));
+  flags.Set("readFailed", uint32_t(wire::kFlagReadFailed));
+  flags.Set("batchLast", uint32_t(wire::kBatchLast));
+  o.Set("flags", flags);
+  return o;
+}
+
+// The syscall numbers the native side knows, for the agreement test.
+Napi::Value NativeSyscallNumbers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& a : nr::kArches) {
+    Napi::Object m = Napi::Object::New(env);
+    for (int w = 0; w < nr::kCount; ++w) m.Set(nr::kWhichNames[w], a.numbers[w]);
+    m.Set("auditArch", a.audit_arch);
+    out.Set(a.name, m);
+  }
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeSession", NativeSession::Define(env));
+  exports.Set("pipe", Napi::Function::New<Pipe>(env, "pipe"));
+  exports.Set("layout", Napi::Function::New<Layout>(env, "layout"));
+  exports.Set("syscallNumbers", Napi::Function::New<NativeSyscallNumbers>(env, "syscallNumbers"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace liveprobe
+
+static Napi::Object InitLiveprobe(Napi::Env env, Napi::Object exports) {
+  return liveprobe::Init(env, exports);
+}
+
+NODE_API_MODULE(liveprobe, InitLiveprobe)

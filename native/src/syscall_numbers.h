@@ -1,0 +1,35 @@
+// The few syscall numbers the native side must know, because it reads extra
+// tracee memory for them or because they never return. Everything else is
+// interpreted in TypeScript (lib/syscalls/); test/native-numbers.test.ts
+// checks these against the TypeScript tables.
+#pragma once
+
+#include <linux/audit.h>
+
+#include <cstdint>
+
+namespace liveprobe::nr {
+
+enum Which { kClone3, kExecve, kExecveat, kExit, kExitGroup, kClone, kCount };
+
+struct ArchNumbers {
+  uint32_t audit_arch;
+  const char* name;
+  int32_t numbers[kCount];
+};
+
+constexpr ArchNumbers kArches[] = {
+    {AUDIT_ARCH_X86_64, "x86_64", {435, 59, 322, 60, 231, 56}},
+    {AUDIT_ARCH_AARCH64, "aarch64", {435, 221, 281, 93, 94, 220}},
+};
+
+constexpr const char* kWhichNames[kCount] = {"clone3", "execve", "execveat",
+                                            "exit", "exit_group", "clone"};
+
+inline int32_t lookup(uint32_t audit_arch, Which w) {
+  for (const auto& a : kArches)
+    if (a.audit_arch == audit_arch) return a.numbers[w];
+  return -2;
+}
+
+}  // namespace liveprobe::nr

@@ -1,0 +1,86 @@
+#include "tracee_memory.h"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace liveprobe {
+
+namespace {
+size_t pageSize() {
+  static const size_t size = size_t(sysconf(_SC_PAGESIZE));
+  return size;
+}
+}  // namespace
+
+ssize_t readTraceeMemory(pid_t tid, uint64_t addr, void* buf, size_t len) {
+  if (len == 0) return 0;
+  if (addr + len < addr) len = size_t(~uint64_t(0) - addr);  // no wrap-around
+  // process_vm_readv fails as a whole on a partially unmapped iovec, so read
+  // page by page and return what was readable.
+  size_t done = 0;
+  auto* out = static_cast<uint8_t*>(buf);
+  while (done < len) {
+    uint64_t at = addr + done;
+    size_t chunk = std::min(len - done, pageSize() - size_t(at % pageSize()));
+    iovec local{out + done, chunk};
+    iovec remote{reinterpret_cast<void*>(at), chunk};
+    ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+    if (n <= 0) {
+      if (done == 0) return -1;
+      break;
+    }
+    done += size_t(n);
+    if (size_t(n) < chunk) break;
+  }
+  return ssize_t(done);
+}
+
+bool readTraceeString(pid_t tid, uint64_t addr, size_t max, std::string& out, bool& truncated) {
+  out.clear();
+  truncated = false;
+  char chunk[256];
+  while (out.size() < max) {
+    size_t want = std::min(sizeof chunk, max - out.size());
+    ssize_t n = readTraceeMemory(tid, addr + out.size(), chunk, want);
+    if (n <= 0) return !out.empty();
+    const char* nul = static_cast<const char*>(std::memchr(chunk, 0, size_t(n)));
+    if (nul) {
+      out.append(chunk, size_t(nul - chunk));
+      return true;
+    }
+    out.append(chunk, size_t(n));
+    if (size_t(n) < want) return true;  // unreadable after this: string ends at the mapping end
+  }
+  truncated = true;
+  return true;
+}
+
+bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes,
+                           std::string& out, bool& truncated) {
+  out.clear();
+  truncated = false;
+  std::string one;
+  for (size_t i = 0;; ++i) {
+    if (i == max_count || out.size() >= max_bytes) {
+      truncated = true;
+      return true;
+    }
+    uint64_t ptr = 0;
+    if (readTraceeMemory(tid, addr + i * sizeof ptr, &ptr, sizeof ptr) != sizeof ptr) return i > 0;
+    if (ptr == 0) return true;
+    bool cut = false;
+    if (!readTraceeString(tid, ptr, max_bytes - out.size(), one, cut)) return i > 0;
+    out.append(one);
+    out.push_back('\0');
+    if (cut) {
+      truncated = true;
+      return true;
+    }
+  }
+}
+
+}  // namespace liveprobe

@@ -1,0 +1,26 @@
+// Bounded reads of tracee memory. Every size here comes from our own bounds,
+// never from the tracee: a hostile or buggy tracee can pass any pointer.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace liveprobe {
+
+// Reads up to len bytes at addr; returns the number read (stops at the first
+// unreadable page), or -1 with errno.
+ssize_t readTraceeMemory(pid_t tid, uint64_t addr, void* buf, size_t len);
+
+// Reads a NUL-terminated string of at most max bytes. Returns false if the
+// first byte cannot be read; truncated is set when no NUL came within max.
+bool readTraceeString(pid_t tid, uint64_t addr, size_t max, std::string& out, bool& truncated);
+
+// Reads a NULL-terminated array of string pointers (argv), NUL-separating the
+// strings into out, with at most max_count strings and max_bytes in total.
+bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes,
+                           std::string& out, bool& truncated);
+
+}  // namespace liveprobe

@@ -1,0 +1,836 @@
+#include "tracer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "syscall_numbers.h"
+#include "tracee_memory.h"
+
+namespace liveprobe {
+
+namespace {
+
+constexpr int kWaitFlags = __WALL | __WNOTHREAD;  // never reap Node's own children
+constexpr unsigned long kBaseOptions =
+    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD;
+
+bool isStopSignal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+std::vector<pid_t> listTasks(pid_t pid) {
+  std::vector<pid_t> out;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    out.push_back(pid_t(std::strtol(e->d_name, nullptr, 10)));
+  }
+  closedir(d);
+  return out;
+}
+
+bool readFile(const std::string& path, std::string& out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+pid_t tgidOf(pid_t tid) {
+  std::string status;
+  if (!readFile("/proc/" + std::to_string(tid) + "/status", status)) return tid;
+  auto at = status.find("\nTgid:");
+  if (at == std::string::npos) return tid;
+  return pid_t(std::strtol(status.c_str() + at + 6, nullptr, 10));
+}
+
+bool isZombie(pid_t tgid, pid_t tid) {
+  std::string stat;
+  if (!readFile("/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/stat", stat))
+    return true;  // gone altogether
+  // The state follows the parenthesised comm, which may itself contain ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return false;
+  char state = stat[close + 2];
+  return state == 'Z' || state == 'X';
+}
+
+long ptraceCall(int req, pid_t tid, unsigned long addr, unsigned long data) {
+  return ptrace(static_cast<__ptrace_request>(req), tid, reinterpret_cast<void*>(addr),
+                reinterpret_cast<void*>(data));
+}
+
+}  // namespace
+
+Tracer::Tracer(BatchTransport& transport, OverflowPolicy policy)
+    : transport_(transport),
+      policy_(policy),
+      writer_([this](std::vector<uint8_t>&& b, uint32_t count) { deliverBatch(std::move(b), count); }),
+      restart_op_(PTRACE_SYSCALL) {}
+
+Tracer::~Tracer() {
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (exec_err_fd_ >= 0) close(exec_err_fd_);
+}
+
+// ---------------------------------------------------------------- any thread
+
+void Tracer::grant(uint32_t credits) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    credits_ += credits;
+  }
+  cv_.notify_all();
+}
+
+void Tracer::requestDetach() {
+  bool was = detach_requested_.exchange(true);
+  cv_.notify_all();
+  if (!was && wake_fd_ >= 0) {
+    char b = 1;
+    ssize_t n;
+    do n = write(wake_fd_, &b, 1);
+    while (n < 0 && errno == EINTR);
+  }
+}
+
+void Tracer::requestShutdown() {
+  shutdown_requested_ = true;
+  // run: a launched target dies with its tracer, as PTRACE_O_EXITKILL would do.
+  if (run_mode_ && target_pid_ > 0 && !target_exited_) kill(target_pid_, SIGKILL);
+  requestDetach();
+}
+
+// Credit window (DESIGN §3): block the tracer, and so the tracees, until the
+// consumer has taken a batch, unless we are leaving.
+void Tracer::deliverBatch(std::vector<uint8_t>&& batch, uint32_t count) {
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (policy_ == OverflowPolicy::kBlock) {
+      cv_.wait(lk, [this] { return credits_ > 0 || detach_requested_ || shutdown_requested_; });
+    }
+    if (credits_ > 0) {
+      --credits_;
+    } else if (policy_ == OverflowPolicy::kDrop && !detach_requested_ && count > 0) {
+      lk.unlock();
+      writer_.addLost(count);
+      return;
+    }
+  }
+  transport_.send(std::move(batch));
+}
+
+// ---------------------------------------------------------------- wake child
+
+bool Tracer::startWakeChild() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return false;
+  }
+  if (pid == 0) {
+    // Async-signal-safe only. Drop every inherited fd so we never hold a
+    // pipe of Node's (a child_process's stdout would never see EOF).
+    int rd = fds[0];
+    if (rd != 3) {
+      dup2(rd, 3);
+      rd = 3;
+    }
+    syscall(SYS_close_range, 4u, ~0u, 0u);
+    close(0);
+    close(1);
+    close(2);
+    char b;
+    ssize_t n;
+    do n = read(rd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    _exit(0);
+  }
+  close(fds[0]);
+  wake_fd_ = fds[1];
+  wake_pid_ = pid;
+  return true;
+}
+
+void Tracer::stopWakeChild() {
+  if (wake_pid_ > 0) {
+    kill(wake_pid_, SIGKILL);
+    int st;
+    while (waitpid(wake_pid_, &st, kWaitFlags) < 0 && errno == EINTR) {
+    }
+    wake_pid_ = -1;
+  }
+}
+
+// ---------------------------------------------------------------- records
+
+void Tracer::emitError(int err, wire::ErrorSite site, pid_t pid, const std::string& detail) {
+  wire::Record& r = writer_.add(wire::Kind::kError, uint32_t(pid), uint32_t(pid));
+  r.a = uint32_t(err);
+  r.b = uint32_t(site);
+  r.data_off = writer_.addData(detail);  // touches the data area only: r stays valid
+  r.data_len = uint32_t(detail.size());
+}
+
+void Tracer::emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t extra_flags) {
+  wire::Record& r = writer_.add(wire::Kind::kSyscall, uint32_t(t.tgid), uint32_t(t.tid));
+  r.nr = p.nr;
+  r.arch = p.arch;
+  r.flags = uint16_t(p.flags | p.data_flags | extra_flags);
+  std::memcpy(r.args, p.args, sizeof r.args);
+  r.ret = ret;
+  r.entry_ns = p.entry_ns;
+  if (!p.data.empty()) {
+    r.data_off = writer_.addData(p.data);
+    r.data_len = uint32_t(p.data.size());
+  }
+  if (!p.data2.empty()) {
+    r.data2_off = writer_.addData(p.data2);
+    r.data2_len = uint32_t(p.data2.size());
+  }
+}
+
+void Tracer::emitSnapshot(pid_t pid) {
+  std::string maps;
+  if (!readFile("/proc/" + std::to_string(pid) + "/maps", maps)) return;
+  wire::Record& r = writer_.add(wire::Kind::kSnapshot, uint32_t(pid), uint32_t(pid));
+  r.data_off = writer_.addData(maps);
+  r.data_len = uint32_t(maps.size());
+}
+
+// ---------------------------------------------------------------- tasks
+
+Tracer::Task& Tracer::addTask(pid_t tid, pid_t tgid) {
+  Task& t = tasks_[tid];
+  t.tid = tid;
+  t.tgid = tgid;
+  return t;
+}
+
+bool Tracer::isSyscall(int32_t nr, uint32_t arch, int which) const {
+  return nr == nr::lookup(arch, nr::Which(which));
+}
+
+void Tracer::resume(Task& t) {
+  long rc;
+  if (t.group_stop) {
+    // Keep the group-stop visible (ps shows T) while still getting events.
+    rc = ptraceCall(PTRACE_LISTEN, t.tid, 0, 0);
+    t.state = State::kListening;
+  } else {
+    rc = ptraceCall(int(restart_op_), t.tid, 0, unsigned(t.inject_sig));
+    t.state = State::kRunning;
+  }
+  // ESRCH: killed while stopped (exit_group, SIGKILL); its death comes via wait.
+  (void)rc;
+  t.inject_sig = 0;
+  t.group_stop = false;
+}
+
+void Tracer::releaseTask(Task& t) {
+  // A pending signal is passed on, so detaching never swallows one.
+  ptraceCall(PTRACE_DETACH, t.tid, 0, unsigned(t.group_stop ? 0 : t.inject_sig));
+  tasks_.erase(t.tid);
+}
+
+void Tracer::afterStop(Task& t) {
+  if (phase_ == Phase::kDetaching || t.release_on_stop) {
+    releaseTask(t);
+  } else if (phase_ == Phase::kAttaching || t.awaiting_parent) {
+    // Held: the world is being stopped, or the parent's clone event is due.
+  } else {
+    resume(t);
+  }
+}
+
+// ---------------------------------------------------------------- run
+
+bool Tracer::spawnTarget(const RunOptions& opts) {
+  // Everything the child needs is prepared before fork: after it, only
+  // async-signal-safe calls (the Node process is multithreaded).
+  std::vector<char*> argv, envp;
+  for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : opts.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const char* path = opts.file.c_str();
+  const char* cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
+  int stdio[3] = {opts.stdio[0], opts.stdio[1], opts.stdio[2]};
+  bool no_aslr = opts.no_aslr;
+
+  int sync[2], err[2];
+  if (pipe2(sync, O_CLOEXEC) != 0) {
+    emitError(errno, wire::ErrorSite::kFork, 0, "pipe");
+    return false;
+  }
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    emitError(errno, wire::ErrorSite::kFork, 0, "pipe");
+    close(sync[0]);
+    close(sync[1]);
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    emitError(errno, wire::ErrorSite::kFork, 0, "fork");
+    return false;
+  }
+  if (pid == 0) {
+    auto fail = [&](int site) {
+      int payload[2] = {errno, site};
+      ssize_t n = write(err[1], payload, sizeof payload);
+      (void)n;
+      _exit(127);
+    };
+    // Node ignores SIGPIPE and may block signals: the target must start with
+    // default dispositions and an empty mask, as if liveprobe were not there.
+    struct sigaction dfl;
+    std::memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s) sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Move the fds out of the way first so that dup2 onto 0..2 cannot clobber one still needed.
+    int moved[3];
+    for (int i = 0; i < 3; ++i) moved[i] = stdio[i] >= 0 ? fcntl(stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
+    for (int i = 0; i < 3; ++i) {
+      if (moved[i] >= 0 && dup2(moved[i], i) < 0) fail(int(wire::ErrorSite::kFork));
+    }
+    if (cwd && chdir(cwd) != 0) fail(int(wire::ErrorSite::kChdir));
+    if (no_aslr) {
+      int cur = personality(0xffffffff);
+      if (cur != -1) personality(unsigned(cur) | ADDR_NO_RANDOMIZE);
+    }
+    close(sync[1]);
+    char b;
+    ssize_t n;
+    do n = read(sync[0], &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(127);  // the tracer went away before releasing us
+    execve(path, argv.data(), envp.data());
+    fail(int(wire::ErrorSite::kExec));
+  }
+  close(sync[0]);
+  close(err[1]);
+  exec_err_fd_ = err[0];
+  target_pid_ = pid;
+  exec_path_ = opts.file;
+
+  // Seize before exec, with EXITKILL: the target never runs untraced and
+  // never outlives a dead tracer in a stopped state.
+  unsigned long options = kBaseOptions | PTRACE_O_EXITKILL;
+  if (follow_forks_) options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+  if (ptraceCall(PTRACE_SEIZE, pid, 0, options) != 0) {
+    int e = errno;
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, kWaitFlags);
+    close(sync[1]);
+    emitError(e, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
+    return false;
+  }
+  // Stop it once so that syscall stops are armed before it reaches execve.
+  ptraceCall(PTRACE_INTERRUPT, pid, 0, 0);
+  int st;
+  while (waitpid(pid, &st, kWaitFlags) < 0 && errno == EINTR) {
+  }
+  Task& t = addTask(pid, pid);
+  t.pre_exec = true;
+  t.state = State::kStopped;
+  char go = 1;
+  ssize_t n = write(sync[1], &go, 1);
+  (void)n;
+  close(sync[1]);
+  if (!WIFSTOPPED(st)) {
+    onTaskGone(pid, st);
+    return true;
+  }
+  // A signal that raced with the interrupt (a terminal's Ctrl-C) is kept.
+  if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP) t.inject_sig = WSTOPSIG(st);
+  resume(t);
+  return true;
+}
+
+void Tracer::runSession(const RunOptions& opts) {
+  run_mode_ = true;
+  follow_forks_ = opts.follow_forks;
+  phase_ = Phase::kTracing;
+  if (!startWakeChild()) {
+    emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
+  } else if (spawnTarget(opts)) {
+    eventLoop();
+    if (phase_ == Phase::kDetaching && !target_exited_) waitForDetachedTarget();
+  }
+  stopWakeChild();
+  writer_.flush(true);
+}
+
+// After a detach in run mode the target is still our child: wait for it so
+// that it is reaped and its exit status reported.
+void Tracer::waitForDetachedTarget() {
+  writer_.flush();
+  int st;
+  for (;;) {
+    pid_t w = waitpid(target_pid_, &st, kWaitFlags);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return;
+    if (WIFEXITED(st) || WIFSIGNALED(st)) break;
+  }
+  target_exited_ = true;
+  wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_pid_), uint32_t(target_pid_));
+  r.a = uint32_t(st);
+}
+
+// ---------------------------------------------------------------- attach
+
+bool Tracer::seizeAll(pid_t pid) {
+  unsigned long options = kBaseOptions;
+  if (follow_forks_) options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+  std::set<pid_t> seen;
+  // Threads may be created while we seize: re-scan until a pass finds no new
+  // one (pdig, GDB). Threads made by an already seized thread are attached by
+  // the kernel through PTRACE_O_TRACECLONE.
+  for (int pass = 0; pass < 1000; ++pass) {
+    std::vector<pid_t> tids = listTasks(pid);
+    if (tids.empty() && pass == 0) {
+      emitError(ESRCH, wire::ErrorSite::kSeize, pid, "no such process");
+      return false;
+    }
+    bool found = false;
+    for (pid_t tid : tids) {
+      if (!seen.insert(tid).second || tasks_.count(tid)) continue;
+      if (ptraceCall(PTRACE_SEIZE, tid, 0, options) == 0) {
+        Task& t = addTask(tid, pid);
+        t.state = State::kRunning;
+        found = true;
+        wire::Record& r = writer_.add(wire::Kind::kThreadStart, uint32_t(pid), uint32_t(tid));
+        r.b = uint32_t(wire::StartEvent::kAttach);
+      } else if (errno == ESRCH) {
+        continue;  // the thread exited meanwhile
+      } else if (tasks_.empty()) {
+        emitError(errno, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
+        return false;
+      }
+    }
+    if (!found) break;
+  }
+  if (tasks_.empty()) {
+    emitError(ESRCH, wire::ErrorSite::kSeize, pid, "no such process");
+    return false;
+  }
+  return true;
+}
+
+void Tracer::attachSession(const AttachOptions& opts) {
+  run_mode_ = false;
+  follow_forks_ = opts.follow_forks;
+  target_pid_ = opts.pid;
+  if (!startWakeChild()) {
+    emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
+    writer_.flush(true);
+    return;
+  }
+  phase_ = Phase::kAttaching;
+  if (!seizeAll(opts.pid)) {
+    // Release whatever was seized before the failure.
+    for (auto& [tid, t] : tasks_) ptraceCall(PTRACE_DETACH, tid, 0, 0);
+    tasks_.clear();
+    stopWakeChild();
+    writer_.flush(true);
+    return;
+  }
+  for (auto& [tid, t] : tasks_) ptraceCall(PTRACE_INTERRUPT, tid, 0, 0);
+  // Stop the world: every task must report a stop before the maps are read.
+  for (;;) {
+    bool all_stopped = true;
+    for (auto& [tid, t] : tasks_)
+      if (t.state != State::kStopped) all_stopped = false;
+    if (all_stopped || tasks_.empty() || detach_requested_) break;
+    int st;
+    pid_t w = waitpid(-1, &st, kWaitFlags);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (w == wake_pid_) {
+      wake_pid_ = -1;
+      continue;
+    }
+    handleWaitStatus(w, st);
+  }
+  if (!tasks_.empty() && !detach_requested_) {
+    emitSnapshot(opts.pid);
+    wire::Record& r = writer_.add(wire::Kind::kStarted, uint32_t(opts.pid), uint32_t(opts.pid));
+    r.a = uint32_t(tasks_.size());
+  }
+  phase_ = Phase::kTracing;
+  std::vector<pid_t> held;
+  for (auto& [tid, t] : tasks_)
+    if (t.state == State::kStopped && !t.awaiting_parent) held.push_back(tid);
+  for (pid_t tid : held) resume(tasks_[tid]);
+  eventLoop();
+  stopWakeChild();
+  writer_.flush(true);
+}
+
+// ---------------------------------------------------------------- event loop
+
+void Tracer::eventLoop() {
+  bool detach_started = false;
+  while (!tasks_.empty()) {
+    if (detach_requested_ && !detach_started) {
+      detach_started = true;
+      beginDetach();
+      if (tasks_.empty()) break;
+    }
+    int st;
+    // Drain what is ready without blocking; flush before sleeping so the
+    // consumer sees events while the target is quiet.
+    pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
+    if (w == 0) {
+      writer_.flush();
+      w = waitpid(-1, &st, kWaitFlags);
+    } else if (w > 0 && writer_.due(monotonicNs())) {
+      writer_.flush();
+    }
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECHILD) break;
+      emitError(errno, wire::ErrorSite::kWait, 0, "waitpid");
+      break;
+    }
+    if (w == wake_pid_) {
+      wake_pid_ = -1;  // reaped; requestDetach() set the flag before waking us
+      continue;
+    }
+    handleWaitStatus(w, st);
+  }
+  if (phase_ == Phase::kDetaching) {
+    writer_.add(wire::Kind::kDetached, uint32_t(target_pid_), uint32_t(target_pid_));
+  }
+}
+
+void Tracer::beginDetach() {
+  phase_ = Phase::kDetaching;
+  std::vector<pid_t> tids;
+  for (auto& [tid, t] : tasks_) tids.push_back(tid);
+  // Interrupt all first, then release each as it stops: detaching one by one
+  // can deadlock a vfork parent waiting on its traced child (strace#277).
+  for (pid_t tid : tids) {
+    Task& t = tasks_[tid];
+    if (t.state == State::kStopped) {
+      releaseTask(t);
+    } else if (isZombie(t.tgid, tid)) {
+      // A leader that exited before its threads never stops again; the
+      // kernel hands it back to its parent when this thread stops tracing.
+      tasks_.erase(tid);
+    } else {
+      // ESRCH: dying; its exit is still to be reaped through wait.
+      ptraceCall(PTRACE_INTERRUPT, tid, 0, 0);
+    }
+  }
+}
+
+void Tracer::handleWaitStatus(pid_t tid, int status) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    onTaskGone(tid, status);
+    return;
+  }
+  if (!WIFSTOPPED(status)) return;
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end()) {
+    // A new child's first stop can come before its parent's clone event;
+    // hold it until then so its thread-start precedes its own syscalls.
+    Task& t = addTask(tid, tid);
+    t.state = State::kStopped;
+    t.awaiting_parent = true;
+    if (phase_ == Phase::kDetaching) releaseTask(t);
+    return;
+  }
+  Task& t = it->second;
+  t.state = State::kStopped;
+  int sig = WSTOPSIG(status);
+  int event = status >> 16;
+  if (sig == (SIGTRAP | 0x80)) {
+    onSyscallStop(t);
+  } else if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
+             event == PTRACE_EVENT_VFORK) {
+    onCloneEvent(t, event);
+  } else if (event == PTRACE_EVENT_EXEC) {
+    onExecEvent(t);
+    return;  // onExecEvent may have re-keyed the task
+  } else if (event == PTRACE_EVENT_SECCOMP) {
+    onSeccompStop(t);
+  } else if (event == PTRACE_EVENT_STOP) {
+    if (isStopSignal(sig)) {
+      t.group_stop = true;
+      if (!t.pre_exec) {
+        wire::Record& r = writer_.add(wire::Kind::kSignal, uint32_t(t.tgid), uint32_t(t.tid));
+        r.a = uint32_t(sig);
+        r.flags = wire::kFlagGroupStop;
+      }
+    }
+    // else: PTRACE_INTERRUPT stop or a new child's first stop: nothing to report.
+  } else if (event == 0) {
+    onSignalDeliveryStop(t, sig);
+  }
+  auto again = tasks_.find(tid);
+  if (again != tasks_.end()) afterStop(again->second);
+}
+
+void Tracer::onSignalDeliveryStop(Task& t, int sig) {
+  siginfo_t si;
+  std::memset(&si, 0, sizeof si);
+  if (ptraceCall(PTRACE_GETSIGINFO, t.tid, 0, reinterpret_cast<unsigned long>(&si)) != 0) {
+    if (errno == ESRCH) return;
+  }
+  t.inject_sig = sig;  // re-injected at resume: Go's SIGURG preemption depends on it
+  if (t.pre_exec) return;
+  wire::Record& r = writer_.add(wire::Kind::kSignal, uint32_t(t.tgid), uint32_t(t.tid));
+  r.a = uint32_t(sig);
+  r.b = uint32_t(si.si_code);
+  r.args[0] = uint64_t(uint32_t(si.si_pid));
+  r.args[1] = uint64_t(uint32_t(si.si_uid));
+  r.args[2] = uint64_t(reinterpret_cast<uintptr_t>(si.si_addr));
+}
+
+void Tracer::onSyscallStop(Task& t) {
+  __ptrace_syscall_info info;
+  std::memset(&info, 0, sizeof info);
+  long n = ptraceCall(PTRACE_GET_SYSCALL_INFO, t.tid, sizeof info,
+                      reinterpret_cast<unsigned long>(&info));
+  if (n <= 0) return;  // ESRCH: gone; its death comes through wait
+  switch (info.op) {
+    case PTRACE_SYSCALL_INFO_ENTRY:
+      beginSyscall(t, int32_t(info.entry.nr), reinterpret_cast<const uint64_t*>(info.entry.args),
+                   info.arch, 0);
+      break;
+    case PTRACE_SYSCALL_INFO_EXIT:
+      if (!t.in_syscall) {
+        // First stop after attach can be an exit: we never saw the entry.
+        t.pending = Pending{};
+        t.pending.arch = info.arch;
+        t.pending.flags = wire::kFlagNoEntry;
+#if defined(__x86_64__)
+        errno = 0;
+        long orig = ptraceCall(PTRACE_PEEKUSER, t.tid, 15 * 8 /* ORIG_RAX */, 0);
+        if (errno == 0) t.pending.nr = int32_t(orig);
+#endif
+        t.pending.entry_ns = 0;
+        t.in_syscall = true;
+      }
+      finishSyscall(t, info.exit.rval);
+      break;
+    case PTRACE_SYSCALL_INFO_SECCOMP:
+      beginSyscall(t, int32_t(info.seccomp.nr), reinterpret_cast<const uint64_t*>(info.seccomp.args),
+                   info.arch, wire::kFlagSeccomp);
+      break;
+    default:
+      break;
+  }
+}
+
+void Tracer::onSeccompStop(Task& t) {
+  // The seccomp stop stands for the entry; resume with PTRACE_SYSCALL to get
+  // the exit stop and the return value (anchors-tracers.md §2.4).
+  onSyscallStop(t);
+}
+
+void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t arch,
+                          uint16_t flags) {
+  if (t.in_syscall && !t.pre_exec) {
+    // Two entries in a row: the exit of the first was never reported.
+    emitSyscall(t, t.pending, 0, wire::kFlagUnfinished);
+  }
+  Pending& p = t.pending;
+  p.nr = nr;
+  p.arch = arch;
+  p.flags = flags;
+  std::memcpy(p.args, args, sizeof p.args);
+  p.entry_ns = monotonicNs();
+  p.data.clear();
+  p.data2.clear();
+  p.data_flags = 0;
+  t.in_syscall = true;
+
+  if (isSyscall(nr, arch, nr::kClone3)) {
+    // struct clone_args: the size argument is the tracee's claim; we copy at
+    // most what we understand and record how much was readable.
+    uint64_t size = args[1];
+    size_t want = size < wire::kCloneArgsMax ? size_t(size) : wire::kCloneArgsMax;
+    if (want > 0) {
+      char buf[wire::kCloneArgsMax];
+      ssize_t got = readTraceeMemory(t.tid, args[0], buf, want);
+      if (got > 0) p.data.assign(buf, size_t(got));
+      if (got != ssize_t(want)) p.data_flags |= wire::kFlagReadFailed;
+    }
+  } else if (isSyscall(nr, arch, nr::kExecve) || isSyscall(nr, arch, nr::kExecveat)) {
+    bool is_at = isSyscall(nr, arch, nr::kExecveat);
+    uint64_t path = is_at ? args[1] : args[0];
+    uint64_t argvp = is_at ? args[2] : args[1];
+    bool cut = false, cut2 = false;
+    if (!readTraceeString(t.tid, path, wire::kPathMax, p.data, cut)) p.data_flags |= wire::kFlagReadFailed;
+    if (!readTraceeStringArray(t.tid, argvp, wire::kArgvMaxCount, wire::kArgvMaxBytes, p.data2, cut2) &&
+        argvp != 0)
+      p.data_flags |= wire::kFlagReadFailed;
+    if (cut || cut2) p.data_flags |= wire::kFlagDataTrunc;
+  } else if (isSyscall(nr, arch, nr::kExit) || isSyscall(nr, arch, nr::kExitGroup)) {
+    // Never returns: report it now.
+    if (!t.pre_exec) emitSyscall(t, p, 0, 0);
+    t.in_syscall = false;
+  }
+}
+
+void Tracer::finishSyscall(Task& t, int64_t rval) {
+  if (!t.in_syscall) return;
+  t.in_syscall = false;
+  bool is_exec = isSyscall(t.pending.nr, t.pending.arch, nr::kExecve) ||
+                 isSyscall(t.pending.nr, t.pending.arch, nr::kExecveat);
+  if (t.pre_exec && !is_exec) return;  // our own child's set-up, not the target's
+  if (t.pre_exec && rval < 0) return;  // reported as a spawn error at its exit
+  emitSyscall(t, t.pending, rval, wire::kFlagHasReturn);
+}
+
+void Tracer::onCloneEvent(Task& t, int event) {
+  unsigned long msg = 0;
+  if (ptraceCall(PTRACE_GETEVENTMSG, t.tid, 0, reinterpret_cast<unsigned long>(&msg)) != 0) return;
+  pid_t child = pid_t(msg);
+  // A thread or a new process? clone's flags say it; read them from the
+  // pending entry when we saw it, else ask /proc.
+  pid_t child_tgid;
+  if (event != PTRACE_EVENT_CLONE) {
+    child_tgid = child;
+  } else {
+    uint64_t flags = 0;
+    bool known = false;
+    if (t.in_syscall && isSyscall(t.pending.nr, t.pending.arch, nr::kClone)) {
+      flags = t.pending.args[0];
+      known = true;
+    } else if (t.in_syscall && isSyscall(t.pending.nr, t.pending.arch, nr::kClone3) &&
+               t.pending.data.size() >= 8) {
+      std::memcpy(&flags, t.pending.data.data(), 8);
+      known = true;
+    }
+    child_tgid = known ? ((flags & CLONE_THREAD) ? t.tgid : child) : tgidOf(child);
+  }
+  bool ours = child_tgid == t.tgid || follow_forks_;
+  wire::Record& r = writer_.add(wire::Kind::kThreadStart, uint32_t(child_tgid), uint32_t(child));
+  r.a = uint32_t(t.tid);
+  r.b = uint32_t(event == PTRACE_EVENT_CLONE ? wire::StartEvent::kClone
+                 : event == PTRACE_EVENT_FORK ? wire::StartEvent::kFork
+                                              : wire::StartEvent::kVfork);
+  r.args[0] = ours ? 1 : 0;
+  auto it = tasks_.find(child);
+  if (it == tasks_.end()) {
+    Task& c = addTask(child, child_tgid);
+    c.state = State::kRunning;  // its first stop is still to come
+    c.release_on_stop = !ours;
+  } else {
+    Task& c = it->second;
+    c.tgid = child_tgid;
+    c.awaiting_parent = false;
+    c.release_on_stop = !ours;
+    if (c.state == State::kStopped && phase_ != Phase::kAttaching) afterStop(c);
+  }
+}
+
+void Tracer::onExecEvent(Task& t) {
+  unsigned long former = 0;
+  ptraceCall(PTRACE_GETEVENTMSG, t.tid, 0, reinterpret_cast<unsigned long>(&former));
+  pid_t tid = t.tid;
+  pid_t tgid = t.tgid;
+  if (former != 0 && pid_t(former) != tid) {
+    // A non-leader exec'd: it now has the leader's tid and the old leader
+    // vanished without an exit report (anchors-tracers.md §2.7).
+    auto it = tasks_.find(pid_t(former));
+    if (it != tasks_.end()) {
+      Task moved = it->second;
+      tasks_.erase(it);
+      moved.tid = tid;
+      tasks_[tid] = moved;
+    }
+  }
+  Task& now = tasks_[tid];
+  now.tid = tid;
+  now.tgid = tgid;
+  now.state = State::kStopped;
+  bool was_pre_exec = now.pre_exec;
+  now.pre_exec = false;
+  if (was_pre_exec) {
+    if (exec_err_fd_ >= 0) {
+      close(exec_err_fd_);
+      exec_err_fd_ = -1;
+    }
+  }
+  std::string exe;
+  char buf[4096];
+  ssize_t n = readlink(("/proc/" + std::to_string(tid) + "/exe").c_str(), buf, sizeof buf);
+  if (n > 0) exe.assign(buf, size_t(n));
+  wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(tgid), uint32_t(tid));
+  r.a = uint32_t(former);
+  r.data_off = writer_.addData(exe);
+  r.data_len = uint32_t(exe.size());
+  // Every other thread is gone and this one is stopped: the new image's maps
+  // are exact now.
+  emitSnapshot(tid);
+  if (was_pre_exec) {
+    wire::Record& s = writer_.add(wire::Kind::kStarted, uint32_t(tgid), uint32_t(tid));
+    s.a = 1;
+  }
+  afterStop(now);
+}
+
+void Tracer::onTaskGone(pid_t tid, int status) {
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end()) {
+    if (tid == target_pid_ && run_mode_) target_exited_ = true;
+    return;
+  }
+  Task& t = it->second;
+  if (t.pre_exec) {
+    // Our child died before its execve succeeded: tell why.
+    int payload[2] = {0, 0};
+    if (exec_err_fd_ >= 0) {
+      ssize_t n = read(exec_err_fd_, payload, sizeof payload);
+      if (n != sizeof payload) payload[0] = 0;
+    }
+    if (payload[0] != 0) {
+      emitError(payload[0], wire::ErrorSite(payload[1]), tid, exec_path_);
+    } else {
+      emitError(ECHILD, wire::ErrorSite::kExec, tid, "the target died before its execve");
+    }
+  } else {
+    if (t.in_syscall) emitSyscall(t, t.pending, 0, wire::kFlagUnfinished);
+    wire::Record& r = writer_.add(wire::Kind::kThreadExit, uint32_t(t.tgid), uint32_t(tid));
+    r.a = uint32_t(status);
+  }
+  if (tid == t.tgid) {
+    // The leader's status is reported last (a zombie leader waits for its
+    // threads), so this is the process's exit.
+    wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(t.tgid), uint32_t(tid));
+    r.a = uint32_t(status);
+    if (tid == target_pid_) target_exited_ = true;
+  }
+  tasks_.erase(tid);
+}
+
+}  // namespace liveprobe

@@ -1,0 +1,143 @@
+// The ptrace engine. One Tracer per session; every method except the ones
+// marked "any thread" runs on the session's dedicated tracer thread, because
+// ptrace belongs to the thread that attached (anchors-tracers.md §2.18).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "batch_writer.h"
+
+namespace liveprobe {
+
+struct RunOptions {
+  std::string file;               // absolute path, resolved by the caller
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> env;   // KEY=VALUE
+  std::string cwd;                // empty: inherit
+  int stdio[3] = {0, 1, 2};       // fds the child gets as 0, 1, 2
+  bool no_aslr = false;           // personality(ADDR_NO_RANDOMIZE)
+  bool follow_forks = false;
+};
+
+struct AttachOptions {
+  pid_t pid = 0;
+  bool follow_forks = false;
+};
+
+enum class OverflowPolicy { kBlock, kDrop };
+
+// Receives finished batches on the tracer thread. Implemented by the addon.
+class BatchTransport {
+ public:
+  virtual ~BatchTransport() = default;
+  virtual void send(std::vector<uint8_t>&& batch) = 0;
+};
+
+class Tracer {
+ public:
+  Tracer(BatchTransport& transport, OverflowPolicy policy);
+  ~Tracer();
+
+  // Tracer thread: the whole session, returns when it has ended.
+  void runSession(const RunOptions& opts);
+  void attachSession(const AttachOptions& opts);
+
+  // Any thread.
+  void grant(uint32_t credits);
+  void requestDetach();
+  // Any thread: the environment is going away. run: kill the target; attach: detach.
+  void requestShutdown();
+
+ private:
+  enum class State : uint8_t { kRunning, kStopped, kListening };
+  enum class Phase : uint8_t { kAttaching, kTracing, kDetaching };
+
+  struct Pending {
+    int32_t nr = -1;
+    uint32_t arch = 0;
+    uint16_t flags = 0;
+    uint64_t args[6] = {};
+    uint64_t entry_ns = 0;
+    std::string data;   // clone_args or exec path
+    std::string data2;  // exec argv
+    uint16_t data_flags = 0;
+  };
+
+  struct Task {
+    pid_t tid = 0;
+    pid_t tgid = 0;
+    State state = State::kRunning;
+    int inject_sig = 0;         // signal to deliver when resumed
+    bool group_stop = false;    // resume with PTRACE_LISTEN
+    bool in_syscall = false;    // entry seen, exit not yet
+    bool pre_exec = false;      // run: our child before its execve
+    bool awaiting_parent = false;  // stopped before its parent's clone event
+    bool release_on_stop = false;  // not ours to follow (a fork without -f)
+    Pending pending;
+  };
+
+  // Session steps.
+  bool startWakeChild();
+  void stopWakeChild();
+  bool spawnTarget(const RunOptions& opts);
+  bool seizeAll(pid_t pid);
+  void eventLoop();
+  void handleWaitStatus(pid_t tid, int status);
+  void onSyscallStop(Task& t);
+  void onSeccompStop(Task& t);
+  void beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t arch, uint16_t flags);
+  void finishSyscall(Task& t, int64_t rval);
+  void onCloneEvent(Task& t, int event);
+  void onExecEvent(Task& t);
+  void onSignalDeliveryStop(Task& t, int sig);
+  void onTaskGone(pid_t tid, int status);
+  void afterStop(Task& t);
+  void resume(Task& t);
+  void beginDetach();
+  void releaseTask(Task& t);
+  void waitForDetachedTarget();
+
+  // Records.
+  void emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t extra_flags);
+  void emitSnapshot(pid_t pid);
+  void emitError(int err, wire::ErrorSite site, pid_t pid, const std::string& detail);
+  void deliverBatch(std::vector<uint8_t>&& batch, uint32_t count);
+
+  Task& addTask(pid_t tid, pid_t tgid);
+  bool isSyscall(int32_t nr, uint32_t arch, int which) const;
+
+  BatchTransport& transport_;
+  OverflowPolicy policy_;
+  BatchWriter writer_;
+
+  std::unordered_map<pid_t, Task> tasks_;
+  Phase phase_ = Phase::kTracing;
+  bool run_mode_ = false;
+  bool follow_forks_ = false;
+  pid_t target_pid_ = 0;       // run: the child we forked; attach: the pid
+  bool target_exited_ = false;
+  int exec_err_fd_ = -1;       // run: the child writes errno here if execve fails
+  std::string exec_path_;
+  unsigned long restart_op_;   // PTRACE_SYSCALL (every stop) or PTRACE_CONT (seccomp)
+
+  // Wake-up: a forked helper child that exits when requestDetach() writes to
+  // its pipe, so a tracer blocked in waitpid() returns without polling.
+  pid_t wake_pid_ = -1;
+  int wake_fd_ = -1;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t credits_ = 0;
+  std::atomic<bool> detach_requested_{false};
+  std::atomic<bool> shutdown_requested_{false};
+};
+
+}  // namespace liveprobe

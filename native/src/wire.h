@@ -1,0 +1,99 @@
+// Wire format between the tracer thread and TypeScript (DESIGN §3).
+//
+// A batch is one ArrayBuffer: a fixed header, `count` fixed-size records, then
+// a data area that records point into by (offset, length) relative to the
+// start of the data area. Everything is little-endian (x86_64 and aarch64).
+// The TypeScript twin is lib/wire.ts; test/wire.test.ts checks that the two
+// agree through layout(), which the addon exports from these constants.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace liveprobe::wire {
+
+constexpr uint32_t kMagic = 0x4c505231;  // "LPR1"
+constexpr uint16_t kVersion = 1;
+
+struct BatchHeader {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t record_size;
+  uint32_t count;       // records in this batch
+  uint32_t data_bytes;  // size of the data area after the records
+  uint64_t lost;        // records dropped before this batch ('drop' mode only)
+  uint32_t flags;       // kBatchLast: the session has ended, nothing follows
+  uint32_t reserved;
+};
+static_assert(sizeof(BatchHeader) == 32, "batch header layout");
+
+constexpr uint32_t kBatchLast = 1;
+
+enum class Kind : uint16_t {
+  kSyscall = 1,      // one completed (or unfinished) syscall
+  kThreadStart = 2,  // a = parent tid, b = event (clone/fork/vfork)
+  kThreadExit = 3,   // a = wait status
+  kExec = 4,         // a = former tid, data = /proc/PID/exe target
+  kSignal = 5,       // a = signo, b = si_code, arg0 = si_pid, arg1 = si_uid
+  kExit = 6,         // process exit: a = wait status (leader), pid = tgid
+  kSnapshot = 7,     // data = /proc/PID/maps, read while every thread was stopped
+  kError = 8,        // a = errno, b = error site, data = detail text
+  kDetached = 9,     // every task released
+  kStarted = 10,     // run: exec succeeded / attach: all tasks seized; a = task count
+};
+
+// Record flags.
+constexpr uint16_t kFlagHasReturn = 1 << 0;   // ret is valid (the exit stop was seen)
+constexpr uint16_t kFlagUnfinished = 1 << 1;  // the task vanished inside the syscall
+constexpr uint16_t kFlagNoEntry = 1 << 2;     // exit stop without an entry (first stop after attach)
+constexpr uint16_t kFlagSeccomp = 1 << 3;     // entry was a seccomp stop
+constexpr uint16_t kFlagGroupStop = 1 << 4;   // signal record: a group-stop, not a delivery
+constexpr uint16_t kFlagDataTrunc = 1 << 5;   // data was cut at its bound
+constexpr uint16_t kFlagReadFailed = 1 << 6;  // tracee memory for data could not be read
+
+// Error sites (kError.b).
+enum class ErrorSite : uint32_t {
+  kFork = 1,
+  kExec = 2,
+  kSeize = 3,
+  kWait = 4,
+  kInternal = 5,
+  kChdir = 6,
+};
+
+// Thread-start events (kThreadStart.b).
+enum class StartEvent : uint32_t { kClone = 1, kFork = 2, kVfork = 3, kAttach = 4 };
+
+struct Record {
+  uint64_t seq;      // 0: contiguous from the session's first record
+  uint64_t time_ns;  // 8: CLOCK_MONOTONIC
+  uint32_t pid;      // 16: thread group id
+  uint32_t tid;      // 20
+  uint16_t kind;     // 24
+  uint16_t flags;    // 26
+  int32_t nr;        // 28: syscall number, -1 when not a syscall
+  uint64_t args[6];  // 32
+  int64_t ret;       // 80
+  uint64_t entry_ns; // 88: syscall entry time
+  uint32_t a;        // 96
+  uint32_t b;        // 100
+  uint32_t data_off; // 104: first extra-data blob (clone_args, exec path, maps, message)
+  uint32_t data_len; // 108
+  uint32_t data2_off;// 112: second blob (execve argv, NUL-separated)
+  uint32_t data2_len;// 116
+  uint32_t arch;     // 120: AUDIT_ARCH_* of the syscall
+  uint32_t reserved; // 124
+};
+static_assert(sizeof(Record) == 128, "record layout");
+
+// Bounds on what is copied out of the tracee per syscall.
+constexpr size_t kCloneArgsMax = 88;   // struct clone_args up to CLONE_ARGS_SIZE_VER2
+constexpr size_t kPathMax = 4096;      // execve path
+constexpr size_t kArgvMaxCount = 64;   // execve argv entries
+constexpr size_t kArgvMaxBytes = 4096; // execve argv total
+
+#define LIVEPROBE_RECORD_FIELDS(X) \
+  X(seq) X(time_ns) X(pid) X(tid) X(kind) X(flags) X(nr) X(args) X(ret) X(entry_ns) \
+  X(a) X(b) X(data_off) X(data_len) X(data2_off) X(data2_len) X(arch)
+
+}  // namespace liveprobe::wire

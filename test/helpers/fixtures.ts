@@ -1,0 +1,235 @@
+// Builds the test fixture programs (test/fixtures/) on demand and caches them
+// in test/.fixtures-out/. A binary is rebuilt only when its stamp (a sha256
+// over sources, go.mod, build command, env and compiler version) changes, so
+// the first test pays for the build and the rest reuse it. Several test
+// processes may call fixture() at once: each builds into its own temp file
+// and renames it into place, which is atomic, and a process that exec'd the
+// old binary keeps running its (unlinked) inode.
+
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads';
+
+interface FixtureSpec {
+  kind: 'go' | 'c';
+  /** Paths relative to test/fixtures/. */
+  sources: string[];
+  /** Go only: build with CGO_ENABLED=1. */
+  cgo?: boolean;
+}
+
+/** The one table of fixtures. Go ones are packages `./<name>` of the module in test/fixtures. */
+const FIXTURES: Record<FixtureName, FixtureSpec> = {
+  ex7: { kind: 'go', sources: ['ex7/main.go'], cgo: true },
+  ex7pure: { kind: 'go', sources: ['ex7pure/main.go'], cgo: false },
+  spin: { kind: 'go', sources: ['spin/main.go'], cgo: false },
+  arenas: { kind: 'go', sources: ['arenas/main.go'], cgo: true },
+  exitwith: { kind: 'c', sources: ['exitwith.c'] },
+  threads: { kind: 'c', sources: ['threads.c'] },
+};
+
+/** Bump to force a rebuild of every fixture when the recipe below changes. */
+const RECIPE_VERSION = 1;
+
+let cachedRoot: string | undefined;
+
+/**
+ * The repository root: the nearest ancestor of this file's directory whose
+ * package.json is named "liveprobe". Found by walking up because this module
+ * runs from dist/test/helpers/, not from its source location.
+ */
+export function repoRoot(): string {
+  if (cachedRoot !== undefined) return cachedRoot;
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'liveprobe') {
+          cachedRoot = dir;
+          return dir;
+        }
+      } catch {
+        // Unreadable or invalid package.json: not ours, keep walking.
+      }
+    }
+    if (dirname(dir) === dir) {
+      throw new Error(`fixtures: no package.json named "liveprobe" above ${__dirname}`);
+    }
+  }
+}
+
+/** Per-process memo, so concurrent calls in one process share one build. */
+const pending = new Map<string, Promise<string>>();
+
+/**
+ * Absolute path of the built fixture binary (test/.fixtures-out/<name>),
+ * building it first if its sources or toolchain changed. Set LIVEPROBE_GO to
+ * build the Go fixtures with another go binary. Throws an Error that contains
+ * the compiler output if the build fails.
+ */
+export function fixture(name: FixtureName | (string & {})): Promise<string> {
+  let p = pending.get(name);
+  if (p === undefined) {
+    p = ensureBuilt(name);
+    pending.set(name, p);
+    // A failed build may be fixed by editing the sources: don't memoize it.
+    p.catch(() => pending.delete(name));
+  }
+  return p;
+}
+
+interface Recipe {
+  cmd: string;
+  /** `out` is replaced by the temp output path at build time. */
+  args: (out: string) => string[];
+  cwd: string;
+  /** Variables set for the build (on top of process.env). */
+  env: Record<string, string>;
+  /** Printed by `cmd` to identify the toolchain; part of the hash. */
+  versionArgs: string[];
+}
+
+function recipe(spec: FixtureSpec, name: string, fixturesDir: string): Recipe {
+  if (spec.kind === 'go') {
+    return {
+      cmd: process.env.LIVEPROBE_GO || 'go',
+      args: (out) => ['build', '-o', out, `./${name}`],
+      cwd: fixturesDir,
+      env: {
+        CGO_ENABLED: spec.cgo ? '1' : '0',
+        // Neutralise a user's GOFLAGS (-mod=vendor etc.); harmless here
+        // because the module has no dependencies.
+        GOFLAGS: '-mod=mod',
+        GO111MODULE: 'on',
+        // Never let a newer go download another toolchain; LIVEPROBE_GO
+        // is how tests pick a version.
+        GOTOOLCHAIN: 'local',
+        // A go.work in an enclosing directory must not pull us in.
+        GOWORK: 'off',
+      },
+      versionArgs: ['version'],
+    };
+  }
+  return {
+    cmd: 'cc',
+    args: (out) => ['-O1', '-g', '-Wall', '-pthread', '-o', out, join(fixturesDir, spec.sources[0])],
+    cwd: fixturesDir,
+    env: {},
+    versionArgs: ['--version'],
+  };
+}
+
+interface RunResult {
+  code: number | null;
+  output: string;
+}
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, env, maxBuffer: 64 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const output = `${stdout}${stderr}`;
+      if (err === null) return resolve({ code: 0, output });
+      // Spawn failures (ENOENT...) have a string code and no output.
+      const code = typeof err.code === 'number' ? err.code : null;
+      resolve({ code, output: output || String(err.message) });
+    });
+  });
+}
+
+const toolVersions = new Map<string, Promise<string>>();
+
+/** The toolchain's version text, once per process (go version takes ~10 ms). */
+function toolVersion(r: Recipe, env: NodeJS.ProcessEnv): Promise<string> {
+  const key = `${r.cmd}\0${r.versionArgs.join('\0')}`;
+  let v = toolVersions.get(key);
+  if (v === undefined) {
+    v = run(r.cmd, r.versionArgs, r.cwd, env).then(({ code, output }) => {
+      if (code !== 0) {
+        toolVersions.delete(key);
+        throw new Error(`fixtures: \`${r.cmd} ${r.versionArgs.join(' ')}\` failed:\n${output}`);
+      }
+      return output.trim();
+    });
+    toolVersions.set(key, v);
+  }
+  return v;
+}
+
+function buildEnv(spec: FixtureSpec, r: Recipe, outDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...r.env };
+  // go needs a build cache; test environments sometimes have no HOME.
+  if (spec.kind === 'go' && !env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) {
+    env.GOCACHE = join(outDir, '.gocache');
+  }
+  return env;
+}
+
+async function ensureBuilt(name: string): Promise<string> {
+  if (!Object.prototype.hasOwnProperty.call(FIXTURES, name)) {
+    throw new Error(`fixtures: unknown fixture "${name}" (known: ${Object.keys(FIXTURES).join(', ')})`);
+  }
+  const spec = FIXTURES[name as FixtureName];
+  const root = repoRoot();
+  const fixturesDir = join(root, 'test', 'fixtures');
+  const outDir = join(root, 'test', '.fixtures-out');
+  const out = join(outDir, name);
+  const stampPath = `${out}.stamp`;
+  const r = recipe(spec, name, fixturesDir);
+  const env = buildEnv(spec, r, outDir);
+
+  const h = createHash('sha256');
+  const add = (label: string, data: string | Buffer): void => {
+    // Length-prefixed so that no two different inputs hash alike.
+    h.update(`${label}:${Buffer.byteLength(data)}:`).update(data);
+  };
+  add('recipe', String(RECIPE_VERSION));
+  add('name', name);
+  add('cmd', r.cmd);
+  add('args', JSON.stringify(r.args('<out>')));
+  add('env', JSON.stringify(r.env));
+  add('version', await toolVersion(r, env));
+  const inputs = spec.kind === 'go' ? ['go.mod', ...spec.sources] : spec.sources;
+  for (const src of inputs) add(`file ${src}`, await readFile(join(fixturesDir, src)));
+  const digest = h.digest('hex');
+
+  if ((await readText(stampPath)) === digest && (await isFile(out))) return out;
+
+  await mkdir(outDir, { recursive: true });
+  const tmp = `${out}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const { code, output } = await run(r.cmd, r.args(tmp), r.cwd, env);
+    if (code !== 0) {
+      const cmdline = [r.cmd, ...r.args(out)].join(' ');
+      throw new Error(`fixtures: building "${name}" failed (exit ${code}): ${cmdline}\n${output}`);
+    }
+    await rename(tmp, out);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  // The stamp goes last: a crash in between leaves a stale stamp, so the next
+  // call rebuilds rather than trusting an unknown binary.
+  const tmpStamp = `${stampPath}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmpStamp, digest);
+  await rename(tmpStamp, stampPath);
+  return out;
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
