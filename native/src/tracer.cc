@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -70,6 +72,16 @@ bool isZombie(pid_t tgid, pid_t tid) {
   char state = stat[close + 2];
   return state == 'Z' || state == 'X';
 }
+
+// LIVEPROBE_DEBUG_NATIVE=1 logs every wait status: for debugging the state machine.
+const bool kDebug = getenv("LIVEPROBE_DEBUG_NATIVE") != nullptr;
+#define LP_DEBUG(...)                    \
+  do {                                   \
+    if (kDebug) {                        \
+      fprintf(stderr, "[liveprobe] " __VA_ARGS__); \
+      fputc('\n', stderr);               \
+    }                                    \
+  } while (0)
 
 long ptraceCall(int req, pid_t tid, unsigned long addr, unsigned long data) {
   return ptrace(static_cast<__ptrace_request>(req), tid, reinterpret_cast<void*>(addr),
@@ -418,7 +430,9 @@ bool Tracer::seizeAll(pid_t pid) {
     bool found = false;
     for (pid_t tid : tids) {
       if (!seen.insert(tid).second || tasks_.count(tid)) continue;
-      if (ptraceCall(PTRACE_SEIZE, tid, 0, options) == 0) {
+      long seized = ptraceCall(PTRACE_SEIZE, tid, 0, options);
+      LP_DEBUG("seize tid=%d rc=%ld errno=%d", tid, seized, seized ? errno : 0);
+      if (seized == 0) {
         Task& t = addTask(tid, pid);
         t.state = State::kRunning;
         found = true;
@@ -465,6 +479,8 @@ void Tracer::attachSession(const AttachOptions& opts) {
     for (auto& [tid, t] : tasks_)
       if (t.state != State::kStopped) all_stopped = false;
     if (all_stopped || tasks_.empty() || detach_requested_) break;
+    for (auto& [tid, t] : tasks_)
+      if (t.state != State::kStopped) LP_DEBUG("attach: waiting for tid=%d", tid);
     int st;
     pid_t w = waitpid(-1, &st, kWaitFlags);
     if (w < 0) {
@@ -530,6 +546,7 @@ void Tracer::eventLoop() {
 }
 
 void Tracer::beginDetach() {
+  LP_DEBUG("detach: %zu tasks", tasks_.size());
   phase_ = Phase::kDetaching;
   std::vector<pid_t> tids;
   for (auto& [tid, t] : tasks_) tids.push_back(tid);
@@ -551,6 +568,7 @@ void Tracer::beginDetach() {
 }
 
 void Tracer::handleWaitStatus(pid_t tid, int status) {
+  LP_DEBUG("wait tid=%d status=0x%x phase=%d known=%d", tid, status, int(phase_), int(tasks_.count(tid)));
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
     onTaskGone(tid, status);
     return;

@@ -1,0 +1,121 @@
+// Command-line parsing. Errors are UsageError: one line, exit code 2.
+
+export class UsageError extends Error {}
+
+export interface CliOptions {
+  command: 'run' | 'attach' | 'help' | 'version';
+  output?: string;
+  json: boolean;
+  durationMs?: number;
+  followForks: boolean;
+  noAslr: boolean;
+  trace?: string;
+  file?: string;
+  args: string[];
+  pid?: number;
+}
+
+export const USAGE = `usage: liveprobe run [options] [--] <file> [args...]
+       liveprobe attach [options] <pid>
+
+Traces every thread of a process with ptrace: memory and thread syscalls,
+signals, exec and exit, as they happen.
+
+options:
+  -o, --output <file>     write the trace to <file> instead of stderr
+      --json              one JSON object per event (NDJSON)
+      --duration <sec>    detach after <sec> seconds (fractions allowed)
+  -f, --follow-forks      trace child processes too
+  -e, --trace <expr>      syscalls to show, as strace's -e trace= (e.g. %memory,clone3)
+      --no-aslr           run: start the target with address randomization off
+  -h, --help              this text
+  -V, --version           liveprobe's version
+
+run exits with the target's exit code (128 + signal number if it was killed).
+attach detaches on Ctrl-C or SIGTERM and leaves the process running.`;
+
+function takeValue(argv: string[], i: number, name: string): string {
+  const v = argv[i + 1];
+  if (v === undefined) throw new UsageError(`${name} needs a value`);
+  return v;
+}
+
+export function parseArgs(argv: string[]): CliOptions {
+  const opts: CliOptions = { command: 'help', json: false, followForks: false, noAslr: false, args: [] };
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
+  if (command === '-V' || command === '--version') return { ...opts, command: 'version' };
+  if (command !== 'run' && command !== 'attach') {
+    throw new UsageError(`unknown command "${command}"; use run or attach`);
+  }
+  opts.command = command;
+  let i = 0;
+  for (; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    const eq = a.indexOf('=');
+    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = takeValue(rest, i, flag);
+      i++;
+      return v;
+    };
+    switch (flag) {
+      case '-o':
+      case '--output':
+        opts.output = value();
+        break;
+      case '--json':
+        opts.json = true;
+        break;
+      case '--duration': {
+        const v = value();
+        const secs = Number(v);
+        if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(secs)) {
+          throw new UsageError(`--duration takes seconds, e.g. --duration 2.5 (got "${v}")`);
+        }
+        opts.durationMs = secs * 1000;
+        break;
+      }
+      case '-f':
+      case '--follow-forks':
+        opts.followForks = true;
+        break;
+      case '-e':
+      case '--trace':
+        opts.trace = value();
+        break;
+      case '--no-aslr':
+        opts.noAslr = true;
+        break;
+      case '-h':
+      case '--help':
+        return { ...opts, command: 'help' };
+      case '-V':
+      case '--version':
+        return { ...opts, command: 'version' };
+      default:
+        throw new UsageError(`unknown option ${flag}`);
+    }
+  }
+  const positional = rest.slice(i);
+  if (command === 'run') {
+    if (positional.length === 0) throw new UsageError('run needs a program, e.g. liveprobe run ./ex7');
+    opts.file = positional[0];
+    opts.args = positional.slice(1);
+  } else {
+    if (positional.length !== 1) throw new UsageError('attach needs exactly one pid, e.g. liveprobe attach 1234');
+    const p = positional[0]!;
+    if (!/^[1-9]\d{0,9}$/.test(p) || Number(p) > 2 ** 31 - 1) {
+      throw new UsageError(`"${p}" is not a pid; give the number of a running process`);
+    }
+    opts.pid = Number(p);
+    if (opts.noAslr) throw new UsageError('--no-aslr applies to run only');
+  }
+  return opts;
+}

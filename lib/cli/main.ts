@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// liveprobe's command line: run or attach, print events, exit as the target did.
+import fs from 'node:fs';
+import { constants } from 'node:os';
+import { LiveprobeError } from '../errors';
+import type { TraceEvent } from '../events';
+import { type Session, attach, run } from '../session';
+import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
+import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
+import { formatEvent } from './format-text';
+import { toJsonLine } from './format-json';
+import { LineWriter } from './line-writer';
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(require.resolve('../../../package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+async function trace(opts: CliOptions): Promise<number> {
+  let filter: TraceFilter | undefined;
+  if (opts.trace !== undefined) filter = parseTraceFilter(opts.trace, hostArch());
+  const out = new LineWriter(opts.output);
+  const session: Session =
+    opts.command === 'run'
+      ? run(opts.file!, opts.args, { followForks: opts.followForks, noAslr: opts.noAslr })
+      : attach(opts.pid!, { followForks: opts.followForks });
+
+  // attach: Ctrl-C / SIGTERM detach and leave the target running.
+  // run: the terminal delivers Ctrl-C to the target too (same process group),
+  // so liveprobe lets the target decide; SIGTERM/SIGHUP are passed on.
+  let stopSignal: NodeJS.Signals | undefined;
+  const onStop = (sig: NodeJS.Signals) => {
+    if (opts.command === 'attach') {
+      stopSignal ??= sig;
+      void session.detach();
+    } else if (sig === 'SIGTERM' || sig === 'SIGHUP') {
+      if (session.pid !== undefined) {
+        try {
+          process.kill(session.pid, sig);
+        } catch {
+          // already gone
+        }
+      }
+    }
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  for (const s of signals) process.on(s, onStop);
+  const timer =
+    opts.durationMs !== undefined ? setTimeout(() => void session.detach(), opts.durationMs) : undefined;
+
+  try {
+    for await (const ev of session) {
+      if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
+      await out.write(render(ev, opts.json));
+    }
+    const exit = await session.exited;
+    if (stopSignal) return signalExitCode(stopSignal);
+    if (exit.detached) return 0;
+    return exit.signal ? signalExitCode(exit.signal) : (exit.code ?? 0);
+  } finally {
+    if (timer) clearTimeout(timer);
+    for (const s of signals) process.off(s, onStop);
+    await out.close();
+  }
+}
+
+function render(ev: TraceEvent, json: boolean): string {
+  return json ? toJsonLine(ev) : formatEvent(ev);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: CliOptions;
+  try {
+    opts = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`liveprobe: ${err.message}; see liveprobe --help\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts.command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (opts.command === 'version') {
+    process.stdout.write(`liveprobe ${version()}\n`);
+    return 0;
+  }
+  try {
+    return await trace(opts);
+  } catch (err) {
+    if (err instanceof FilterError) {
+      process.stderr.write(`liveprobe: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof LiveprobeError) {
+      process.stderr.write(`liveprobe: ${err.message}\n`);
+      return 1;
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`liveprobe: internal error: ${msg.split('\n')[0]}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`liveprobe: internal error: ${String(err).split('\n')[0]}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,228 @@
+// The events a session yields: plain typed objects, made in TypeScript from
+// the packed records (no object is built in C++).
+import { constants } from 'node:os';
+import { type Arch, syscallName } from './syscalls/table';
+import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT } from './wire';
+
+interface EventBase {
+  /** Contiguous from 0 over the whole session. */
+  seq: number;
+  /** Milliseconds since the session was created (CLOCK_MONOTONIC). */
+  time: number;
+  pid: number;
+  tid: number;
+}
+
+export interface SyscallEvent extends EventBase {
+  type: 'syscall';
+  name: string;
+  nr: number;
+  arch: Arch;
+  /** Raw register values, unsigned. */
+  args: bigint[];
+  /** Raw return value (negative errno on failure); null when it never returned. */
+  ret: bigint | null;
+  /** The task vanished (or was killed) inside the call. */
+  unfinished: boolean;
+  /** Entry time (ms since session start); null for an exit seen without its entry. */
+  entryTime: number | null;
+  /** Extra tracee memory read at entry: clone3's struct clone_args, execve's path and argv. */
+  cloneArgs?: Uint8Array;
+  path?: string;
+  argv?: string[];
+  /** The extra memory was cut at liveprobe's bound, or could not be read. */
+  truncated?: boolean;
+  readFailed?: boolean;
+}
+
+export interface ThreadStartEvent extends EventBase {
+  type: 'thread-start';
+  /** null for threads that existed when liveprobe attached. */
+  parentTid: number | null;
+  how: 'clone' | 'fork' | 'vfork' | 'attach';
+  /** false for a new process that is not followed (no --follow-forks). */
+  followed: boolean;
+}
+
+export interface WaitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ThreadExitEvent extends EventBase, WaitStatus {
+  type: 'thread-exit';
+}
+
+export interface ExecEvent extends EventBase {
+  type: 'exec';
+  /** The new image, from /proc/PID/exe. */
+  path: string;
+  /** The thread that called execve; differs from tid when a non-leader exec'd. */
+  formerTid: number;
+}
+
+export interface SignalEvent extends EventBase {
+  type: 'signal';
+  signal: NodeJS.Signals | `SIG${number}`;
+  signo: number;
+  /** siginfo si_code (SI_USER 0, SI_TKILL -6, ...); 0 for a group-stop. */
+  code: number;
+  /** A group-stop (SIGSTOP & co. took effect), not a delivery. */
+  groupStop: boolean;
+  senderPid: number;
+}
+
+export interface ExitEvent extends EventBase, WaitStatus {
+  type: 'exit';
+}
+
+export interface SnapshotEvent extends EventBase {
+  type: 'snapshot';
+  /** /proc/PID/maps, read while every thread was stopped. */
+  maps: string;
+}
+
+export interface StartedEvent extends EventBase {
+  type: 'started';
+  /** Tasks traced at this point. */
+  tasks: number;
+}
+
+export interface DetachedEvent extends EventBase {
+  type: 'detached';
+}
+
+export type TraceEvent =
+  | SyscallEvent
+  | ThreadStartEvent
+  | ThreadExitEvent
+  | ExecEvent
+  | SignalEvent
+  | ExitEvent
+  | SnapshotEvent
+  | StartedEvent
+  | DetachedEvent;
+
+/** An in-band error record, turned into a LiveprobeError by the session. */
+export interface ErrorRecord {
+  seq: number;
+  pid: number;
+  errno: number;
+  site: number;
+  detail: string;
+}
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
+for (const [name, num] of Object.entries(constants.signals)) {
+  if (!SIGNAL_NAMES.has(num)) SIGNAL_NAMES.set(num, name as NodeJS.Signals);
+}
+
+export function signalName(signo: number): NodeJS.Signals | `SIG${number}` {
+  return SIGNAL_NAMES.get(signo) ?? `SIG${signo}`;
+}
+
+export function decodeWaitStatus(status: number): WaitStatus {
+  const termsig = status & 0x7f;
+  if (termsig === 0) return { code: (status >> 8) & 0xff, signal: null };
+  return { code: null, signal: (SIGNAL_NAMES.get(termsig) ?? null) };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function archOf(audit: number): Arch {
+  return audit === AUDIT_ARCH.aarch64 ? 'aarch64' : 'x86_64';
+}
+
+/**
+ * Decodes record i of a batch. Returns the event, or an ErrorRecord for an
+ * in-band error.
+ */
+export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEvent | ErrorRecord {
+  const seq = Number(b.u64(i, FIELD.seq));
+  const time = Number(b.u64(i, FIELD.time_ns) - baseNs) / 1e6;
+  const pid = b.u32(i, FIELD.pid);
+  const tid = b.u32(i, FIELD.tid);
+  const kind = b.u16(i, FIELD.kind);
+  const flags = b.u16(i, FIELD.flags);
+  const a = b.u32(i, FIELD.a);
+  switch (kind) {
+    case KIND.syscall: {
+      const nr = b.i32(i, FIELD.nr);
+      const arch = archOf(b.u32(i, FIELD.arch));
+      const args: bigint[] = [];
+      for (let k = 0; k < 6; k++) args.push(b.u64(i, FIELD.args + 8 * k));
+      const entryNs = b.u64(i, FIELD.entry_ns);
+      const ev: SyscallEvent = {
+        type: 'syscall',
+        seq,
+        time,
+        pid,
+        tid,
+        name: syscallName(arch, nr),
+        nr,
+        arch,
+        args,
+        ret: flags & FLAG.hasReturn ? b.i64(i, FIELD.ret) : null,
+        unfinished: (flags & FLAG.unfinished) !== 0,
+        entryTime: flags & FLAG.noEntry ? null : Number(entryNs - baseNs) / 1e6,
+      };
+      const data = b.data(i, 1);
+      const data2 = b.data(i, 2);
+      if (ev.name === 'clone3') {
+        ev.cloneArgs = data.slice();
+      } else if (ev.name === 'execve' || ev.name === 'execveat') {
+        ev.path = utf8.decode(data);
+        ev.argv = data2.length ? utf8.decode(data2.subarray(0, data2.length - 1)).split('\0') : [];
+      }
+      if (flags & FLAG.dataTruncated) ev.truncated = true;
+      if (flags & FLAG.readFailed) ev.readFailed = true;
+      return ev;
+    }
+    case KIND.threadStart: {
+      const how = START_EVENT[b.u32(i, FIELD.b) as keyof typeof START_EVENT] ?? 'clone';
+      return {
+        type: 'thread-start',
+        seq,
+        time,
+        pid,
+        tid,
+        parentTid: how === 'attach' ? null : a,
+        how,
+        followed: how === 'attach' || b.u64(i, FIELD.args) !== 0n,
+      };
+    }
+    case KIND.threadExit:
+      return { type: 'thread-exit', seq, time, pid, tid, ...decodeWaitStatus(a) };
+    case KIND.exit:
+      return { type: 'exit', seq, time, pid, tid, ...decodeWaitStatus(a) };
+    case KIND.exec:
+      return { type: 'exec', seq, time, pid, tid, path: utf8.decode(b.data(i)), formerTid: a };
+    case KIND.signal:
+      return {
+        type: 'signal',
+        seq,
+        time,
+        pid,
+        tid,
+        signal: signalName(a),
+        signo: a,
+        code: b.i32(i, FIELD.b),
+        groupStop: (flags & FLAG.groupStop) !== 0,
+        senderPid: Number(b.u64(i, FIELD.args)),
+      };
+    case KIND.snapshot:
+      return { type: 'snapshot', seq, time, pid, tid, maps: utf8.decode(b.data(i)) };
+    case KIND.started:
+      return { type: 'started', seq, time, pid, tid, tasks: a };
+    case KIND.detached:
+      return { type: 'detached', seq, time, pid, tid };
+    case KIND.error:
+      return { seq, pid, errno: a, site: b.u32(i, FIELD.b), detail: utf8.decode(b.data(i)) };
+    default:
+      throw new Error(`liveprobe: unknown record kind ${kind} from the native tracer`);
+  }
+}
+
+export function isErrorRecord(r: TraceEvent | ErrorRecord): r is ErrorRecord {
+  return !('type' in r);
+}

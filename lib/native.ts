@@ -1,0 +1,71 @@
+// The only file that loads the addon. LIVEPROBE_BINDING points tests at
+// another build (the node-gyp one, a sanitizer build).
+import path from 'node:path';
+import bindings from 'bindings';
+
+export interface NativeRunOptions {
+  file: string;
+  argv: string[];
+  env: string[];
+  cwd: string;
+  stdio: [number, number, number];
+  noAslr: boolean;
+  followForks: boolean;
+  overflow: 'block' | 'drop';
+}
+
+export interface NativeAttachOptions {
+  pid: number;
+  followForks: boolean;
+  overflow: 'block' | 'drop';
+}
+
+export interface NativeSession {
+  start(): void;
+  grant(credits: number): void;
+  detach(): void;
+  shutdown(): void;
+  unref(): void;
+}
+
+export interface NativeLayout {
+  magic: number;
+  version: number;
+  headerSize: number;
+  recordSize: number;
+  fields: Record<string, number>;
+  header: Record<string, number>;
+  kinds: Record<string, number>;
+  flags: Record<string, number>;
+}
+
+export interface NativeBinding {
+  NativeSession: new (
+    mode: 'run' | 'attach',
+    options: NativeRunOptions | NativeAttachOptions,
+    onBatch: (batch: ArrayBuffer) => void,
+  ) => NativeSession;
+  pipe(): [number, number];
+  layout(): NativeLayout;
+  syscallNumbers(): Record<string, Record<string, number>>;
+}
+
+let loaded: NativeBinding | undefined;
+
+export function native(): NativeBinding {
+  if (loaded) return loaded;
+  const override = process.env.LIVEPROBE_BINDING;
+  try {
+    loaded = (override
+      ? require(path.resolve(override))
+      : bindings({ bindings: 'liveprobe', module_root: path.resolve(__dirname, '..', '..') })) as NativeBinding;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(
+      `liveprobe: the native addon could not be loaded (${why}); ` +
+        `build it with "npm install" (cmake-js) or "npx node-gyp rebuild"` +
+        (override ? `, or fix LIVEPROBE_BINDING=${override}` : ''),
+    );
+  }
+  return loaded;
+}

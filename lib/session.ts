@@ -1,0 +1,479 @@
+// A tracing session: the async iterator over a native tracer's batches, with
+// a credit window so a slow consumer slows the target instead of losing
+// events (DESIGN §3, anchors-style.md §2c).
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { LiveprobeError, codeForErrno, errnoText } from './errors';
+import { type ErrorRecord, type TraceEvent, decodeRecord, decodeWaitStatus, isErrorRecord } from './events';
+import { type NativeSession, native } from './native';
+import { BatchView, ERROR_SITE, FIELD, KIND } from './wire';
+
+export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
+
+interface CommonOptions {
+  /** Detaches when aborted. */
+  signal?: AbortSignal;
+  /** Also trace child processes (fork, vfork, clone without CLONE_THREAD). */
+  followForks?: boolean;
+  /** 'block' (default): a slow consumer pauses the target. 'drop': count and drop. */
+  overflow?: 'block' | 'drop';
+  /** Batches in flight between the tracer thread and the consumer (default 4). */
+  window?: number;
+}
+
+export interface RunOptions extends CommonOptions {
+  /** The target's environment (default: process.env), as with child_process. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  stdio?: StdioSpec | [StdioSpec, StdioSpec, StdioSpec];
+  /** Start the target with address-space randomization off (personality ADDR_NO_RANDOMIZE). */
+  noAslr?: boolean;
+}
+
+export type AttachOptions = CommonOptions;
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** liveprobe detached from an attached process before it exited. */
+  detached: boolean;
+}
+
+export interface SessionStats {
+  events: number;
+  batches: number;
+  /** Records dropped in 'drop' mode; always 0 in 'block' mode. */
+  lost: number;
+}
+
+type Item = TraceEvent | LiveprobeError;
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // a rejection nobody awaits is not a crash
+  return { promise, resolve, reject };
+}
+
+export class Session implements AsyncIterable<TraceEvent> {
+  readonly mode: 'run' | 'attach';
+  /** The target's pid: known at once for attach, after the spawn for run. */
+  pid: number | undefined;
+  /** Resolves with the pid once the target is traced (run: exec done; attach: all threads stopped and seized). */
+  readonly ready: Promise<number>;
+  /** Resolves when the target exits (or, for attach, when liveprobe detaches). */
+  readonly exited: Promise<ExitInfo>;
+  readonly stdin: Writable | null = null;
+  readonly stdout: Readable | null = null;
+  readonly stderr: Readable | null = null;
+  readonly stats: SessionStats = { events: 0, batches: 0, lost: 0 };
+
+  #native: NativeSession | undefined;
+  #baseNs = process.hrtime.bigint();
+  #queue: BatchView[] = [];
+  #current: Item[] = [];
+  #index = 0;
+  #wake: (() => void) | undefined;
+  #iterating = false;
+  #iterationDone = false;
+  #ended = false;
+  #detachRequested = false;
+  #detachedSeen = false;
+  #lastTurn = performance.now();
+  #ready = deferred<number>();
+  #exited = deferred<ExitInfo>();
+  #detached = deferred<void>();
+  #childFds: number[] = [];
+  #error: LiveprobeError | undefined;
+
+  /** @internal use run() or attach() */
+  constructor(mode: 'run' | 'attach') {
+    this.mode = mode;
+    this.ready = this.#ready.promise;
+    this.exited = this.#exited.promise;
+  }
+
+  /** @internal */
+  startRun(file: string, args: readonly string[], opts: RunOptions): void {
+    const cwd = path.resolve(opts.cwd ?? process.cwd());
+    const env = opts.env ?? process.env;
+    const resolved = resolveExecutable(file, cwd, env.PATH ?? process.env.PATH ?? '');
+    if (resolved instanceof LiveprobeError) return this.#fail(resolved);
+    if (!isDirectory(cwd)) {
+      return this.#fail(new LiveprobeError('ENOENT', `working directory ${cwd} does not exist; pass an existing cwd`));
+    }
+    const stdio = this.#setUpStdio(opts.stdio ?? 'inherit');
+    const envList = Object.entries(env)
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => `${k}=${v}`);
+    this.#start('run', {
+      file: resolved,
+      argv: [file, ...args],
+      env: envList,
+      cwd,
+      stdio,
+      noAslr: opts.noAslr ?? false,
+      followForks: opts.followForks ?? false,
+      overflow: opts.overflow ?? 'block',
+    }, opts);
+  }
+
+  /** @internal */
+  startAttach(pid: number, opts: AttachOptions): void {
+    this.pid = pid;
+    const problem = checkAttachable(pid);
+    if (problem) return this.#fail(problem);
+    this.#start('attach', { pid, followForks: opts.followForks ?? false, overflow: opts.overflow ?? 'block' }, opts);
+  }
+
+  #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {
+    try {
+      this.#native = createNative(mode, nativeOpts, (ab) => this.#onBatch(ab));
+      this.#native.grant(Math.max(1, opts.window ?? 4));
+      this.#native.start();
+    } catch (err) {
+      this.#closeChildFds();
+      return this.#fail(new LiveprobeError('EIO', err instanceof Error ? err.message : String(err)));
+    }
+    if (opts.signal) {
+      if (opts.signal.aborted) void this.detach();
+      else opts.signal.addEventListener('abort', () => void this.detach(), { once: true });
+    }
+  }
+
+  /** Stops tracing; the target runs on. Resolves once every thread is released. */
+  async detach(): Promise<void> {
+    if (this.#ended || this.#detachedSeen) return;
+    if (!this.#native) return;
+    if (!this.#detachRequested) {
+      this.#detachRequested = true;
+      this.#native.detach();
+    }
+    await this.#detached.promise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.detach();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<TraceEvent> {
+    if (this.#iterating) throw new Error('liveprobe: a session can be iterated only once');
+    this.#iterating = true;
+    const iterator: AsyncIterator<TraceEvent> & AsyncIterable<TraceEvent> = {
+      next: () => this.#next(),
+      return: async () => {
+        this.#iterationDone = true;
+        await this.detach();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  async #next(): Promise<IteratorResult<TraceEvent>> {
+    for (;;) {
+      if (this.#iterationDone) return { done: true, value: undefined };
+      if (this.#index < this.#current.length) {
+        // Buffered events resolve without returning to the event loop; give
+        // timers and I/O a turn now and then.
+        if (performance.now() - this.#lastTurn > 20) {
+          await new Promise<void>((r) => setImmediate(r));
+          this.#lastTurn = performance.now();
+        }
+        const item = this.#current[this.#index++]!;
+        if (item instanceof LiveprobeError) {
+          this.#iterationDone = true;
+          throw item;
+        }
+        if (item.type === 'detached') this.#iterationDone = true;
+        return { done: false, value: item };
+      }
+      const batch = this.#queue.shift();
+      if (batch) {
+        this.#current = this.#decode(batch);
+        this.#index = 0;
+        // The consumer took a batch: the tracer may send one more.
+        if (!this.#ended) this.#native?.grant(1);
+        continue;
+      }
+      if (this.#error && this.#current.length === 0) {
+        this.#iterationDone = true;
+        throw this.#error;
+      }
+      if (this.#ended) return { done: true, value: undefined };
+      await new Promise<void>((r) => (this.#wake = r));
+    }
+  }
+
+  #decode(batch: BatchView): Item[] {
+    const out: Item[] = [];
+    for (let i = 0; i < batch.count; i++) {
+      const r = decodeRecord(batch, i, this.#baseNs);
+      out.push(isErrorRecord(r) ? this.#errorFor(r) : r);
+    }
+    this.stats.events += batch.count;
+    return out;
+  }
+
+  // Runs on every batch as it arrives, consumed or not: lifecycle state must
+  // not wait for the consumer.
+  #onBatch(ab: ArrayBuffer): void {
+    let batch: BatchView;
+    try {
+      batch = new BatchView(ab);
+    } catch (err) {
+      this.#fail(new LiveprobeError('EIO', err instanceof Error ? err.message : String(err)));
+      return;
+    }
+    this.stats.batches++;
+    this.stats.lost += Number(batch.lost);
+    for (let i = 0; i < batch.count; i++) {
+      switch (batch.u16(i, FIELD.kind)) {
+        case KIND.started:
+          this.pid ??= batch.u32(i, FIELD.pid);
+          this.#closeChildFds();
+          this.#ready.resolve(this.pid);
+          break;
+        case KIND.exit:
+          if (batch.u32(i, FIELD.pid) === this.pid) {
+            this.#closeChildFds();
+            this.#exited.resolve({ ...decodeWaitStatus(batch.u32(i, FIELD.a)), detached: false });
+          }
+          break;
+        case KIND.detached:
+          this.#detachedSeen = true;
+          this.#detached.resolve();
+          // run: the tracer now only waits for the target's exit; that must
+          // not keep Node alive.
+          this.#native?.unref();
+          if (this.mode === 'attach') this.#exited.resolve({ code: null, signal: null, detached: true });
+          break;
+        case KIND.error: {
+          const err = this.#errorFor(decodeRecord(batch, i, this.#baseNs) as ErrorRecord);
+          this.#closeChildFds();
+          this.#error ??= err;
+          this.#ready.reject(err);
+          this.#exited.reject(err);
+          break;
+        }
+      }
+    }
+    if (this.#iterationDone) {
+      // Nobody reads any more (break / return()): keep the tracer flowing.
+      if (!batch.last) this.#native?.grant(1);
+    } else if (batch.count > 0) {
+      this.#queue.push(batch);
+    } else if (!batch.last) {
+      this.#native?.grant(1);  // an empty batch costs a credit but carries nothing
+    }
+    if (batch.last) this.#end();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #end(): void {
+    this.#ended = true;
+    this.#closeChildFds();
+    const gone = new LiveprobeError('ECHILD', 'the tracer ended before the target exited');
+    this.#ready.reject(this.#error ?? gone);
+    this.#detached.resolve();
+    this.#exited.reject(this.#error ?? gone);
+  }
+
+  #fail(err: LiveprobeError): void {
+    this.#error = err;
+    this.#ended = true;
+    this.#ready.reject(err);
+    this.#exited.reject(err);
+    this.#detached.resolve();
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #errorFor(r: ErrorRecord): LiveprobeError {
+    const code = codeForErrno(r.errno);
+    const text = errnoText(r.errno).toLowerCase();
+    if (r.site === ERROR_SITE.seize) {
+      if (r.errno === 1) {
+        return new LiveprobeError(
+          'EPERM',
+          `not permitted to trace process ${r.pid} (${text}): run liveprobe as root or with CAP_SYS_PTRACE, ` +
+            `or as the process's owner with kernel.yama.ptrace_scope at 0`,
+          r.errno,
+        );
+      }
+      if (r.errno === 3) return new LiveprobeError('ESRCH', `no process with pid ${r.pid}; check the pid with ps`, r.errno);
+    }
+    if (r.site === ERROR_SITE.exec) {
+      return new LiveprobeError(code, `cannot run ${r.detail}: ${text}; check the path and that it is an executable for this machine`, r.errno);
+    }
+    if (r.site === ERROR_SITE.chdir) {
+      return new LiveprobeError(code, `cannot enter the working directory: ${text}; pass an existing cwd`, r.errno);
+    }
+    return new LiveprobeError(code, `tracer error in ${r.detail}: ${text}`, r.errno);
+  }
+
+  #setUpStdio(spec: RunOptions['stdio']): [number, number, number] {
+    const specs = Array.isArray(spec) ? spec : [spec!, spec!, spec!];
+    const fds: [number, number, number] = [0, 1, 2];
+    const self = this as { stdin: Writable | null; stdout: Readable | null; stderr: Readable | null };
+    for (let i = 0; i < 3; i++) {
+      const s = specs[i] ?? 'inherit';
+      if (s === 'inherit') fds[i] = i;
+      else if (typeof s === 'number') fds[i] = s;
+      else if (s === 'ignore') {
+        fds[i] = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
+        this.#childFds.push(fds[i]);
+      } else {
+        const [r, w] = native().pipe();
+        if (i === 0) {
+          fds[i] = r;
+          self.stdin = new net.Socket({ fd: w, readable: false, writable: true });
+        } else {
+          fds[i] = w;
+          const sock = new net.Socket({ fd: r, readable: true, writable: false });
+          if (i === 1) self.stdout = sock;
+          else self.stderr = sock;
+        }
+        this.#childFds.push(fds[i]);
+      }
+    }
+    return fds;
+  }
+
+  // Our copies of the child's ends of its pipes: closed once the child has
+  // them, so the parent's reader sees EOF when the target exits.
+  #closeChildFds(): void {
+    for (const fd of this.#childFds.splice(0)) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+function createNative(
+  mode: 'run' | 'attach',
+  opts: import('./native').NativeRunOptions | import('./native').NativeAttachOptions,
+  onBatch: (ab: ArrayBuffer) => void,
+): NativeSession {
+  const { NativeSession } = native();
+  return new NativeSession(mode, opts, onBatch);
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** PATH lookup as execvp does it; errors say what to do. */
+export function resolveExecutable(file: string, cwd: string, PATH: string): string | LiveprobeError {
+  const candidates = file.includes('/')
+    ? [path.resolve(cwd, file)]
+    : PATH.split(':').map((dir) => path.resolve(cwd, dir || '.', file));
+  let found: string | undefined;
+  for (const c of candidates) {
+    try {
+      const st = fs.statSync(c);
+      if (st.isDirectory()) {
+        found ??= c;
+        continue;
+      }
+      fs.accessSync(c, fs.constants.X_OK);
+      return c;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') found ??= c;
+    }
+  }
+  if (found) {
+    return new LiveprobeError(
+      'EACCES',
+      isDirectory(found)
+        ? `cannot run ${file}: it is a directory; give the program's path`
+        : `cannot run ${file}: it is not executable; chmod +x ${found}, or give the right file`,
+      13,
+    );
+  }
+  return new LiveprobeError(
+    'ENOENT',
+    file.includes('/')
+      ? `cannot run ${file}: no such file; check the path`
+      : `cannot run ${file}: not found in PATH; give its path, e.g. ./${file}`,
+    2,
+  );
+}
+
+/** Checks that can be made before asking the kernel, with better messages. */
+export function checkAttachable(pid: number): LiveprobeError | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    return new LiveprobeError('EINVAL', `invalid pid ${pid}; give the number of a running process`);
+  }
+  if (pid === process.pid || pid === process.ppid) {
+    return new LiveprobeError('EINVAL', `refusing to trace pid ${pid}: it is liveprobe itself or its parent`);
+  }
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return new LiveprobeError('ESRCH', `no process with pid ${pid}; check the pid with ps`, 3);
+  }
+  const tracer = /^TracerPid:\s*(\d+)/m.exec(status);
+  if (tracer && tracer[1] !== '0') {
+    let who = '';
+    try {
+      who = ` (${fs.readFileSync(`/proc/${tracer[1]}/comm`, 'utf8').trim()})`;
+    } catch {
+      // the tracer just went away
+    }
+    return new LiveprobeError(
+      'EBUSY',
+      `process ${pid} is already traced by pid ${tracer[1]}${who}; stop that tracer first`,
+      16,
+    );
+  }
+  const ppid = /^PPid:\s*(\d+)/m.exec(status);
+  if (ppid && Number(ppid[1]) === process.pid) {
+    // The kernel lets a tracee's real parent collect its ptrace stops when the
+    // tracer is in the same process; libuv's waitpid() would steal them and
+    // report the child as exited.
+    return new LiveprobeError(
+      'EINVAL',
+      `process ${pid} is a child of this Node process, which would steal its ptrace stops; ` +
+        `start it with liveprobe's run() instead, or from another process (e.g. sh -c)`,
+    );
+  }
+  if (/^State:\s*Z/m.test(status)) {
+    return new LiveprobeError('ESRCH', `process ${pid} has exited (zombie); nothing to trace`, 3);
+  }
+  return undefined;
+}
+
+/** Launches file under the tracer. */
+export function run(file: string, args: readonly string[] = [], opts: RunOptions = {}): Session {
+  const s = new Session('run');
+  s.startRun(file, args, opts);
+  return s;
+}
+
+/** Traces every thread of a running process; detach() leaves it running. */
+export function attach(pid: number, opts: AttachOptions = {}): Session {
+  const s = new Session('attach');
+  s.startAttach(pid, opts);
+  return s;
+}

@@ -1,0 +1,17 @@
+import { ERRNO_TABLE } from './errno-table';
+
+const NAMES = new Map<number, string>();
+const TEXTS = new Map<number, string>();
+for (const [num, name, text] of ERRNO_TABLE) {
+  // The first name wins where two share a number (EAGAIN before EWOULDBLOCK), as in strace.
+  if (!NAMES.has(num)) NAMES.set(num, name);
+  if (!TEXTS.has(num)) TEXTS.set(num, text);
+}
+
+export function errnoName(num: number): string {
+  return NAMES.get(num) ?? `errno${num}`;
+}
+
+export function errnoText(num: number): string {
+  return TEXTS.get(num) ?? `Unknown error ${num}`;
+}

@@ -1,0 +1,256 @@
+// The foundation: run and attach real programs with the real addon.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { LiveprobeError, attach, run } from '../lib';
+import type { SyscallEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
+import { fixture } from './helpers/fixtures';
+import { assertContiguous, collect, readAll, runCli, sleep, startUnderShell, tasksOf, waitForThreads } from './helpers/trace';
+
+const execFileP = promisify(execFile);
+const T = { timeout: 60_000 };
+
+function syscalls(events: TraceEvent[]): SyscallEvent[] {
+  return events.filter((e): e is SyscallEvent => e.type === 'syscall');
+}
+
+describe('run', () => {
+  test('ex7: syscalls from every thread, one thread-start per new thread, exit 0, output intact', T, async () => {
+    const ex7 = await fixture('ex7');
+    const session = run(ex7, ['-sleep', '1s', '-flush'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [events, out] = await Promise.all([collect(session), readAll(session.stdout)]);
+    const exit = await session.exited;
+    assert.deepEqual(exit, { code: 0, signal: null, detached: false });
+    assert.equal(out, 'Hello from stdio\n');
+    assertContiguous(events);
+
+    const pid = session.pid!;
+    const starts = events.filter((e): e is ThreadStartEvent => e.type === 'thread-start');
+    const startTids = starts.map((e) => e.tid).sort();
+    assert.equal(new Set(startTids).size, startTids.length, 'one thread-start per thread');
+    // Every thread we saw work is the leader or a started thread, and every started thread made syscalls.
+    const working = new Set(syscalls(events).map((e) => e.tid));
+    assert.deepEqual([...working].sort(), [pid, ...startTids].sort());
+    assert.ok(starts.length >= 3, `ex7 starts its Go Ms with pthread_create (saw ${starts.length})`);
+    for (const s of starts) {
+      assert.equal(s.pid, pid);
+      assert.equal(s.how, 'clone');
+      // cgo: every M comes from glibc's pthread_create, i.e. clone3 with a struct of 88 bytes.
+      const parentClone = syscalls(events).find((e) => e.name === 'clone3' && e.ret === BigInt(s.tid));
+      assert.ok(parentClone, `clone3 returning ${s.tid}`);
+      assert.equal(parentClone.tid, s.parentTid);
+      assert.equal(parentClone.args[1], 88n);
+      assert.equal(parentClone.cloneArgs?.length, 88);
+      // flags = CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
+      assert.equal(Buffer.from(parentClone.cloneArgs!).readBigUInt64LE(0), 0x3d0f00n);
+      assert.ok(s.seq < syscalls(events).find((e) => e.tid === s.tid)!.seq, 'thread-start precedes its syscalls');
+    }
+    // Every thread's exit is reported, the process exit last.
+    const exits = events.filter((e) => e.type === 'thread-exit').map((e) => e.tid).sort();
+    assert.deepEqual(exits, [pid, ...startTids].sort());
+    assert.equal(events.at(-1)!.type, 'exit');
+    // The exec and its snapshot come first.
+    const execve = syscalls(events).find((e) => e.name === 'execve')!;
+    assert.equal(execve.path, ex7);
+    assert.deepEqual(execve.argv, [ex7, '-sleep', '1s', '-flush']);
+    assert.equal(execve.ret, 0n);
+    const snap = events.find((e) => e.type === 'snapshot');
+    assert.ok(snap && snap.type === 'snapshot' && snap.maps.includes(ex7));
+  });
+
+  test('the tight-loop Go program finishes: SIGURG preemption signals are re-injected', T, async () => {
+    const spin = await fixture('spin');
+    const session = run(spin, ['-n', '4', '-for', '300ms'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [events, out] = await Promise.all([collect(session), readAll(session.stdout)]);
+    assert.equal(out, 'spin: done\n');
+    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+    const urgs = events.filter((e) => e.type === 'signal' && e.signal === 'SIGURG');
+    assert.ok(urgs.length > 0, 'preemption signals were seen and passed on');
+    assertContiguous(events);
+  });
+
+  test('exit code 3 and death by SIGKILL are reported as such', T, async () => {
+    const exitwith = await fixture('exitwith');
+    const s3 = run(exitwith, ['code', '3']);
+    const e3 = await collect(s3);
+    assert.deepEqual(await s3.exited, { code: 3, signal: null, detached: false });
+    const last = e3.at(-1)!;
+    assert.equal(last.type, 'exit');
+    assert.equal(last.type === 'exit' && last.code, 3);
+    const exitGroup = syscalls(e3).find((e) => e.name === 'exit_group')!;
+    assert.equal(exitGroup.args[0], 3n);
+    assert.equal(exitGroup.ret, null);
+
+    const s9 = run(exitwith, ['signal', '9']);
+    const e9 = await collect(s9);
+    assert.deepEqual(await s9.exited, { code: null, signal: 'SIGKILL', detached: false });
+    assertContiguous(e9);
+  });
+
+  test('a session runs while the same Node process spawns and awaits 20 children', T, async () => {
+    const [ex7, exitwith] = await Promise.all([fixture('ex7'), fixture('exitwith')]);
+    const session = run(ex7, ['-sleep', '1500ms', '-flush'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const tracing = Promise.all([collect(session), readAll(session.stdout)]);
+    await session.ready;
+    const codes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        execFileP(exitwith, ['code', String(i)]).then(
+          () => 0,
+          (err: { code: number }) => err.code,
+        ),
+      ),
+    );
+    assert.deepEqual(codes, Array.from({ length: 20 }, (_, i) => i));
+    const [events, out] = await tracing;
+    assert.equal(out, 'Hello from stdio\n');
+    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+    assertContiguous(events);
+    assert.equal(events.at(-1)!.type, 'exit');
+    assert.equal(session.stats.lost, 0);
+  });
+
+  test('run errors: a missing file and a non-executable file', T, async () => {
+    const missing = run('/nonexistent/liveprobe-test');
+    await assert.rejects(missing.exited, (e: unknown) => e instanceof LiveprobeError && e.code === 'ENOENT');
+    const file = path.join(os.tmpdir(), `liveprobe-noexec-${process.pid}`);
+    fs.writeFileSync(file, '#!/bin/sh\n', { mode: 0o644 });
+    try {
+      const noexec = run(file);
+      await assert.rejects(collect(noexec), (e: unknown) => e instanceof LiveprobeError && e.code === 'EACCES');
+    } finally {
+      fs.unlinkSync(file);
+    }
+  });
+});
+
+describe('attach', () => {
+  test('to a sleeping ex7: every task traced, snapshot = maps, detach leaves it running to exit 0', T, async () => {
+    const ex7 = await fixture('ex7');
+    const target = await startUnderShell(ex7, ['-sleep', '2s', '-flush']);
+    const pid = target.pid;
+    const tids = await waitForThreads(pid, 4);
+
+    const session = attach(pid);
+    const events: TraceEvent[] = [];
+    let mapsAtStart = '';
+    for await (const ev of session) {
+      events.push(ev);
+      if (ev.type === 'started') {
+        mapsAtStart = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+        assert.deepEqual(tasksOf(pid), tids, 'no thread came or went while we attached');
+        await sleep(200);
+        await session.detach();
+      }
+    }
+    const seized = events.filter((e) => e.type === 'thread-start' && e.how === 'attach').map((e) => e.tid);
+    assert.deepEqual(seized.sort((a, b) => a - b), tids);
+    const snap = events.find((e) => e.type === 'snapshot');
+    assert.ok(snap && snap.type === 'snapshot');
+    assert.equal(snap.maps, mapsAtStart);
+    assert.equal(events.at(-1)!.type, 'detached');
+    assertContiguous(events);
+    assert.deepEqual(await session.exited, { code: null, signal: null, detached: true });
+    // The target is no longer traced and finishes normally.
+    assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), /^TracerPid:\s*0$/m);
+    assert.equal(await target.exited, 0);
+    assert.equal(await target.output, 'Hello from stdio\n');
+  });
+
+  test('bad input: no such pid, already traced, invalid pid', T, async () => {
+    const none = attach(2 ** 22 + 12345);
+    await assert.rejects(none.ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'ESRCH');
+
+    const ex7 = await fixture('ex7');
+    const target = await startUnderShell(ex7, ['-sleep', '3s']);
+    try {
+      await waitForThreads(target.pid, 2);
+      const first = attach(target.pid);
+      const consuming = collect(first);
+      await first.ready;
+      const second = attach(target.pid);
+      await assert.rejects(second.ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'EBUSY');
+      await first.detach();
+      await consuming;
+    } finally {
+      target.kill();
+    }
+    // A child of this very process: its stops would be stolen by Node's own waitpid().
+    const own = spawn(ex7, ['-sleep', '3s'], { stdio: 'ignore' });
+    try {
+      await assert.rejects(attach(own.pid!).ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'EINVAL' && /child of this Node process/.test(e.message));
+    } finally {
+      own.kill('SIGKILL');
+    }
+    await assert.rejects(attach(-1).ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'EINVAL');
+    await assert.rejects(attach(process.pid).ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'EINVAL');
+  });
+});
+
+describe('cli', () => {
+  test('run exits with the target code: 3, and 137 for SIGKILL', T, async () => {
+    const exitwith = await fixture('exitwith');
+    const r3 = await runCli(['run', exitwith, 'code', '3']);
+    assert.equal(r3.code, 3);
+    assert.match(r3.stderr, /exit_group\(0x3/);
+    const r9 = await runCli(['run', '-o', '/dev/null', exitwith, 'signal', '9']);
+    assert.equal(r9.code, 137);
+    assert.equal(r9.stderr, '');
+  });
+
+  test('bad input gets one line, no stack trace, and the right exit code', T, async () => {
+    const exitwith = await fixture('exitwith');
+    const notExec = path.join(os.tmpdir(), `liveprobe-cli-noexec-${process.pid}`);
+    fs.writeFileSync(notExec, 'x', { mode: 0o600 });
+    const child = spawn(exitwith, ['code', '0', '-sleep-ms', '5000'], { stdio: 'ignore' });
+    try {
+      const cases: [string[], number, RegExp][] = [
+        [['attach', String(2 ** 22 + 4321)], 1, /no process with pid/],
+        [['attach', 'abc'], 2, /"abc" is not a pid/],
+        [['attach'], 2, /attach needs exactly one pid/],
+        [['run', '/nonexistent/prog'], 1, /no such file/],
+        [['run', notExec], 1, /not executable/],
+        [['run'], 2, /run needs a program/],
+        [['frobnicate'], 2, /unknown command/],
+        [['run', '--duration', 'soon', exitwith], 2, /--duration takes seconds/],
+        [['run', '-e', 'trace=mmapp', exitwith, 'code', '0'], 2, /unknown syscall "mmapp"/],
+      ];
+      for (const [args, code, message] of cases) {
+        const r = await runCli(args);
+        assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+        assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /\n\s+at /);
+      }
+      // Already traced: a first liveprobe holds the process.
+      const holder = spawn(process.execPath, [require.resolve('../lib/cli/main'), 'attach', '-o', '/dev/null', String(child.pid)], {
+        stdio: 'ignore',
+      });
+      for (let i = 0; i < 200 && /TracerPid:\s*0$/m.test(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8')); i++) {
+        await sleep(25);
+      }
+      const busy = await runCli(['attach', String(child.pid)]);
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /already traced by pid \d+/);
+      holder.kill('SIGINT');
+      const holderCode = await new Promise<number | null>((r) => holder.on('exit', (c) => r(c)));
+      assert.equal(holderCode, 130);
+    } finally {
+      child.kill('SIGKILL');
+      fs.unlinkSync(notExec);
+    }
+  });
+
+  test('--json writes one object per event, --duration detaches', T, async () => {
+    const ex7 = await fixture('ex7');
+    const r = await runCli(['run', '--json', '--duration', '0.5', ex7, '-sleep', '1500ms', '-flush']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'Hello from stdio\n');
+    const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number });
+    lines.forEach((ev, i) => assert.equal(ev.seq, i));
+    assert.equal(lines.at(-1)!.type, 'detached');
+  });
+});

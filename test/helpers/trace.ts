@@ -1,0 +1,140 @@
+// Small helpers shared by the integration tests.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Session } from '../../lib/session';
+import type { TraceEvent } from '../../lib/events';
+import { repoRoot } from './fixtures';
+
+export async function collect(session: Session, onEvent?: (ev: TraceEvent) => void): Promise<TraceEvent[]> {
+  const events: TraceEvent[] = [];
+  for await (const ev of session) {
+    events.push(ev);
+    onEvent?.(ev);
+  }
+  return events;
+}
+
+export function readAll(stream: Readable | null): Promise<string> {
+  if (!stream) return Promise.resolve('');
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+  });
+}
+
+export function tasksOf(pid: number): number[] {
+  return fs
+    .readdirSync(`/proc/${pid}/task`)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Waits until the process has at least n threads and the count held still for a moment. */
+export async function waitForThreads(pid: number, n: number, timeoutMs = 10_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last: number[] = [];
+  let stableSince = Date.now();
+  for (;;) {
+    const now = tasksOf(pid);
+    if (now.join() !== last.join()) {
+      last = now;
+      stableSince = Date.now();
+    }
+    if (last.length >= n && Date.now() - stableSince >= 200) return last;
+    if (Date.now() > deadline) throw new Error(`pid ${pid} has ${last.length} threads, wanted ${n}`);
+    await sleep(20);
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function cliPath(): string {
+  return path.join(repoRoot(), 'dist', 'lib', 'cli', 'main.js');
+}
+
+/** Runs the liveprobe CLI to completion. */
+export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`liveprobe ${args.join(' ')} timed out; stderr: ${stderr.slice(-2000)}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export function assertContiguous(events: readonly TraceEvent[]): void {
+  for (let i = 0; i < events.length; i++) {
+    if (events[i]!.seq !== i) throw new Error(`seq gap: event ${i} has seq ${events[i]!.seq}`);
+  }
+}
+
+export interface Detached {
+  /** The target's pid: a grandchild, so this Node process is not its parent. */
+  pid: number;
+  /** Resolves with the target's exit code (through the shell that waits for it). */
+  exited: Promise<number | null>;
+  /** The target's stdout, once it has exited. */
+  output: Promise<string>;
+  kill(): void;
+}
+
+/**
+ * Starts a program for attach tests under `sh`, which waits for it: the
+ * target must not be a child of the tracing process (see checkAttachable).
+ */
+export async function startUnderShell(file: string, args: string[]): Promise<Detached> {
+  const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const output = readAll(sh.stdout);
+  const exited = new Promise<number | null>((r) => sh.on('exit', (code) => r(code)));
+  let pid = 0;
+  for (let i = 0; i < 500 && !pid; i++) {
+    try {
+      const kids = fs.readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'utf8').trim();
+      if (kids) pid = Number(kids.split(' ')[0]);
+    } catch {
+      // sh not there yet
+    }
+    if (pid) {
+      // Wait for the exec: until then the child is still a copy of sh.
+      const exe = fs.readlinkSync(`/proc/${pid}/exe`);
+      if (exe !== file) pid = 0;
+    }
+    if (!pid) await sleep(10);
+  }
+  if (!pid) throw new Error(`${file} did not start under sh`);
+  return {
+    pid,
+    exited,
+    output: exited.then(() => output),
+    kill: () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    },
+  };
+}
