@@ -7,9 +7,8 @@
       "sources": ["<!@(node -p \"require('./native/sources.json').sources.join(' ')\")"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["<!@(node -p \"require('./native/sources.json').defines.join(' ')\")"],
-      "cflags!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["<!@(node -p \"require('./native/sources.json').cflags.join(' ')\")", "-O2"],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["<!@(node -p \"require('./native/sources.json').cflags.join(' ')\")"],
       "ldflags": ["-pthread"]
     }
   ]
