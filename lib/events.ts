@@ -28,6 +28,7 @@ export interface SyscallEvent extends EventBase {
   entryTime: number | null;
   /** Extra tracee memory read at entry: clone3's struct clone_args, execve's path and argv. */
   cloneArgs?: Uint8Array;
+  /** execve/execveat: the program; mmap of an fd: the file behind it (/proc/TID/fd/N at return). */
   path?: string;
   argv?: string[];
   /** The extra memory was cut at liveprobe's bound, or could not be read. */
@@ -173,6 +174,8 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
       } else if (ev.name === 'execve' || ev.name === 'execveat') {
         ev.path = utf8.decode(data);
         ev.argv = data2.length ? utf8.decode(data2.subarray(0, data2.length - 1)).split('\0') : [];
+      } else if (ev.name === 'mmap' && data.length > 0) {
+        ev.path = utf8.decode(data);
       }
       if (flags & FLAG.dataTruncated) ev.truncated = true;
       if (flags & FLAG.readFailed) ev.readFailed = true;

@@ -1,5 +1,6 @@
 // The few syscall numbers the native side must know, because it reads extra
-// tracee memory for them or because they never return. Everything else is
+// tracee state for them (clone3's struct, execve's strings, the file behind
+// an mmap'd fd, read while the fd still exists) or because they never return. Everything else is
 // interpreted in TypeScript (lib/syscalls/); test/native-numbers.test.ts
 // checks these against the TypeScript tables.
 #pragma once
@@ -10,7 +11,7 @@
 
 namespace liveprobe::nr {
 
-enum Which { kClone3, kExecve, kExecveat, kExit, kExitGroup, kClone, kCount };
+enum Which { kClone3, kExecve, kExecveat, kExit, kExitGroup, kClone, kMmap, kCount };
 
 struct ArchNumbers {
   uint32_t audit_arch;
@@ -19,12 +20,12 @@ struct ArchNumbers {
 };
 
 constexpr ArchNumbers kArches[] = {
-    {AUDIT_ARCH_X86_64, "x86_64", {435, 59, 322, 60, 231, 56}},
-    {AUDIT_ARCH_AARCH64, "aarch64", {435, 221, 281, 93, 94, 220}},
+    {AUDIT_ARCH_X86_64, "x86_64", {435, 59, 322, 60, 231, 56, 9}},
+    {AUDIT_ARCH_AARCH64, "aarch64", {435, 221, 281, 93, 94, 220, 222}},
 };
 
 constexpr const char* kWhichNames[kCount] = {"clone3", "execve", "execveat",
-                                            "exit", "exit_group", "clone"};
+                                            "exit", "exit_group", "clone", "mmap"};
 
 inline int32_t lookup(uint32_t audit_arch, Which w) {
   for (const auto& a : kArches)

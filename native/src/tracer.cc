@@ -725,6 +725,15 @@ void Tracer::finishSyscall(Task& t, int64_t rval) {
                  isSyscall(t.pending.nr, t.pending.arch, nr::kExecveat);
   if (t.pre_exec && !is_exec) return;  // our own child's set-up, not the target's
   if (t.pre_exec && rval < 0) return;  // reported as a spawn error at its exit
+  if (isSyscall(t.pending.nr, t.pending.arch, nr::kMmap) && (rval >= 0 || rval < -4095) &&
+      int32_t(t.pending.args[4]) >= 0) {
+    // The file behind the fd, now, while the fd is certain to exist: the
+    // model names file-backed regions as /proc/PID/maps does.
+    char link[4096];
+    std::string fdpath = "/proc/" + std::to_string(t.tid) + "/fd/" + std::to_string(int32_t(t.pending.args[4]));
+    ssize_t n = readlink(fdpath.c_str(), link, sizeof link);
+    if (n > 0) t.pending.data.assign(link, size_t(n));
+  }
   emitSyscall(t, t.pending, rval, wire::kFlagHasReturn);
 }
 

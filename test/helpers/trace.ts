@@ -106,7 +106,7 @@ export interface Detached {
  * target must not be a child of the tracing process (see checkAttachable).
  */
 export async function startUnderShell(file: string, args: string[]): Promise<Detached> {
-  const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', file, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   const output = readAll(sh.stdout);
   const exited = new Promise<number | null>((r) => sh.on('exit', (code) => r(code)));
   let pid = 0;
