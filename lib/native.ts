@@ -12,12 +12,17 @@ export interface NativeRunOptions {
   noAslr: boolean;
   followForks: boolean;
   overflow: 'block' | 'drop';
+  /** Stop on every syscall; else only on traceNrs (a seccomp filter in run). */
+  traceAll: boolean;
+  traceNrs: number[];
 }
 
 export interface NativeAttachOptions {
   pid: number;
   followForks: boolean;
   overflow: 'block' | 'drop';
+  traceAll: boolean;
+  traceNrs: number[];
 }
 
 export interface NativeSession {

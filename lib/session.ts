@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { LiveprobeError, codeForErrno, errnoText } from './errors';
 import { type ErrorRecord, type TraceEvent, decodeRecord, decodeWaitStatus, isErrorRecord } from './events';
 import { type NativeSession, native } from './native';
+import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
 import { BatchView, ERROR_SITE, FIELD, KIND } from './wire';
 
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
@@ -21,6 +22,13 @@ interface CommonOptions {
   overflow?: 'block' | 'drop';
   /** Batches in flight between the tracer thread and the consumer (default 4). */
   window?: number;
+  /**
+   * Syscalls to trace, in strace's `-e trace=` syntax (default
+   * `%memory,%process,%thread`; `all` for everything). The memory and
+   * lifecycle syscalls the model needs are always traced too. In run, the set
+   * becomes a seccomp filter: other syscalls run at full speed.
+   */
+  trace?: string;
 }
 
 export interface RunOptions extends CommonOptions {
@@ -108,6 +116,8 @@ export class Session implements AsyncIterable<TraceEvent> {
     if (!isDirectory(cwd)) {
       return this.#fail(new LiveprobeError('ENOENT', `working directory ${cwd} does not exist; pass an existing cwd`));
     }
+    const stop = traceSet(opts.trace);
+    if (stop instanceof LiveprobeError) return this.#fail(stop);
     const stdio = this.#setUpStdio(opts.stdio ?? 'inherit');
     const envList = Object.entries(env)
       .filter((e): e is [string, string] => e[1] !== undefined)
@@ -121,6 +131,8 @@ export class Session implements AsyncIterable<TraceEvent> {
       noAslr: opts.noAslr ?? false,
       followForks: opts.followForks ?? false,
       overflow: opts.overflow ?? 'block',
+      traceAll: stop.all,
+      traceNrs: stop.numbers,
     }, opts);
   }
 
@@ -129,7 +141,15 @@ export class Session implements AsyncIterable<TraceEvent> {
     this.pid = pid;
     const problem = checkAttachable(pid);
     if (problem) return this.#fail(problem);
-    this.#start('attach', { pid, followForks: opts.followForks ?? false, overflow: opts.overflow ?? 'block' }, opts);
+    const stop = traceSet(opts.trace);
+    if (stop instanceof LiveprobeError) return this.#fail(stop);
+    this.#start('attach', {
+      pid,
+      followForks: opts.followForks ?? false,
+      overflow: opts.overflow ?? 'block',
+      traceAll: stop.all,
+      traceNrs: stop.numbers,
+    }, opts);
   }
 
   #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {
@@ -253,8 +273,10 @@ export class Session implements AsyncIterable<TraceEvent> {
           this.#detachedSeen = true;
           this.#detached.resolve();
           // run: the tracer now only waits for the target's exit; that must
-          // not keep Node alive.
-          this.#native?.unref();
+          // not keep Node alive. Unless a seccomp filter is in place (a = 1):
+          // then the tracer still serves the target's stops, which would fail
+          // with ENOSYS if Node went away.
+          if (batch.u32(i, FIELD.a) === 0) this.#native?.unref();
           if (this.mode === 'attach') this.#exited.resolve({ code: null, signal: null, detached: true });
           break;
         case KIND.error: {
@@ -318,6 +340,9 @@ export class Session implements AsyncIterable<TraceEvent> {
     if (r.site === ERROR_SITE.exec) {
       return new LiveprobeError(code, `cannot run ${r.detail}: ${text}; check the path and that it is an executable for this machine`, r.errno);
     }
+    if (r.site === ERROR_SITE.seccomp) {
+      return new LiveprobeError(code, `cannot install the seccomp filter (${text}); use -e trace=all to trace without one`, r.errno);
+    }
     if (r.site === ERROR_SITE.chdir) {
       return new LiveprobeError(code, `cannot enter the working directory: ${text}; pass an existing cwd`, r.errno);
     }
@@ -372,6 +397,16 @@ function createNative(
 ): NativeSession {
   const { NativeSession } = native();
   return new NativeSession(mode, opts, onBatch);
+}
+
+function traceSet(expr: string | undefined): StopSet | LiveprobeError {
+  const arch = hostArch();
+  try {
+    return stopSetFor(expr === undefined ? defaultTraceFilter(arch) : parseTraceFilter(expr, arch), arch);
+  } catch (err) {
+    if (err instanceof FilterError) return new LiveprobeError('EINVAL', err.message);
+    throw err;
+  }
 }
 
 function isDirectory(p: string): boolean {

@@ -254,3 +254,46 @@ describe('cli', () => {
     assert.equal(lines.at(-1)!.type, 'detached');
   });
 });
+
+describe('trace set', () => {
+  test('run stops only on the trace set (seccomp): read/write are not seen by default, all with trace=all', T, async () => {
+    const exitwith = await fixture('exitwith');
+    const filtered = await collect(run(exitwith, ['code', '0']));
+    const names = new Set(syscalls(filtered).map((e) => e.name));
+    assert.ok(names.has('mmap') && names.has('exit_group') && names.has('execve'));
+    for (const n of ['read', 'openat', 'close', 'newfstatat', 'pread64']) assert.ok(!names.has(n), `${n} not traced`);
+    const everything = await collect(run(exitwith, ['code', '0'], { trace: 'all' }));
+    const all = new Set(syscalls(everything).map((e) => e.name));
+    for (const n of ['read', 'openat', 'close', 'mmap', 'exit_group']) assert.ok(all.has(n), `${n} traced with all`);
+    // The model's syscalls are traced whatever the filter says.
+    const narrow = await collect(run(exitwith, ['code', '0'], { trace: 'getpid' }));
+    assert.ok(syscalls(narrow).some((e) => e.name === 'mmap'));
+    assertContiguous(narrow);
+  });
+
+  test('a child process that is not followed still runs normally under the filter, and stays quiet', T, async () => {
+    const session = run('/bin/sh', ['-c', '/bin/echo one; /bin/echo two'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [events, out] = await Promise.all([collect(session), readAll(session.stdout)]);
+    assert.equal(out, 'one\ntwo\n');
+    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+    const forks = events.filter((e): e is ThreadStartEvent => e.type === 'thread-start');
+    assert.equal(forks.length, 2);
+    for (const f of forks) {
+      assert.equal(f.followed, false);
+      assert.equal(f.parentTid, session.pid);
+      assert.notEqual(f.pid, session.pid, 'a new process');
+    }
+    const others = events.filter((e) => e.type !== 'thread-start' && e.pid !== session.pid);
+    assert.deepEqual(others, [], 'nothing else is reported of the children');
+  });
+
+  test('with --follow-forks the children are traced, each with its own exec', T, async () => {
+    const session = run('/bin/sh', ['-c', '/bin/echo one; /bin/echo two'], { stdio: ['ignore', 'pipe', 'inherit'], followForks: true });
+    const [events, out] = await Promise.all([collect(session), readAll(session.stdout)]);
+    assert.equal(out, 'one\ntwo\n');
+    const execs = events.filter((e) => e.type === 'exec' && e.pid !== session.pid);
+    assert.deepEqual(execs.map((e) => e.type === 'exec' && e.path), ['/usr/bin/echo', '/usr/bin/echo']);
+    const childExits = events.filter((e) => e.type === 'exit' && e.pid !== session.pid);
+    assert.equal(childExits.length, 2);
+  });
+});

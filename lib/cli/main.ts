@@ -26,8 +26,8 @@ async function trace(opts: CliOptions): Promise<number> {
   const out = new LineWriter(opts.output);
   const session: Session =
     opts.command === 'run'
-      ? run(opts.file!, opts.args, { followForks: opts.followForks, noAslr: opts.noAslr })
-      : attach(opts.pid!, { followForks: opts.followForks });
+      ? run(opts.file!, opts.args, { followForks: opts.followForks, noAslr: opts.noAslr, trace: opts.trace })
+      : attach(opts.pid!, { followForks: opts.followForks, trace: opts.trace });
 
   // attach: Ctrl-C / SIGTERM detach and leave the target running.
   // run: the terminal delivers Ctrl-C to the target too (same process group),

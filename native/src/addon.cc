@@ -61,6 +61,23 @@ std::vector<std::string> stringArrayProp(const Napi::Object& o, const char* key)
   return out;
 }
 
+// traceAll (default true) or traceNrs: the syscall numbers to stop on and report.
+void readTraceSet(const Napi::Object& o, bool& all, std::vector<int32_t>& nrs) {
+  Napi::Value v = o.Get("traceAll");
+  all = v.IsBoolean() ? v.As<Napi::Boolean>().Value() : true;
+  nrs.clear();
+  Napi::Value list = o.Get("traceNrs");
+  if (!list.IsArray()) return;
+  Napi::Array a = list.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (e.IsNumber()) {
+      int32_t nr = e.As<Napi::Number>().Int32Value();
+      if (nr >= 0 && nr < 1024) nrs.push_back(nr);
+    }
+  }
+}
+
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -100,6 +117,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       }
       run_.no_aslr = o.Get("noAslr").ToBoolean();
       run_.follow_forks = o.Get("followForks").ToBoolean();
+      readTraceSet(o, run_.trace_all, run_.trace_nrs);
       if (run_.file.empty() || run_.argv.empty()) {
         Napi::TypeError::New(env, "Usage: run options need file and argv").ThrowAsJavaScriptException();
         return;
@@ -108,6 +126,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       Napi::Value pid = o.Get("pid");
       attach_.pid = pid.IsNumber() ? pid.As<Napi::Number>().Int32Value() : 0;
       attach_.follow_forks = o.Get("followForks").ToBoolean();
+      readTraceSet(o, attach_.trace_all, attach_.trace_nrs);
       if (attach_.pid <= 0) {
         Napi::TypeError::New(env, "Usage: attach options need a positive pid").ThrowAsJavaScriptException();
         return;

@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "seccomp_filter.h"
 #include "syscall_numbers.h"
 #include "tracee_memory.h"
 
@@ -93,8 +94,14 @@ long ptraceCall(int req, pid_t tid, unsigned long addr, unsigned long data) {
 Tracer::Tracer(BatchTransport& transport, OverflowPolicy policy)
     : transport_(transport),
       policy_(policy),
-      writer_([this](std::vector<uint8_t>&& b, uint32_t count) { deliverBatch(std::move(b), count); }),
-      restart_op_(PTRACE_SYSCALL) {}
+      writer_([this](std::vector<uint8_t>&& b, uint32_t count) { deliverBatch(std::move(b), count); }) {}
+
+void Tracer::setTraceSet(bool all, const std::vector<int32_t>& nrs) {
+  report_all_ = all;
+  report_.assign(1024, false);
+  for (int32_t nr : nrs)
+    if (nr >= 0 && size_t(nr) < report_.size()) report_[size_t(nr)] = true;
+}
 
 Tracer::~Tracer() {
   if (wake_fd_ >= 0) close(wake_fd_);
@@ -204,6 +211,7 @@ void Tracer::emitError(int err, wire::ErrorSite site, pid_t pid, const std::stri
 }
 
 void Tracer::emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t extra_flags) {
+  if (t.quiet || silenced_ || !reports(p.nr)) return;
   wire::Record& r = writer_.add(wire::Kind::kSyscall, uint32_t(t.tgid), uint32_t(t.tid));
   r.nr = p.nr;
   r.arch = p.arch;
@@ -249,7 +257,10 @@ void Tracer::resume(Task& t) {
     rc = ptraceCall(PTRACE_LISTEN, t.tid, 0, 0);
     t.state = State::kListening;
   } else {
-    rc = ptraceCall(int(restart_op_), t.tid, 0, unsigned(t.inject_sig));
+    // Filtered: run freely until the next seccomp stop, except inside a
+    // traced call, whose exit stop carries the return value.
+    int op = filtering_ && !t.in_syscall ? PTRACE_CONT : PTRACE_SYSCALL;
+    rc = ptraceCall(op, t.tid, 0, unsigned(t.inject_sig));
     t.state = State::kRunning;
   }
   // ESRCH: killed while stopped (exit_group, SIGKILL); its death comes via wait.
@@ -288,6 +299,9 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
   const char* cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
   int stdio[3] = {opts.stdio[0], opts.stdio[1], opts.stdio[2]};
   bool no_aslr = opts.no_aslr;
+  std::vector<sock_filter> filter;
+  if (filtering_) filter = buildSeccompFilter(opts.trace_nrs);
+  bool filtering = filtering_;
 
   int sync[2], err[2];
   if (pipe2(sync, O_CLOEXEC) != 0) {
@@ -338,6 +352,15 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
     do n = read(sync[0], &b, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1) _exit(127);  // the tracer went away before releasing us
+    // Installed last, after we are traced: from here every traced syscall
+    // stops, and one without a tracer would fail with ENOSYS.
+    if (filtering) {
+      int e = installSeccompFilter(filter);
+      if (e != 0) {
+        errno = e;
+        fail(int(wire::ErrorSite::kSeccomp));
+      }
+    }
     execve(path, argv.data(), envp.data());
     fail(int(wire::ErrorSite::kExec));
   }
@@ -350,7 +373,11 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
   // Seize before exec, with EXITKILL: the target never runs untraced and
   // never outlives a dead tracer in a stopped state.
   unsigned long options = kBaseOptions | PTRACE_O_EXITKILL;
-  if (follow_forks_) options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+  // The filter is inherited by every child: a child nobody traces would get
+  // ENOSYS for each filtered syscall, so with a filter we trace them all and
+  // keep the ones not followed quiet (anchors-tracers.md §2.16).
+  if (follow_forks_ || filtering_) options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+  if (filtering_) options |= PTRACE_O_TRACESECCOMP;
   if (ptraceCall(PTRACE_SEIZE, pid, 0, options) != 0) {
     int e = errno;
     kill(pid, SIGKILL);
@@ -385,6 +412,9 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
 void Tracer::runSession(const RunOptions& opts) {
   run_mode_ = true;
   follow_forks_ = opts.follow_forks;
+  // The BPF program compares one number per instruction with 8-bit jumps.
+  filtering_ = !opts.trace_all && opts.trace_nrs.size() <= 200;
+  setTraceSet(opts.trace_all, opts.trace_nrs);
   phase_ = Phase::kTracing;
   if (!startWakeChild()) {
     emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
@@ -457,6 +487,7 @@ bool Tracer::seizeAll(pid_t pid) {
 void Tracer::attachSession(const AttachOptions& opts) {
   run_mode_ = false;
   follow_forks_ = opts.follow_forks;
+  setTraceSet(opts.trace_all, opts.trace_nrs);
   target_pid_ = opts.pid;
   if (!startWakeChild()) {
     emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
@@ -515,8 +546,15 @@ void Tracer::eventLoop() {
   while (!tasks_.empty()) {
     if (detach_requested_ && !detach_started) {
       detach_started = true;
-      beginDetach();
-      if (tasks_.empty()) break;
+      if (filtering_ && !shutdown_requested_) {
+        silenced_ = true;
+        wire::Record& r = writer_.add(wire::Kind::kDetached, uint32_t(target_pid_), uint32_t(target_pid_));
+        r.a = 1;  // still serving seccomp stops until the target exits
+        writer_.flush();
+      } else {
+        beginDetach();
+        if (tasks_.empty()) break;
+      }
     }
     int st;
     // Drain what is ready without blocking; flush before sleeping so the
@@ -601,7 +639,7 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
   } else if (event == PTRACE_EVENT_STOP) {
     if (isStopSignal(sig)) {
       t.group_stop = true;
-      if (!t.pre_exec) {
+      if (!t.pre_exec && !t.quiet && !silenced_) {
         wire::Record& r = writer_.add(wire::Kind::kSignal, uint32_t(t.tgid), uint32_t(t.tid));
         r.a = uint32_t(sig);
         r.flags = wire::kFlagGroupStop;
@@ -622,7 +660,7 @@ void Tracer::onSignalDeliveryStop(Task& t, int sig) {
     if (errno == ESRCH) return;
   }
   t.inject_sig = sig;  // re-injected at resume: Go's SIGURG preemption depends on it
-  if (t.pre_exec) return;
+  if (t.pre_exec || t.quiet || silenced_) return;
   wire::Record& r = writer_.add(wire::Kind::kSignal, uint32_t(t.tgid), uint32_t(t.tid));
   r.a = uint32_t(sig);
   r.b = uint32_t(si.si_code);
@@ -759,25 +797,31 @@ void Tracer::onCloneEvent(Task& t, int event) {
     }
     child_tgid = known ? ((flags & CLONE_THREAD) ? t.tgid : child) : tgidOf(child);
   }
-  bool ours = child_tgid == t.tgid || follow_forks_;
-  wire::Record& r = writer_.add(wire::Kind::kThreadStart, uint32_t(child_tgid), uint32_t(child));
-  r.a = uint32_t(t.tid);
-  r.b = uint32_t(event == PTRACE_EVENT_CLONE ? wire::StartEvent::kClone
-                 : event == PTRACE_EVENT_FORK ? wire::StartEvent::kFork
-                                              : wire::StartEvent::kVfork);
-  r.args[0] = ours ? 1 : 0;
-  auto it = tasks_.find(child);
-  if (it == tasks_.end()) {
-    Task& c = addTask(child, child_tgid);
-    c.state = State::kRunning;  // its first stop is still to come
-    c.release_on_stop = !ours;
-  } else {
-    Task& c = it->second;
-    c.tgid = child_tgid;
-    c.awaiting_parent = false;
-    c.release_on_stop = !ours;
-    if (c.state == State::kStopped && phase_ != Phase::kAttaching) afterStop(c);
+  bool ours = !t.quiet && (child_tgid == t.tgid || follow_forks_);
+  // Not ours: released at its first stop, unless a seccomp filter makes it
+  // need a tracer; then it stays traced but quiet.
+  bool quiet = !ours && filtering_;
+  if (!t.quiet && !silenced_) {
+    wire::Record& r = writer_.add(wire::Kind::kThreadStart, uint32_t(child_tgid), uint32_t(child));
+    r.a = uint32_t(t.tid);
+    r.b = uint32_t(event == PTRACE_EVENT_CLONE ? wire::StartEvent::kClone
+                   : event == PTRACE_EVENT_FORK ? wire::StartEvent::kFork
+                                                : wire::StartEvent::kVfork);
+    r.args[0] = ours ? 1 : 0;
   }
+  auto it = tasks_.find(child);
+  Task* c;
+  if (it == tasks_.end()) {
+    c = &addTask(child, child_tgid);
+    c->state = State::kRunning;  // its first stop is still to come
+  } else {
+    c = &it->second;
+    c->tgid = child_tgid;
+    c->awaiting_parent = false;
+  }
+  c->quiet = quiet;
+  c->release_on_stop = !ours && !quiet;
+  if (c->state == State::kStopped && phase_ != Phase::kAttaching) afterStop(*c);
 }
 
 void Tracer::onExecEvent(Task& t) {
@@ -807,6 +851,10 @@ void Tracer::onExecEvent(Task& t) {
       close(exec_err_fd_);
       exec_err_fd_ = -1;
     }
+  }
+  if (now.quiet || silenced_) {
+    afterStop(now);
+    return;
   }
   std::string exe;
   char buf[4096];
@@ -845,12 +893,13 @@ void Tracer::onTaskGone(pid_t tid, int status) {
     } else {
       emitError(ECHILD, wire::ErrorSite::kExec, tid, "the target died before its execve");
     }
-  } else {
+  } else if (!t.quiet && !silenced_) {
     if (t.in_syscall) emitSyscall(t, t.pending, 0, wire::kFlagUnfinished);
     wire::Record& r = writer_.add(wire::Kind::kThreadExit, uint32_t(t.tgid), uint32_t(tid));
     r.a = uint32_t(status);
   }
-  if (tid == t.tgid) {
+  // The target's own exit is always reported: session.exited waits for it.
+  if (tid == t.tgid && (!(t.quiet || silenced_) || tid == target_pid_)) {
     // The leader's status is reported last (a zombie leader waits for its
     // threads), so this is the process's exit.
     wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(t.tgid), uint32_t(tid));

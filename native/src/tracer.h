@@ -25,11 +25,15 @@ struct RunOptions {
   int stdio[3] = {0, 1, 2};       // fds the child gets as 0, 1, 2
   bool no_aslr = false;           // personality(ADDR_NO_RANDOMIZE)
   bool follow_forks = false;
+  bool trace_all = true;          // false: only trace_nrs stop (seccomp) and are reported
+  std::vector<int32_t> trace_nrs;
 };
 
 struct AttachOptions {
   pid_t pid = 0;
   bool follow_forks = false;
+  bool trace_all = true;          // false: only trace_nrs are reported (every syscall still stops)
+  std::vector<int32_t> trace_nrs;
 };
 
 enum class OverflowPolicy { kBlock, kDrop };
@@ -81,6 +85,7 @@ class Tracer {
     bool pre_exec = false;      // run: our child before its execve
     bool awaiting_parent = false;  // stopped before its parent's clone event
     bool release_on_stop = false;  // not ours to follow (a fork without -f)
+    bool quiet = false;            // traced only to serve its seccomp stops; nothing reported
     Pending pending;
   };
 
@@ -112,6 +117,10 @@ class Tracer {
   void deliverBatch(std::vector<uint8_t>&& batch, uint32_t count);
 
   Task& addTask(pid_t tid, pid_t tgid);
+  void setTraceSet(bool all, const std::vector<int32_t>& nrs);
+  bool reports(int32_t nr) const {
+    return report_all_ || (nr >= 0 && size_t(nr) < report_.size() && report_[size_t(nr)]);
+  }
   bool isSyscall(int32_t nr, uint32_t arch, int which) const;
 
   BatchTransport& transport_;
@@ -126,7 +135,13 @@ class Tracer {
   bool target_exited_ = false;
   int exec_err_fd_ = -1;       // run: the child writes errno here if execve fails
   std::string exec_path_;
-  unsigned long restart_op_;   // PTRACE_SYSCALL (every stop) or PTRACE_CONT (seccomp)
+  // run + filter: a detach cannot remove the seccomp filter, and without a
+  // tracer each filtered syscall would fail with ENOSYS. So "detach" there
+  // means: stop reporting, keep serving the stops until the target exits.
+  bool silenced_ = false;
+  bool filtering_ = false;     // run with a seccomp filter: resume with PTRACE_CONT between traced calls
+  bool report_all_ = true;
+  std::vector<bool> report_;
 
   // Wake-up: a forked helper child that exits when requestDetach() writes to
   // its pipe, so a tracer blocked in waitpid() returns without polling.

@@ -59,6 +59,7 @@ enum class ErrorSite : uint32_t {
   kWait = 4,
   kInternal = 5,
   kChdir = 6,
+  kSeccomp = 7,
 };
 
 // Thread-start events (kThreadStart.b).

@@ -1,0 +1,22 @@
+// The seccomp-BPF program a launched target installs before its execve: only
+// the syscalls in the trace set stop (SECCOMP_RET_TRACE); everything else runs
+// at native speed (DESIGN §2, perf-anchors.md).
+#pragma once
+
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace liveprobe {
+
+// Builds the program for the host architecture. Syscalls of any other
+// architecture (i386 via int 0x80) and x32 numbers are always traced: the
+// numbers in the set would not mean the same there.
+std::vector<sock_filter> buildSeccompFilter(const std::vector<int32_t>& traced);
+
+// Installs it in the calling thread: async-signal-safe (called between fork
+// and exec). Returns 0 or an errno.
+int installSeccompFilter(const std::vector<sock_filter>& program);
+
+}  // namespace liveprobe
