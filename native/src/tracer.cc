@@ -559,7 +559,8 @@ void Tracer::eventLoop() {
     int st;
     // Drain what is ready without blocking; flush before sleeping so the
     // consumer sees events while the target is quiet.
-    pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
+    // With nothing pending, block at once: one wait per stop, as strace.
+    pid_t w = writer_.empty() ? waitpid(-1, &st, kWaitFlags) : waitpid(-1, &st, kWaitFlags | WNOHANG);
     if (w == 0) {
       writer_.flush();
       w = waitpid(-1, &st, kWaitFlags);

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads';
+export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -30,6 +30,9 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   arenas: { kind: 'go', sources: ['arenas/main.go'], cgo: true },
   exitwith: { kind: 'c', sources: ['exitwith.c'] },
   threads: { kind: 'c', sources: ['threads.c'] },
+  sysload: { kind: 'go', sources: ['sysload/main.go'], cgo: false },
+  'sysload-c': { kind: 'c', sources: ['sysload.c'] },
+  syscalls: { kind: 'c', sources: ['syscalls.c'] },
 };
 
 /** Bump to force a rebuild of every fixture when the recipe below changes. */

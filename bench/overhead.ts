@@ -1,0 +1,190 @@
+// bench/overhead: what tracing costs the target, measured side by side.
+//
+// For a syscall-heavy pure-Go workload and its C/pthreads twin (~100k
+// syscalls/s, test/fixtures/sysload*), runs in turn, round after round:
+// untraced; strace -f -e trace=%memory,clone,clone3; the same with
+// --seccomp-bpf; liveprobe run (default filter); liveprobe attach. Wall time is
+// the workload's own (it starts timing when released through its stdin gate,
+// so tracer start-up is not counted); CPU is user+sys of the whole process
+// tree (tracer included), from this process's cutime/cstime. Prints the median
+// of each variant's per-round ratio to the untraced run of the same round, and
+// checks every traced run printed the untraced checksum.
+//
+//   npm run bench -- [--rounds N] [--ops N] [--work N] [--quick]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { fixture, repoRoot } from '../test/helpers/fixtures';
+import { run } from '../lib';
+import path from 'node:path';
+
+interface Options {
+  rounds: number;
+  ops: number;
+  work: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { rounds: 5, ops: 300_000, work: 7_500 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') Object.assign(o, { rounds: 2, ops: 60_000 });
+    else if (a === '--rounds') o.rounds = Number(argv[++i]);
+    else if (a === '--ops') o.ops = Number(argv[++i]);
+    else if (a === '--work') o.work = Number(argv[++i]);
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const CLK_TCK = 100; // USER_HZ on Linux
+
+/** user+sys of every waited-for child of this process, in seconds. */
+function childrenCpu(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): cutime is field 16, cstime field 17.
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+}
+
+interface Sample {
+  wallMs: number;
+  cpuS: number;
+  checksum: string;
+}
+
+function parseOutput(out: string): { checksum: string; wallMs: number } {
+  const m = /checksum (\w+) elapsed_ms ([\d.]+)/.exec(out);
+  if (!m) throw new Error(`workload printed no checksum: ${JSON.stringify(out.slice(-300))}`);
+  return { checksum: m[1]!, wallMs: Number(m[2]) };
+}
+
+function waitExit(child: ReturnType<typeof spawn>): Promise<number | null> {
+  return new Promise((r) => child.on('close', (code) => r(code)));
+}
+
+function collectStdout(child: ReturnType<typeof spawn>): Promise<string> {
+  return new Promise((resolve) => {
+    let s = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (s += c));
+    child.stdout!.on('end', () => resolve(s));
+  });
+}
+
+const cli = (): string => path.join(repoRoot(), 'dist', 'lib', 'cli', 'main.js');
+
+/** Runs `argv` (workload with -gate last), releases the gate, returns its figures. */
+async function runCommand(argv: string[]): Promise<Sample> {
+  const cpu0 = childrenCpu();
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const out = collectStdout(child);
+  child.stdin!.end('g');
+  const code = await waitExit(child);
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}`);
+  const { checksum, wallMs } = parseOutput(await out);
+  return { wallMs, cpuS: childrenCpu() - cpu0, checksum };
+}
+
+function allTraced(pid: number): boolean {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).every((tid) =>
+      /^TracerPid:\s*[1-9]/m.test(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the workload under sh (not our child), attaches the CLI, then opens the gate. */
+async function runAttached(workload: string[]): Promise<Sample> {
+  const cpu0 = childrenCpu();
+  const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', ...workload], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const out = collectStdout(sh);
+  let pid = 0;
+  while (!pid) {
+    try {
+      const kids = fs.readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'utf8').trim();
+      if (kids && fs.readlinkSync(`/proc/${kids}/exe`) === workload[0]) pid = Number(kids);
+    } catch {
+      // not yet
+    }
+    if (!pid) await new Promise((r) => setTimeout(r, 5));
+  }
+  // Let the runtime start its threads before attaching, as with a real process.
+  await new Promise((r) => setTimeout(r, 100));
+  const tracer = spawn(process.execPath, [cli(), 'attach', '-o', '/dev/null', String(pid)], { stdio: 'ignore' });
+  while (!allTraced(pid)) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 50));
+  sh.stdin!.end('g');
+  const [code] = await Promise.all([waitExit(sh), waitExit(tracer)]);
+  if (code !== 0) throw new Error(`attached ${workload.join(' ')} exited ${code}`);
+  const { checksum, wallMs } = parseOutput(await out);
+  return { wallMs, cpuS: childrenCpu() - cpu0, checksum };
+}
+
+/** p50/p99 of the delay from a syscall's exit stop to its event in a for-await loop. */
+async function liveLatency(workload: string[]): Promise<{ p50: number; p99: number; n: number }> {
+  // Taken just before the session's own base: delays are over-, never under-estimated.
+  const base = process.hrtime.bigint();
+  const session = run(workload[0]!, [...workload.slice(1, -1)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const delays: number[] = [];
+  for await (const ev of session) {
+    if (ev.type !== 'syscall') continue;
+    const nowMs = Number(process.hrtime.bigint() - base) / 1e6;
+    delays.push(nowMs - ev.time);
+  }
+  delays.sort((a, b) => a - b);
+  const q = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))]!;
+  return { p50: q(0.5), p99: q(0.99), n: delays.length };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const [goLoad, cLoad] = await Promise.all([fixture('sysload'), fixture('sysload-c')]);
+  const filter = '%memory,clone,clone3';
+  const rows: string[] = [];
+  console.log(`liveprobe overhead: ${o.rounds} rounds, -ops ${o.ops} -work ${o.work}, 4 workers, GOMAXPROCS 2, ${new Date().toISOString()}`);
+  for (const [label, bin] of [['Go (sysload)', goLoad], ['C (sysload-c)', cLoad]] as const) {
+    const load = [bin, '-ops', String(o.ops), '-work', String(o.work), '-gate'];
+    const variants: [string, () => Promise<Sample>][] = [
+      ['untraced', () => runCommand(load)],
+      ['strace -f -e trace=' + filter, () => runCommand(['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
+      ['strace -f --seccomp-bpf', () => runCommand(['strace', '-f', '--seccomp-bpf', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
+      ['liveprobe run', () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
+      ['liveprobe attach', () => runAttached(load)],
+    ];
+    const samples = new Map<string, Sample[]>(variants.map(([n]) => [n, []]));
+    await variants[0]![1](); // warm-up: page cache, CPU frequency
+    for (let r = 0; r < o.rounds; r++) {
+      for (const [name, fn] of variants) samples.get(name)!.push(await fn());
+    }
+    const base = samples.get('untraced')!;
+    rows.push(`\n${label}`);
+    rows.push('| traced by | wall ms (median) | cpu s (median) | wall ratio | cpu ratio | checksum |');
+    rows.push('|---|---|---|---|---|---|');
+    for (const [name] of variants) {
+      const s = samples.get(name)!;
+      const ok = s.every((x) => x.checksum === base[0]!.checksum);
+      const wallRatio = median(s.map((x, i) => x.wallMs / base[i]!.wallMs));
+      const cpuRatio = median(s.map((x, i) => x.cpuS / base[i]!.cpuS));
+      rows.push(
+        `| ${name} | ${median(s.map((x) => x.wallMs)).toFixed(0)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ` +
+          `${wallRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${ok ? 'ok' : 'MISMATCH'} |`,
+      );
+      if (!ok) process.exitCode = 1;
+    }
+    const lat = await liveLatency(load);
+    rows.push(`live latency (liveprobe run, syscall exit → event in for-await): p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms over ${lat.n} events`);
+  }
+  console.log(rows.join('\n'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
