@@ -493,10 +493,23 @@ export function checkAttachable(pid: number): LiveprobeError | undefined {
         `start it with liveprobe's run() instead, or from another process (e.g. sh -c)`,
     );
   }
-  if (/^State:\s*Z/m.test(status)) {
+  // A zombie leader may still have live threads (it called pthread_exit):
+  // those can be traced.
+  if (/^State:\s*Z/m.test(status) && !hasLiveThread(pid)) {
     return new LiveprobeError('ESRCH', `process ${pid} has exited (zombie); nothing to trace`, 3);
   }
   return undefined;
+}
+
+function hasLiveThread(pid: number): boolean {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).some((tid) => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** Launches file under the tracer. */

@@ -470,6 +470,13 @@ bool Tracer::seizeAll(pid_t pid) {
         r.b = uint32_t(wire::StartEvent::kAttach);
       } else if (errno == ESRCH) {
         continue;  // the thread exited meanwhile
+      } else if (errno == EPERM && isZombie(pid, tid)) {
+        // The kernel refuses to seize a task that has exited (exit_state
+        // set). A leader that called pthread_exit stays listed as a zombie
+        // while its threads run on: trace those; the process exit is then
+        // reported with the last thread's status (onTaskGone).
+        if (tid == pid) leader_untraced_ = true;
+        continue;
       } else if (tasks_.empty()) {
         emitError(errno, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
         return false;
@@ -900,12 +907,18 @@ void Tracer::onTaskGone(pid_t tid, int status) {
     r.a = uint32_t(status);
   }
   // The target's own exit is always reported: session.exited waits for it.
-  if (tid == t.tgid && (!(t.quiet || silenced_) || tid == target_pid_)) {
+  bool last_of_untraced_leader = false;
+  if (leader_untraced_ && t.tgid == target_pid_) {
+    last_of_untraced_leader = true;
+    for (const auto& [other, o] : tasks_)
+      if (other != tid && o.tgid == t.tgid) last_of_untraced_leader = false;
+  }
+  if (last_of_untraced_leader || (tid == t.tgid && (!(t.quiet || silenced_) || tid == target_pid_))) {
     // The leader's status is reported last (a zombie leader waits for its
     // threads), so this is the process's exit.
     wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(t.tgid), uint32_t(tid));
     r.a = uint32_t(status);
-    if (tid == target_pid_) target_exited_ = true;
+    if (tid == target_pid_ || last_of_untraced_leader) target_exited_ = true;
   }
   tasks_.erase(tid);
 }

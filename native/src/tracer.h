@@ -133,6 +133,7 @@ class Tracer {
   bool follow_forks_ = false;
   pid_t target_pid_ = 0;       // run: the child we forked; attach: the pid
   bool target_exited_ = false;
+  bool leader_untraced_ = false;  // attach: the leader was already a zombie, not seizable
   int exec_err_fd_ = -1;       // run: the child writes errno here if execve fails
   std::string exec_path_;
   // run + filter: a detach cannot remove the seccomp filter, and without a

@@ -12,7 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls';
+export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls'
+  | 'lifecycle' | 'hostile' | 'httpload' | 'spawner';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -33,6 +34,11 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   sysload: { kind: 'go', sources: ['sysload/main.go'], cgo: false },
   'sysload-c': { kind: 'c', sources: ['sysload.c'] },
   syscalls: { kind: 'c', sources: ['syscalls.c'] },
+  // Reliability (issue 8): exit paths, hostile syscall input, a live server, os/exec children.
+  lifecycle: { kind: 'c', sources: ['lifecycle.c'] },
+  hostile: { kind: 'c', sources: ['hostile.c'] },
+  httpload: { kind: 'go', sources: ['httpload/main.go'], cgo: false },
+  spawner: { kind: 'go', sources: ['spawner/main.go'], cgo: false },
 };
 
 /** Bump to force a rebuild of every fixture when the recipe below changes. */

@@ -1,0 +1,178 @@
+// Helpers for the reliability suites (test/reliability-*.test.ts, issue 8):
+// targets under sh whose output can be followed while they run, /proc
+// readings, and deadlines that turn a hang into a failure.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Session } from '../../lib/session';
+import type { TraceEvent } from '../../lib/events';
+import { sleep } from './trace';
+
+export interface LiveTarget {
+  /** The target's pid: sh's child, so this Node process is not its parent. */
+  pid: number;
+  /** stdout so far. */
+  output(): string;
+  /** Resolves when stdout (so far) matches. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** The target's exit code, or 128 + signal, as sh reports it. */
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Starts file under `sh`, which waits for it and exits with its status: the
+ * target must not be a child of the tracing process (checkAttachable).
+ */
+export async function startLive(file: string, args: string[]): Promise<LiveTarget> {
+  const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  const waiters = new Set<() => void>();
+  sh.stdout.setEncoding('utf8').on('data', (c: string) => {
+    text += c;
+    for (const w of waiters) w();
+  });
+  const exited = new Promise<number | null>((r) => sh.on('exit', (code) => r(code)));
+  let pid = 0;
+  for (let i = 0; i < 500 && !pid; i++) {
+    try {
+      const kids = fs.readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'utf8').trim();
+      if (kids) pid = Number(kids.split(' ')[0]);
+      // Until the exec, the child is still a copy of sh. (Not /proc/PID/exe:
+      // it cannot be read once the leader has exited, even with threads left.)
+      if (pid && commOf(pid) !== path.basename(file).slice(0, 15)) pid = 0;
+    } catch {
+      pid = 0;
+    }
+    if (!pid) await sleep(5);
+  }
+  if (!pid) throw new Error(`${file} did not start under sh`);
+  return {
+    pid,
+    output: () => text,
+    waitFor(pattern, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = pattern.exec(text);
+          if (!m) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(m);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`target ${pid}: no ${pattern} in its output within ${timeoutMs} ms; output: ${text.slice(-500)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    exited,
+    kill(signal = 'SIGKILL') {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone
+      }
+    },
+  };
+}
+
+function commOf(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+}
+
+/** Rejects with a named error when p does not settle in time: a hang becomes a failure. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hang: ${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Iterates a session in the background; resolves with every event. */
+export function consume(session: Session, onEvent?: (ev: TraceEvent) => void | Promise<void>): Promise<TraceEvent[]> {
+  return (async () => {
+    const events: TraceEvent[] = [];
+    for await (const ev of session) {
+      events.push(ev);
+      await onEvent?.(ev);
+    }
+    return events;
+  })();
+}
+
+/** The state letter of /proc/PID/task/TID/stat (R, S, D, T, t, Z, ...), or '' if gone. */
+export function taskState(pid: number, tid: number = pid): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return '';
+  }
+}
+
+/** tid → state letter for every task of pid. */
+export function taskStates(pid: number): Map<number, string> {
+  const out = new Map<number, string>();
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    const s = taskState(pid, Number(t));
+    if (s) out.set(Number(t), s);
+  }
+  return out;
+}
+
+/** A field of /proc/PID/status ("Threads", "VmSize" in kB, "TracerPid"...), as a number. */
+export function statusField(pid: number, field: string, tid?: number): number {
+  const file = tid === undefined ? `/proc/${pid}/status` : `/proc/${pid}/task/${tid}/status`;
+  const m = new RegExp(`^${field}:\\s*(\\d+)`, 'm').exec(fs.readFileSync(file, 'utf8'));
+  if (!m) throw new Error(`no ${field} in ${file}`);
+  return Number(m[1]);
+}
+
+/** Every task of pid has TracerPid 0. */
+export function untraced(pid: number): boolean {
+  for (const tid of taskStates(pid).keys()) {
+    try {
+      if (statusField(pid, 'TracerPid', tid) !== 0) return false;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return true;
+}
+
+/** Polls until cond() holds; throws with what after timeoutMs. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 5_000, stepMs = 10): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+/** The pid is gone or a zombie (killed, not yet reaped by whoever inherited it). */
+export function deadOrZombie(pid: number): boolean {
+  const s = taskState(pid);
+  return s === '' || s === 'Z' || s === 'X';
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failing run can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
