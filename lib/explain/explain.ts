@@ -1,0 +1,210 @@
+// The VmSize, explained: the article's napkin math ("4 × 70 + 8 + 1 × 128"),
+// done exactly from the model, the findings and /proc.
+import fs from 'node:fs';
+import type { Finding } from '../detect/finding';
+import { fmtSize } from '../detect/finding';
+import type { AddressSpace, Region } from '../model';
+import { type BinaryFacts, binaryFacts, readEnviron } from './binary-facts';
+import { classifyRegion } from './classify';
+import { parseSmaps } from './smaps';
+import type { UsageSummary } from './usage';
+
+export interface ClassLine {
+  class: string;
+  /** Distinct allocations (by the syscall that made each). */
+  count: number;
+  /** The size of each when they are all alike, else null. */
+  each: bigint | null;
+  bytes: bigint;
+  /** Resident bytes (from /proc/PID/smaps), null when the process is gone. */
+  rss: bigint | null;
+  /** 'proof': seen being made (evidence seqs); 'shape': inferred from its shape in the maps. */
+  basis: 'proof' | 'shape' | 'name';
+}
+
+export interface ThreadLine {
+  tid: number;
+  kind: 'main' | 'cgo-thread' | 'go-thread' | 'unknown';
+  state: string;
+  basis: 'proof' | 'shape' | 'none';
+}
+
+export interface Explanation {
+  type: 'explanation';
+  pid: number;
+  /** VmSize from /proc/PID/status in kB; null once the process has exited. */
+  vmSizeKb: number | null;
+  modelKb: number;
+  classes: ClassLine[];
+  byCreator: { tid: number; bytes: bigint }[];
+  threads: ThreadLine[];
+  /** kB in classes other than 'anonymous'. */
+  explainedKb: number;
+  binary: BinaryFacts | null;
+  usage: UsageSummary | null;
+  hints: string[];
+}
+
+function readStatusKb(pid: number, field: string): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s*(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function taskStates(pid: number): Map<number, string> {
+  const out = new Map<number, string>();
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      out.set(Number(t), stat[stat.lastIndexOf(')') + 2] ?? '?');
+    }
+  } catch {
+    // exited
+  }
+  return out;
+}
+
+/** RSS per model region, by overlap with the kernel's VMAs (same boundaries as the classes in practice). */
+function rssByRegion(pid: number, regions: Region[]): Map<Region, bigint> | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return null;
+  }
+  const vmas = parseSmaps(text);
+  const out = new Map<Region, bigint>();
+  let v = 0;
+  for (const r of regions) {
+    let rss = 0n;
+    while (v < vmas.length && vmas[v]!.end <= r.start) v++;
+    for (let k = v; k < vmas.length && vmas[k]!.start < r.end; k++) {
+      const m = vmas[k]!;
+      const size = m.end - m.start;
+      if (size === 0n) continue;
+      const lo = m.start > r.start ? m.start : r.start;
+      const hi = m.end < r.end ? m.end : r.end;
+      if (hi > lo) rss += (BigInt(m.rssKb) * 1024n * (hi - lo)) / size;
+    }
+    out.set(r, rss);
+  }
+  return out;
+}
+
+export interface ExplainInput {
+  pid: number;
+  model: AddressSpace;
+  findings: readonly Finding[];
+  exe?: string;
+  usage?: UsageSummary | null;
+  /** Regions that existed before liveprobe attached carry 'shape' classes. */
+  attachedLate?: boolean;
+}
+
+export function explain(input: ExplainInput): Explanation {
+  const { pid, model, findings } = input;
+  const regions = model.regions();
+  const rss = model.exited ? null : rssByRegion(pid, regions);
+  const groups = new Map<string, { bytes: bigint; rss: bigint; origins: Map<number, bigint>; basis: ClassLine['basis'] }>();
+  const creators = new Map<number, bigint>();
+  for (const r of regions) {
+    const c = classifyRegion(r, regions);
+    const size = r.end - r.start;
+    let g = groups.get(c.class);
+    if (!g) groups.set(c.class, (g = { bytes: 0n, rss: 0n, origins: new Map(), basis: c.basis }));
+    g.bytes += size;
+    g.rss += rss?.get(r) ?? 0n;
+    g.origins.set(r.origin.seq, (g.origins.get(r.origin.seq) ?? 0n) + size);
+    if (c.basis === 'shape') g.basis = 'shape';
+    creators.set(r.origin.tid, (creators.get(r.origin.tid) ?? 0n) + size);
+  }
+  const classes: ClassLine[] = [...groups.entries()]
+    .map(([cls, g]) => {
+      const sizes = [...g.origins.values()];
+      const alike = sizes.every((s) => s === sizes[0]);
+      return {
+        class: cls, count: sizes.length, each: alike ? sizes[0]! : null, bytes: g.bytes,
+        rss: rss ? g.rss : null, basis: g.basis,
+      };
+    })
+    .sort((a, b) => (b.bytes > a.bytes ? 1 : b.bytes < a.bytes ? -1 : 0));
+
+  const states = taskStates(pid);
+  const kinds = new Map<number, ThreadLine['kind']>();
+  for (const f of findings) {
+    if (f.pid !== pid) continue;
+    if (f.kind === 'cgo-thread') kinds.set(Number(f.details.newTid), 'cgo-thread');
+    if (f.kind === 'go-thread') kinds.set(Number(f.details.newTid), 'go-thread');
+  }
+  const threads: ThreadLine[] = [...new Set([pid, ...states.keys(), ...kinds.keys()])]
+    .sort((a, b) => a - b)
+    .map((tid) => ({
+      tid,
+      kind: tid === pid ? 'main' : (kinds.get(tid) ?? 'unknown'),
+      state: states.get(tid) ?? 'exited',
+      basis: tid === pid || kinds.has(tid) ? 'proof' : 'none',
+    }));
+
+  const exe = input.exe ?? safeReadlink(`/proc/${pid}/exe`);
+  let binary: BinaryFacts | null = null;
+  if (exe) {
+    try {
+      binary = binaryFacts(exe, readEnviron(pid));
+    } catch {
+      binary = null;
+    }
+  }
+  const modelKb = Number(model.size / 1024n);
+  const explainedKb = Number(classes.filter((c) => c.class !== 'anonymous').reduce((s, c) => s + c.bytes, 0n) / 1024n);
+  const out: Explanation = {
+    type: 'explanation', pid, vmSizeKb: model.exited ? null : readStatusKb(pid, 'VmSize'), modelKb, classes,
+    byCreator: [...creators.entries()].map(([tid, bytes]) => ({ tid, bytes })).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
+    threads, explainedKb, binary, usage: input.usage ?? null, hints: [],
+  };
+  out.hints = hintsFor(out, findings.filter((f) => f.pid === pid), pid);
+  return out;
+}
+
+function safeReadlink(p: string): string | undefined {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each hint only when the data supports it. */
+function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): string[] {
+  const hints: string[] = [];
+  const arena = e.classes.find((c) => c.class === 'glibc-arena-heap');
+  const stacks = e.classes.find((c) => c.class === 'pthread-stack');
+  if (arena && arena.count > 0) {
+    const rss = arena.rss !== null ? `, ${fmtSize(arena.rss)} resident` : '';
+    hints.push(
+      `VmSize is not RSS: ${arena.count} glibc malloc arena heap${arena.count > 1 ? 's' : ''} reserve ${fmtSize(arena.bytes)} of address space${rss}; reserved memory costs no RAM.`,
+    );
+    const env = readEnviron(pid);
+    const max = env.find((v) => v.startsWith('MALLOC_ARENA_MAX='));
+    hints.push(
+      max
+        ? `${max} is set: glibc makes at most that many arenas (main arena included).`
+        : `Each thread that mallocs gets its own arena, up to 8 × CPUs; MALLOC_ARENA_MAX=2 caps them if the reservations matter (more lock contention in malloc).`,
+    );
+  }
+  const cgoThreads = findings.filter((f) => f.kind === 'cgo-thread').length;
+  if (stacks && cgoThreads > 0 && e.binary?.isGo && e.binary.libc) {
+    hints.push(
+      `In a cgo binary every Go thread is a pthread with its own ${fmtSize(stacks.each ?? 8n << 20n)} stack (${cgoThreads} seen made). ` +
+        `CGO_ENABLED=0 would remove the pthread stacks and the glibc arenas, at the cost of C libraries, os/user via libc and the cgo DNS resolver.`,
+    );
+  }
+  if (e.binary?.isGo && e.binary.dns && e.binary.dns.resolver !== 'go') {
+    hints.push(
+      `DNS: ${e.binary.dns.why}; GODEBUG=netdns=go or building with -tags netgo keeps lookups in pure Go (no cgo call, no extra pthread).`,
+    );
+  }
+  return hints;
+}

@@ -1,0 +1,63 @@
+// Classes for regions that existed before liveprobe attached: no syscall
+// will ever show how they were made, so they are read from their shape in
+// /proc/PID/maps (domain-go-glibc.md §7, "maps shape"). Each such class is
+// reported with basis 'shape', never as proof.
+import type { Region } from '../model';
+
+const MiB = 1n << 20n;
+const HEAP = 64n * MiB;
+const PROT_WRITE = 2;
+const PROT_RWX = 7;
+/** glibc's guard is one page on x86_64 and up to 64 KiB on aarch64; musl's 8 KiB. */
+const MAX_GUARD = 64n * 1024n;
+const MIN_STACK = 64n * 1024n;
+
+function anon(r: Region | undefined): r is Region {
+  return r !== undefined && r.kind === 'anon' && r.name === '';
+}
+
+function isNone(r: Region): boolean {
+  return (r.prot & PROT_RWX) === 0;
+}
+
+/** Regions (from the sorted list) that tile [start, end) exactly, or undefined. */
+function tiling(all: readonly Region[], start: bigint, end: bigint): Region[] | undefined {
+  const out = all.filter((x) => x.end > start && x.start < end);
+  if (out.length === 0 || out[0]!.start !== start || out.at(-1)!.end !== end) return undefined;
+  for (let i = 1; i < out.length; i++) if (out[i - 1]!.end !== out[i]!.start) return undefined;
+  return out;
+}
+
+/**
+ * A 64 MiB-aligned window holding a RW prefix and a PROT_NONE rest: a glibc
+ * arena heap (RW grows page by page) or a Go heap arena (RW grows in 4 MiB
+ * steps). The step size tells them apart.
+ */
+function heapWindow(r: Region, all: readonly Region[]): string | undefined {
+  const base = r.start - (r.start % HEAP);
+  const pieces = tiling(all, base, base + HEAP);
+  if (!pieces || !pieces.every(anon)) return undefined;
+  const [first, ...rest] = pieces;
+  if ((first!.prot & PROT_WRITE) === 0 || !rest.every(isNone) || rest.length > 1) return undefined;
+  const committed = first!.end - first!.start;
+  return committed % (4n * MiB) === 0n ? 'go-heap-arena' : 'glibc-arena-heap';
+}
+
+export function classifyByShape(r: Region, all: readonly Region[]): string | undefined {
+  if (!anon(r)) return undefined;
+  const heap = heapWindow(r, all);
+  if (heap) return heap;
+  const i = all.indexOf(r);
+  const below = all[i - 1];
+  const above = all[i + 1];
+  // pthread stack: a small PROT_NONE guard right below a RW stack.
+  if (isNone(r) && r.end - r.start <= MAX_GUARD && anon(above) && above.start === r.end && (above.prot & PROT_WRITE) !== 0 &&
+      above.end - above.start >= MIN_STACK) {
+    return 'guard-page';
+  }
+  if ((r.prot & PROT_WRITE) !== 0 && anon(below) && below.end === r.start && isNone(below) && below.end - below.start <= MAX_GUARD &&
+      r.end - r.start >= MIN_STACK) {
+    return 'pthread-stack';
+  }
+  return undefined;
+}
