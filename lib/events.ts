@@ -1,6 +1,7 @@
 // The events a session yields: plain typed objects, made in TypeScript from
 // the packed records (no object is built in C++).
 import { constants } from 'node:os';
+import { type Decoded, type SyscallArgs, decodeSyscall, renderSyscall } from './syscalls/decode';
 import { type Arch, syscallName } from './syscalls/table';
 import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT } from './wire';
 
@@ -18,15 +19,24 @@ export interface SyscallEvent extends EventBase {
   name: string;
   nr: number;
   arch: Arch;
-  /** Raw register values, unsigned. */
-  args: bigint[];
+  /** Raw argument registers, unsigned, always 6. */
+  raw: bigint[];
+  /**
+   * Decoded arguments by name, e.g. mmap's `{ addr, length: 8392704n, prot:
+   * ['PROT_NONE'], flags: ['MAP_PRIVATE', 'MAP_ANONYMOUS', 'MAP_STACK'], fd:
+   * -1, offset: 0n }`; `{}` for calls liveprobe does not decode (see `raw`).
+   * Decoded on first access.
+   */
+  readonly args: SyscallArgs;
+  /** The call as strace prints it, without the pid prefix: `mmap(NULL, 8392704, …) = 0x7f…`. Rendered on first access. */
+  readonly text: string;
   /** Raw return value (negative errno on failure); null when it never returned. */
   ret: bigint | null;
   /** The task vanished (or was killed) inside the call. */
   unfinished: boolean;
   /** Entry time (ms since session start); null for an exit seen without its entry. */
   entryTime: number | null;
-  /** Extra tracee memory read at entry: clone3's struct clone_args, execve's path and argv. */
+  /** clone3: the struct clone_args bytes read at entry (at most 88; fewer if size was smaller or memory unreadable). */
   cloneArgs?: Uint8Array;
   /** execve/execveat: the program; mmap of an fd: the file behind it (/proc/TID/fd/N at return). */
   path?: string;
@@ -34,6 +44,98 @@ export interface SyscallEvent extends EventBase {
   /** The extra memory was cut at liveprobe's bound, or could not be read. */
   truncated?: boolean;
   readFailed?: boolean;
+}
+
+/** The fields a SyscallEvent is made from: everything but the decoded `args` and `text`. */
+export type SyscallFields = Omit<SyscallEvent, 'args' | 'text'>;
+
+/**
+ * A syscall event whose `args` and `text` are decoded on first access and
+ * then kept: a consumer that only counts or filters events never pays for
+ * decoding. toJSON includes both, so NDJSON output is complete.
+ */
+export class SyscallRecord implements SyscallEvent {
+  readonly type = 'syscall' as const;
+  seq: number;
+  time: number;
+  pid: number;
+  tid: number;
+  name: string;
+  nr: number;
+  arch: Arch;
+  raw: bigint[];
+  ret: bigint | null;
+  unfinished: boolean;
+  entryTime: number | null;
+  cloneArgs?: Uint8Array;
+  path?: string;
+  argv?: string[];
+  truncated?: boolean;
+  readFailed?: boolean;
+  #decoded: Decoded | undefined;
+  #text: string | undefined;
+
+  constructor(f: SyscallFields) {
+    this.seq = f.seq;
+    this.time = f.time;
+    this.pid = f.pid;
+    this.tid = f.tid;
+    this.name = f.name;
+    this.nr = f.nr;
+    this.arch = f.arch;
+    this.raw = f.raw;
+    this.ret = f.ret;
+    this.unfinished = f.unfinished;
+    this.entryTime = f.entryTime;
+    // Always assigned (possibly undefined) so every record has one shape.
+    this.cloneArgs = f.cloneArgs;
+    this.path = f.path;
+    this.argv = f.argv;
+    this.truncated = f.truncated;
+    this.readFailed = f.readFailed;
+  }
+
+  get decoded(): Decoded {
+    return (this.#decoded ??= decodeSyscall(this));
+  }
+
+  get args(): SyscallArgs {
+    return this.decoded.args;
+  }
+
+  get text(): string {
+    return (this.#text ??= renderSyscall(this, this.decoded));
+  }
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      type: this.type,
+      seq: this.seq,
+      time: this.time,
+      pid: this.pid,
+      tid: this.tid,
+      name: this.name,
+      nr: this.nr,
+      arch: this.arch,
+      raw: this.raw,
+      args: this.args,
+      text: this.text,
+      ret: this.ret,
+      unfinished: this.unfinished,
+      entryTime: this.entryTime,
+    };
+    if (this.cloneArgs !== undefined) out.cloneArgs = this.cloneArgs;
+    if (this.path !== undefined) out.path = this.path;
+    if (this.argv !== undefined) out.argv = this.argv;
+    if (this.truncated !== undefined) out.truncated = this.truncated;
+    if (this.readFailed !== undefined) out.readFailed = this.readFailed;
+    return out;
+  }
+
+  /** console.log / util.inspect show the decoded form too. */
+  [Symbol.for('nodejs.util.inspect.custom')](): Record<string, unknown> {
+    return this.toJSON();
+  }
 }
 
 export interface ThreadStartEvent extends EventBase {
@@ -150,31 +252,32 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
     case KIND.syscall: {
       const nr = b.i32(i, FIELD.nr);
       const arch = archOf(b.u32(i, FIELD.arch));
-      const args: bigint[] = [];
-      for (let k = 0; k < 6; k++) args.push(b.u64(i, FIELD.args + 8 * k));
+      const raw: bigint[] = [];
+      for (let k = 0; k < 6; k++) raw.push(b.u64(i, FIELD.args + 8 * k));
       const entryNs = b.u64(i, FIELD.entry_ns);
-      const ev: SyscallEvent = {
+      const name = syscallName(arch, nr);
+      const ev = new SyscallRecord({
         type: 'syscall',
         seq,
         time,
         pid,
         tid,
-        name: syscallName(arch, nr),
+        name,
         nr,
         arch,
-        args,
+        raw,
         ret: flags & FLAG.hasReturn ? b.i64(i, FIELD.ret) : null,
         unfinished: (flags & FLAG.unfinished) !== 0,
         entryTime: flags & FLAG.noEntry ? null : Number(entryNs - baseNs) / 1e6,
-      };
+      });
       const data = b.data(i, 1);
       const data2 = b.data(i, 2);
-      if (ev.name === 'clone3') {
+      if (name === 'clone3') {
         ev.cloneArgs = data.slice();
-      } else if (ev.name === 'execve' || ev.name === 'execveat') {
+      } else if (name === 'execve' || name === 'execveat') {
         ev.path = utf8.decode(data);
         ev.argv = data2.length ? utf8.decode(data2.subarray(0, data2.length - 1)).split('\0') : [];
-      } else if (ev.name === 'mmap' && data.length > 0) {
+      } else if (name === 'mmap' && data.length > 0) {
         ev.path = utf8.decode(data);
       }
       if (flags & FLAG.dataTruncated) ev.truncated = true;

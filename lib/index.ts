@@ -13,6 +13,10 @@ export type {
   StartedEvent,
   DetachedEvent,
   WaitStatus,
+  SyscallFields,
 } from './events';
+export { SyscallRecord } from './events';
+export { DECODED_SYSCALLS, decodeSyscall, formatReturn, renderSyscall } from './syscalls/decode';
+export type { ArgValue, Decoded, DecodeInput, SyscallArgs } from './syscalls/decode';
 export { LiveprobeError } from './errors';
 export type { LiveprobeErrorCode } from './errors';

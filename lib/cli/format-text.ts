@@ -1,30 +1,6 @@
-// One strace-like line per event.
-import type { SyscallEvent, TraceEvent, WaitStatus } from '../events';
-import { errnoName, errnoText } from '../syscalls/errno';
-
-function hex(v: bigint): string {
-  return '0x' + v.toString(16);
-}
-
-export function formatReturn(ret: bigint | null, unfinished: boolean): string {
-  if (unfinished) return ' <unfinished ...>';
-  if (ret === null) return ' = ?';
-  if (ret < 0n && ret >= -4095n) {
-    const e = Number(-ret);
-    return ` = -1 ${errnoName(e)} (${errnoText(e)})`;
-  }
-  return ` = ${ret >= 0n && ret < 0x10000n ? ret.toString() : hex(BigInt.asUintN(64, ret))}`;
-}
-
-function formatSyscall(ev: SyscallEvent): string {
-  let args: string;
-  if ((ev.name === 'execve' || ev.name === 'execveat') && ev.path !== undefined) {
-    args = `${JSON.stringify(ev.path)}, ${JSON.stringify(ev.argv ?? [])}`;
-  } else {
-    args = ev.args.map(hex).join(', ');
-  }
-  return `${ev.name}(${args})${formatReturn(ev.ret, ev.unfinished)}`;
-}
+// One strace-like line per event: syscalls exactly as strace prints them
+// (after a `[pid N]` prefix), the rest in strace's +++/--- style.
+import type { TraceEvent, WaitStatus } from '../events';
 
 function formatStatus(s: WaitStatus): string {
   return s.signal ? `killed by ${s.signal}` : `exited with ${s.code}`;
@@ -34,7 +10,7 @@ export function formatEvent(ev: TraceEvent): string {
   const who = `[pid ${String(ev.tid).padStart(6)}] `;
   switch (ev.type) {
     case 'syscall':
-      return who + formatSyscall(ev);
+      return who + ev.text;
     case 'thread-start':
       return ev.how === 'attach'
         ? `${who}+++ attached (process ${ev.pid}) +++`

@@ -1,0 +1,170 @@
+// strace's printing primitives, so every decoder spells values the way
+// strace 6.1 does (src/print_fields.h, xlat.c, util.c): addresses as NULL or
+// 0x…, raw values as C's %#lx (0 stays "0"), flag sets in table order with
+// unknown bits as one trailing hex number, unknown enum values as
+// `0x… /* PREFIX_??? */`.
+
+/** One entry of a flag or value table: a name and its bits. */
+export type XlatEntry = readonly [name: string, value: bigint];
+
+/**
+ * A named table of flags or values, in strace's table order (which decides
+ * the order flags are printed in), with the `dflt` it prints next to bits it
+ * does not know.
+ */
+export interface Xlat {
+  readonly entries: readonly XlatEntry[];
+  /** e.g. "PROT_???"; null where strace prints unknown bits without a comment. */
+  readonly unknown: string | null;
+  /** Decoded flag sets by value: a trace repeats a handful of values endlessly. */
+  readonly cache: Map<bigint, DecodedFlags>;
+}
+
+/** A flag set as names (for args) and as strace prints it (for text). */
+export interface DecodedFlags {
+  readonly names: readonly string[];
+  readonly text: string;
+}
+
+export function xlat(unknown: string | null, entries: readonly XlatEntry[]): Xlat {
+  return { entries, unknown, cache: new Map() };
+}
+
+export const MASK32 = 0xffffffffn;
+
+/** C's printf("%#lx"): 0 is "0", anything else 0x-prefixed lowercase hex. */
+export function hexVal(v: bigint): string {
+  return v === 0n ? '0' : '0x' + v.toString(16);
+}
+
+/** strace's printaddr(): a null pointer is NULL. */
+export function addr(v: bigint): string {
+  return v === 0n ? 'NULL' : '0x' + v.toString(16);
+}
+
+/** The low 32 bits as a C int (fd, pid, exit status, pkey arguments). */
+export function int32(v: bigint): number {
+  return Number(BigInt.asIntN(32, v));
+}
+
+/** The low 32 bits as a C unsigned int (flags strace prints with printflags/printxval, not the 64-bit variants). */
+export function uint32(v: bigint): bigint {
+  return v & MASK32;
+}
+
+/** Bound on each table's cache, so hostile or random values cannot grow it without end. */
+const CACHE_MAX = 256;
+
+/**
+ * A flag set decoded as strace's printflags: names in table order, unknown
+ * bits as one trailing hex number (`A|B|0x40`), `0x40 /* X_??? *\/` when
+ * nothing is known, the zero entry's name or `0` for an empty set.
+ */
+export function decodeFlags(table: Xlat, value: bigint): DecodedFlags {
+  const hit = table.cache.get(value);
+  if (hit !== undefined) return hit;
+  let names: string[];
+  let text: string;
+  if (value === 0n) {
+    const zero = table.entries.find((e) => e[1] === 0n);
+    names = zero ? [zero[0]] : [];
+    text = zero ? zero[0] : '0';
+  } else {
+    names = [];
+    let rest = value;
+    for (const [name, bits] of table.entries) {
+      if (bits !== 0n && (rest & bits) === bits) {
+        names.push(name);
+        rest &= ~bits;
+      }
+    }
+    if (rest !== 0n) names.push('0x' + rest.toString(16));
+    text =
+      names.length === 1 && rest !== 0n && table.unknown !== null ? `${names[0]} /* ${table.unknown} */` : names.join('|');
+  }
+  const decoded: DecodedFlags = { names: Object.freeze(names), text };
+  if (table.cache.size < CACHE_MAX) table.cache.set(value, decoded);
+  return decoded;
+}
+
+/** Decoded names of a flag set; unknown bits as one hex string, as strace appends them. */
+export function flagNames(table: Xlat, value: bigint): readonly string[] {
+  return decodeFlags(table, value).names;
+}
+
+/** strace's printflags: `A|B|0x40`, `0x40 /* X_??? *\/` when nothing is known, `0` when empty. */
+export function formatFlags(table: Xlat, value: bigint): string {
+  return decodeFlags(table, value).text;
+}
+
+/** A value's name in an enum-like table, or undefined. */
+export function lookup(table: Xlat, value: bigint): string | undefined {
+  for (const [name, v] of table.entries) if (v === value) return name;
+  return undefined;
+}
+
+/** strace's printxval: the name, or `0x5 /* X_??? *\/`. */
+export function formatValue(table: Xlat, value: bigint): string {
+  const name = lookup(table, value);
+  if (name !== undefined) return name;
+  const raw = hexVal(value);
+  return table.unknown === null ? raw : `${raw} /* ${table.unknown} */`;
+}
+
+/** A value as a structured field: its name, or the hex string strace would print. */
+export function valueName(table: Xlat, value: bigint): string {
+  return lookup(table, value) ?? hexVal(value);
+}
+
+const SIGNAL_NAMES: readonly string[] = [
+  '0', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL',
+  'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT',
+  'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF',
+  'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS',
+];
+
+/**
+ * strace's printsignal (x86_64 and arm64 share the generic numbering): names
+ * up to 31, SIGRTMIN for 32, SIGRT_n above it up to 64, else the number.
+ */
+export function signalName(sig: number): string {
+  if (sig >= 0 && sig < SIGNAL_NAMES.length) return SIGNAL_NAMES[sig]!;
+  if (sig === 32) return 'SIGRTMIN';
+  if (sig > 32 && sig <= 64) return `SIGRT_${sig - 32}`;
+  return String(sig);
+}
+
+/** strace's default string limit (-s 32). */
+export const MAX_STRLEN = 32;
+
+const utf8 = new TextEncoder();
+
+/**
+ * strace's string_quote for a C string: printable ASCII as is, \" and \\,
+ * the C escapes \t \n \v \f \r, any other byte in octal (3 digits when an
+ * octal digit follows, so the escape stays unambiguous). Strings longer than
+ * `max` bytes are cut and marked with `...` after the closing quote.
+ */
+export function quoteString(s: string, max: number = MAX_STRLEN, forceEllipsis = false): string {
+  const bytes = utf8.encode(s);
+  const n = Math.min(bytes.length, max);
+  let out = '"';
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i]!;
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0b) out += '\\v';
+    else if (c === 0x0c) out += '\\f';
+    else if (c === 0x0d) out += '\\r';
+    else {
+      const next = i + 1 < n ? bytes[i + 1]! : -1;
+      const oct = c.toString(8);
+      out += '\\' + (next >= 0x30 && next <= 0x37 ? oct.padStart(3, '0') : oct);
+    }
+  }
+  out += '"';
+  return bytes.length > max || forceEllipsis ? out + '...' : out;
+}

@@ -1,0 +1,135 @@
+// Memory syscalls: one decoder per call, printing as strace 6.1 (src/mem.c,
+// ipc_shm.c). Widths follow strace: flag sets it prints with printflags /
+// printxval are 32-bit (bits above 31 vanish), the *64 variants are not.
+
+import {
+  addr, flagNames, formatFlags, formatValue, hexVal, int32, uint32, valueName,
+} from './format';
+import {
+  MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MLOCK2, MREMAP, MSYNC, PROT, SHMAT,
+} from './flags';
+import type { Decoded, DecodeInput } from './types';
+
+const decoded = (args: Decoded['args'], entry: string, returns: Decoded['returns'] = 'decimal'): Decoded => ({
+  args,
+  entry,
+  exit: '',
+  returns,
+});
+
+/**
+ * mmap flags as strace's print_mmap_flags: the sharing type as a value, then
+ * the other flags, then the huge page size as N<<MAP_HUGE_SHIFT. strace
+ * clears the huge bits with a 32-bit mask, so flag bits above 31 are dropped.
+ */
+const mmapFlagsCache = new Map<bigint, { names: readonly string[]; text: string }>();
+
+function mmapFlags(flags: bigint): { names: readonly string[]; text: string } {
+  const hit = mmapFlagsCache.get(flags);
+  if (hit !== undefined) return hit;
+  const type = flags & MAP_TYPE_MASK;
+  const typeName = valueName(MAP_TYPE, type);
+  let text = formatValue(MAP_TYPE, type);
+  const names = [typeName];
+  const huge = (flags & MAP_HUGE_MASK) >> MAP_HUGE_SHIFT;
+  const rest = flags & ~MAP_TYPE_MASK & (~MAP_HUGE_MASK & 0xffffffffn);
+  if (rest !== 0n) {
+    const more = flagNames(MAP_FLAGS, rest);
+    names.push(...more);
+    text += '|' + more.join('|');
+  }
+  if (huge !== 0n) {
+    const h = `${huge}<<MAP_HUGE_SHIFT`;
+    names.push(h);
+    text += '|' + h;
+  }
+  const decoded = { names: Object.freeze(names), text };
+  if (mmapFlagsCache.size < 256) mmapFlagsCache.set(flags, decoded);
+  return decoded;
+}
+
+export function decodeMmap(ev: DecodeInput): Decoded {
+  const [a, len, prot, flags, fd, off] = ev.raw as [bigint, bigint, bigint, bigint, bigint, bigint];
+  const f = mmapFlags(flags);
+  const fdNum = int32(fd);
+  return decoded(
+    { addr: a, length: len, prot: flagNames(PROT, prot), flags: f.names, fd: fdNum, offset: off },
+    `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}, ${f.text}, ${fdNum}, ${hexVal(off)}`,
+    'hex',
+  );
+}
+
+export function decodeMunmap(ev: DecodeInput): Decoded {
+  const [a, len] = ev.raw as [bigint, bigint];
+  return decoded({ addr: a, length: len }, `${addr(a)}, ${len}`);
+}
+
+export function decodeMprotect(ev: DecodeInput): Decoded {
+  const [a, len, prot] = ev.raw as [bigint, bigint, bigint];
+  return decoded({ addr: a, length: len, prot: flagNames(PROT, prot) }, `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}`);
+}
+
+export function decodePkeyMprotect(ev: DecodeInput): Decoded {
+  const [a, len, prot, pkey] = ev.raw as [bigint, bigint, bigint, bigint];
+  const key = int32(pkey);
+  return decoded(
+    { addr: a, length: len, prot: flagNames(PROT, prot), pkey: key },
+    `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}, ${key}`,
+  );
+}
+
+const MREMAP_MAYMOVE_FIXED = 0x3n;
+
+export function decodeMremap(ev: DecodeInput): Decoded {
+  const [a, oldSize, newSize, flags, newAddr] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
+  // The kernel reads new_address only for MAYMOVE|FIXED, and so does strace.
+  const moves = (flags & MREMAP_MAYMOVE_FIXED) === MREMAP_MAYMOVE_FIXED;
+  let text = `${addr(a)}, ${oldSize}, ${newSize}, ${formatFlags(MREMAP, flags)}`;
+  if (moves) text += `, ${addr(newAddr)}`;
+  return decoded(
+    { old_address: a, old_size: oldSize, new_size: newSize, flags: flagNames(MREMAP, flags), new_address: moves ? newAddr : null },
+    text,
+    'hex',
+  );
+}
+
+export function decodeBrk(ev: DecodeInput): Decoded {
+  const a = ev.raw[0]!;
+  return decoded({ addr: a }, addr(a), 'hex');
+}
+
+export function decodeMadvise(ev: DecodeInput): Decoded {
+  const [a, len, advice] = ev.raw as [bigint, bigint, bigint];
+  const adv = uint32(advice);
+  return decoded({ addr: a, length: len, advice: valueName(MADV, adv) }, `${addr(a)}, ${len}, ${formatValue(MADV, adv)}`);
+}
+
+export function decodeMsync(ev: DecodeInput): Decoded {
+  const [a, len, flags] = ev.raw as [bigint, bigint, bigint];
+  const f = uint32(flags);
+  return decoded({ addr: a, length: len, flags: flagNames(MSYNC, f) }, `${addr(a)}, ${len}, ${formatFlags(MSYNC, f)}`);
+}
+
+/** mlock and munlock take the same (addr, len). */
+export function decodeMlock(ev: DecodeInput): Decoded {
+  const [a, len] = ev.raw as [bigint, bigint];
+  return decoded({ addr: a, length: len }, `${addr(a)}, ${len}`);
+}
+
+export function decodeMlock2(ev: DecodeInput): Decoded {
+  const [a, len, flags] = ev.raw as [bigint, bigint, bigint];
+  const f = uint32(flags);
+  return decoded({ addr: a, length: len, flags: flagNames(MLOCK2, f) }, `${addr(a)}, ${len}, ${formatFlags(MLOCK2, f)}`);
+}
+
+export function decodeShmat(ev: DecodeInput): Decoded {
+  const [id, a, flags] = ev.raw as [bigint, bigint, bigint];
+  const shmid = int32(id);
+  const f = uint32(flags);
+  return decoded({ shmid, shmaddr: a, shmflg: flagNames(SHMAT, f) }, `${shmid}, ${addr(a)}, ${formatFlags(SHMAT, f)}`, 'hex');
+}
+
+export function decodeShmdt(ev: DecodeInput): Decoded {
+  const a = ev.raw[0]!;
+  return decoded({ shmaddr: a }, addr(a));
+}

@@ -1,0 +1,224 @@
+// Process and thread creation, exec and exit, printing as strace 6.1
+// (src/clone.c, execve.c, exit.c).
+//
+// Where strace reads tracee memory that the native tracer does not capture,
+// the decoder prints what strace prints when that memory is unreadable (the
+// pointer) — except where the value is implied by the return value:
+// CLONE_PARENT_SETTID makes the kernel store the child's tid, which is the
+// return value, at parent_tid before the call returns.
+
+import { addr, flagNames, formatFlags, hexVal, int32, quoteString, signalName, uint32 } from './format';
+import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
+import type { ArgValue, Decoded, DecodeInput } from './types';
+
+const CLONE_PIDFD = 0x1000n;
+const CLONE_SETTLS = 0x80000n;
+const CLONE_PARENT_SETTID = 0x100000n;
+const CLONE_CHILD_CLEARTID = 0x200000n;
+const CLONE_CHILD_SETTID = 0x1000000n;
+const CLONE_INTO_CGROUP = 0x200000000n;
+
+/** A return value that is an error (the kernel's -4095..-1). */
+export function isErrorReturn(ret: bigint | null): boolean {
+  return ret !== null && ret < 0n && ret >= -4095n;
+}
+
+/** A call that returned successfully (not an error, not unfinished). */
+function succeeded(ret: bigint | null): ret is bigint {
+  return ret !== null && !isErrorReturn(ret);
+}
+
+/**
+ * clone's arguments differ by arch: x86_64 has (flags, stack, parent_tid,
+ * child_tid, tls); arm64 and the generic ABI (CONFIG_CLONE_BACKWARDS) swap
+ * the last two: (flags, stack, parent_tid, tls, child_tid).
+ */
+export function decodeClone(ev: DecodeInput): Decoded {
+  const [rawFlags, stack, ptid] = ev.raw as [bigint, bigint, bigint];
+  const [ctid, tls] = ev.arch === 'x86_64' ? [ev.raw[3]!, ev.raw[4]!] : [ev.raw[4]!, ev.raw[3]!];
+  const flags = rawFlags & ~CSIGNAL;
+  const sig = Number(rawFlags & CSIGNAL);
+  let flagsText: string;
+  if (flags !== 0n) {
+    flagsText = formatFlags(CLONE, flags);
+    if (sig !== 0) flagsText += '|' + signalName(sig);
+  } else {
+    flagsText = signalName(sig);
+  }
+  const entry = `child_stack=${addr(stack)}, flags=${flagsText}`;
+
+  // strace prints the pointer arguments at exit, and only those the flags use.
+  let exit = '';
+  if (ev.ret !== null) {
+    if (flags & (CLONE_PARENT_SETTID | CLONE_PIDFD)) {
+      // parent_tid=[tid] when the kernel stored the tid there; otherwise what
+      // strace prints for memory it cannot read (see the note at the top).
+      const stored = (flags & CLONE_PARENT_SETTID) !== 0n && ptid !== 0n && succeeded(ev.ret);
+      exit += `, parent_tid=${stored ? `[${ev.ret}]` : addr(ptid)}`;
+    }
+    if (flags & CLONE_SETTLS) exit += `, tls=${addr(tls)}`;
+    if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) exit += `, child_tidptr=${addr(ctid)}`;
+  }
+  return {
+    args: {
+      flags: flagNames(CLONE, flags),
+      exit_signal: signalName(sig),
+      child_stack: stack,
+      parent_tid: ptid,
+      child_tid: ctid,
+      tls,
+    },
+    entry,
+    exit,
+    returns: 'decimal',
+  };
+}
+
+/** struct clone_args (linux/sched.h): field name and byte offset, in order; all u64. */
+const CLONE_ARGS_FIELDS = [
+  'flags', 'pidfd', 'child_tid', 'parent_tid', 'exit_signal', 'stack', 'stack_size', 'tls',
+  'set_tid', 'set_tid_size', 'cgroup',
+] as const;
+type CloneArgsField = (typeof CLONE_ARGS_FIELDS)[number];
+/** CLONE_ARGS_SIZE_VER0: up to tls; a smaller size is rejected by the kernel and not decoded by strace. */
+const CLONE_ARGS_MIN = 64;
+/** CLONE_ARGS_SIZE_VER2 (up to cgroup): what strace and liveprobe read. */
+export const CLONE_ARGS_MAX = 88;
+const INT_MAX = 0x7fffffffn;
+
+function u64(b: Uint8Array, off: number): bigint {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
+}
+
+/**
+ * clone3(struct clone_args *uargs, size_t size). The fields the size covers
+ * are on `args` (the native tracer copies min(size, 88) bytes at entry);
+ * the text follows strace: only the fields the flags make meaningful, the
+ * address alone when the struct is too short or unreadable, and at exit
+ * ` => {parent_tid=[tid]}` for CLONE_PARENT_SETTID.
+ */
+export function decodeClone3(ev: DecodeInput): Decoded {
+  const [uargs, size] = ev.raw as [bigint, bigint];
+  const fetch = size < BigInt(CLONE_ARGS_MAX) ? Number(size) : CLONE_ARGS_MAX;
+  const bytes = ev.cloneArgs;
+  const readable = bytes !== undefined && !ev.readFailed && bytes.length >= fetch;
+  const args: Record<string, ArgValue> = { uargs, size };
+  const f: Partial<Record<CloneArgsField, bigint>> = {};
+  if (readable) {
+    for (let i = 0; (i + 1) * 8 <= fetch; i++) {
+      const name = CLONE_ARGS_FIELDS[i]!;
+      const v = u64(bytes, i * 8);
+      f[name] = v;
+      args[name] = name === 'flags' ? flagNames(CLONE3, v) : name === 'exit_signal' ? exitSignal(v) : v;
+    }
+  }
+  const sizeText = String(size);
+  if (fetch < CLONE_ARGS_MIN || !readable) {
+    return { args, entry: `${addr(uargs)}, ${sizeText}`, exit: '', returns: 'decimal' };
+  }
+
+  const flags = f.flags!;
+  const parts = [`flags=${formatFlags(CLONE3, flags)}`];
+  if (flags & CLONE_PIDFD) parts.push(`pidfd=${addr(f.pidfd!)}`);
+  if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) parts.push(`child_tid=${addr(f.child_tid!)}`);
+  if (flags & CLONE_PARENT_SETTID) parts.push(`parent_tid=${addr(f.parent_tid!)}`);
+  const sig = f.exit_signal!;
+  parts.push(`exit_signal=${sig < INT_MAX ? signalName(Number(sig)) : sig.toString()}`);
+  parts.push(`stack=${addr(f.stack!)}`, `stack_size=${hexVal(f.stack_size!)}`);
+  if (flags & CLONE_SETTLS) parts.push(`tls=${addr(f.tls!)}`);
+  const setTid = f.set_tid ?? 0n;
+  const setTidSize = f.set_tid_size ?? 0n;
+  if (setTid !== 0n || setTidSize !== 0n) {
+    // strace prints the set_tid array's contents when it looks valid; that
+    // needs a read liveprobe does not make, so the pointer is printed as for
+    // an unreadable array.
+    parts.push(`set_tid=${addr(setTid)}`, `set_tid_size=${setTidSize}`);
+  }
+  if (fetch > 80 && ((f.cgroup ?? 0n) !== 0n || (flags & CLONE_INTO_CGROUP) !== 0n)) parts.push(`cgroup=${f.cgroup}`);
+  // A size above 88 makes strace print any non-zero bytes past the struct;
+  // the kernel refuses such calls with E2BIG, so successful ones had none.
+  const struct = `{${parts.join(', ')}}`;
+
+  const waitsForExit = (flags & (CLONE_PIDFD | CLONE_PARENT_SETTID)) !== 0n || size > BigInt(CLONE_ARGS_MAX);
+  if (!waitsForExit) return { args, entry: `${struct}, ${sizeText}`, exit: '', returns: 'decimal' };
+  let exit = '';
+  if (ev.ret !== null) {
+    const changed: string[] = [];
+    if (succeeded(ev.ret)) {
+      // pidfd=[fd] would need the fd the kernel stored: not captured.
+      if (flags & CLONE_PIDFD) changed.push(`pidfd=${addr(f.pidfd!)}`);
+      if (flags & CLONE_PARENT_SETTID) changed.push(`parent_tid=${f.parent_tid === 0n ? 'NULL' : `[${ev.ret}]`}`);
+    }
+    exit = (changed.length ? ` => {${changed.join(', ')}}` : '') + `, ${sizeText}`;
+  }
+  return { args, entry: struct, exit, returns: 'decimal' };
+}
+
+function exitSignal(v: bigint): string | bigint {
+  return v < INT_MAX ? signalName(Number(v)) : v;
+}
+
+export function decodeFork(): Decoded {
+  return { args: {}, entry: '', exit: '', returns: 'decimal' };
+}
+
+/** strace's path limit for printpath (PATH_MAX). */
+const PATH_MAX = 4096;
+
+function pathText(ev: DecodeInput, ptr: bigint): { value: string | bigint; text: string } {
+  if (ptr === 0n) return { value: 0n, text: 'NULL' };
+  // The native side leaves path empty and flags readFailed when the first byte was unreadable.
+  if (ev.path === undefined || (ev.readFailed && ev.path === '')) return { value: ptr, text: addr(ptr) };
+  return { value: ev.path, text: quoteString(ev.path, PATH_MAX) };
+}
+
+function argvText(ev: DecodeInput, ptr: bigint): { value: readonly string[] | bigint | null; text: string } {
+  if (ptr === 0n) return { value: null, text: 'NULL' };
+  const argv = ev.argv;
+  if (argv === undefined || (ev.readFailed && argv.length === 0)) return { value: ptr, text: addr(ptr) };
+  // strace shows at most max_strlen (32) elements, then `...`.
+  const shown = argv.slice(0, 32).map((s) => quoteString(s));
+  if (argv.length > 32) shown.push('...');
+  return { value: argv, text: `[${shown.join(', ')}]` };
+}
+
+/**
+ * envp: strace prints the pointer and the count of variables (`0x7ffd…
+ * /* 35 vars *\/`); the count needs a read of the array the native side
+ * does not make, so only the pointer is printed.
+ */
+function envpText(ptr: bigint): string {
+  return addr(ptr);
+}
+
+export function decodeExecve(ev: DecodeInput): Decoded {
+  const [p, av, envp] = ev.raw as [bigint, bigint, bigint];
+  const path = pathText(ev, p);
+  const argv = argvText(ev, av);
+  return {
+    args: { pathname: path.value, argv: argv.value, envp },
+    entry: `${path.text}, ${argv.text}, ${envpText(envp)}`,
+    exit: '',
+    returns: 'decimal',
+  };
+}
+
+export function decodeExecveat(ev: DecodeInput): Decoded {
+  const [dfd, p, av, envp, flags] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
+  const dirfd = int32(dfd);
+  const path = pathText(ev, p);
+  const argv = argvText(ev, av);
+  const f = uint32(flags);
+  return {
+    args: { dirfd, pathname: path.value, argv: argv.value, envp, flags: flagNames(AT_FLAGS, f) },
+    entry: `${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, ${path.text}, ${argv.text}, ${envpText(envp)}, ${formatFlags(AT_FLAGS, f)}`,
+    exit: '',
+    returns: 'decimal',
+  };
+}
+
+/** exit and exit_group: the status as a C int. */
+export function decodeExit(ev: DecodeInput): Decoded {
+  const status = int32(ev.raw[0]!);
+  return { args: { status }, entry: String(status), exit: '', returns: 'decimal' };
+}

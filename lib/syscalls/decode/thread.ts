@@ -1,0 +1,171 @@
+// Per-thread setup calls a runtime makes when a thread starts: robust futex
+// list, rseq, tid address, TLS (arch_prctl), signal stack, prctl. Printed as
+// strace 6.1 does (src/get_robust_list.c, prctl.c, sigaltstack.c).
+//
+// Several of these have results strace reads from tracee memory at exit
+// (ARCH_GET_FS's [value], sigaltstack's old stack, PR_GET_NAME's string) or
+// structures it reads at entry (sigaltstack's stack_t, PR_SET_NAME's
+// string). The native tracer does not capture those, so the decoders print
+// the pointer, which is what strace prints when that memory is unreadable,
+// i.e. exactly strace's line whenever the call failed with EFAULT or the
+// pointer is NULL.
+
+import { addr, formatValue, hexVal, int32, lookup, signalName, uint32, valueName } from './format';
+import { ARCH_PRCTL, PRCTL, PR_SET_VMA, SUID_DUMP } from './flags';
+import type { Decoded, DecodeInput } from './types';
+
+export function decodeSetRobustList(ev: DecodeInput): Decoded {
+  const [head, len] = ev.raw as [bigint, bigint];
+  return { args: { head, len }, entry: `${addr(head)}, ${len}`, exit: '', returns: 'decimal' };
+}
+
+/** strace 6.1 has no rseq decoder: four raw values. */
+export function decodeRseq(ev: DecodeInput): Decoded {
+  const [rseq, len, flags, sig] = ev.raw as [bigint, bigint, bigint, bigint];
+  return {
+    args: { rseq, rseq_len: len, flags, sig },
+    entry: `${hexVal(rseq)}, ${hexVal(len)}, ${hexVal(flags)}, ${hexVal(sig)}`,
+    exit: '',
+    returns: 'decimal',
+  };
+}
+
+/** strace prints set_tid_address's pointer raw (0, not NULL). */
+export function decodeSetTidAddress(ev: DecodeInput): Decoded {
+  const tidptr = ev.raw[0]!;
+  return { args: { tidptr }, entry: hexVal(tidptr), exit: '', returns: 'decimal' };
+}
+
+const ARCH_GET_FS = 0x1003n;
+const ARCH_GET_GS = 0x1004n;
+const ARCH_GET_CPUID = 0x1011n;
+const ARCH_GET_XCOMP_SUPP = 0x1021n;
+const ARCH_GET_XCOMP_PERM = 0x1022n;
+const ARCH_REQ_XCOMP_PERM = 0x1023n;
+const ARCH_GET_XCOMP_GUEST_PERM = 0x1024n;
+const ARCH_REQ_XCOMP_GUEST_PERM = 0x1025n;
+
+/** x86_64 only (arm64 has no arch_prctl). */
+export function decodeArchPrctl(ev: DecodeInput): Decoded {
+  const [rawCode, a] = ev.raw as [bigint, bigint];
+  const code = uint32(rawCode);
+  const name = formatValue(ARCH_PRCTL, code);
+  const args = { code: valueName(ARCH_PRCTL, code), addr: a };
+  const result = (exit: string): Decoded => ({ args, entry: `${name}, `, exit, returns: 'decimal' });
+  switch (code) {
+    case ARCH_GET_FS:
+    case ARCH_GET_GS:
+    case ARCH_GET_XCOMP_SUPP:
+    case ARCH_GET_XCOMP_PERM:
+    case ARCH_GET_XCOMP_GUEST_PERM:
+      // The value the kernel stored at addr (strace: [0x7f…]) is not captured.
+      return result(ev.ret === null ? '' : addr(a));
+    case ARCH_GET_CPUID:
+      return { args, entry: name, exit: '', returns: 'decimal' };
+    case ARCH_REQ_XCOMP_PERM:
+    case ARCH_REQ_XCOMP_GUEST_PERM:
+      // strace names the feature from x86_xfeature_bits; liveprobe has no such table.
+      return { args, entry: `${name}, ${hexVal(a)} /* XFEATURE_??? */`, exit: '', returns: 'decimal' };
+    default:
+      return { args, entry: `${name}, ${hexVal(a)}`, exit: '', returns: 'decimal' };
+  }
+}
+
+/** sigaltstack(ss, old_ss): both stack_t contents need tracee reads (see the top of this file). */
+export function decodeSigaltstack(ev: DecodeInput): Decoded {
+  const [ss, old] = ev.raw as [bigint, bigint];
+  return {
+    args: { ss, old_ss: old },
+    entry: `${addr(ss)}, `,
+    exit: ev.ret === null ? '' : addr(old),
+    returns: 'decimal',
+  };
+}
+
+const PR = {
+  SET_PDEATHSIG: 1n, GET_PDEATHSIG: 2n, GET_DUMPABLE: 3n, SET_DUMPABLE: 4n, GET_UNALIGN: 5n,
+  GET_KEEPCAPS: 7n, SET_KEEPCAPS: 8n, GET_FPEMU: 9n, SET_FPEMU: 10n, GET_FPEXC: 11n, SET_FPEXC: 12n,
+  GET_TIMING: 13n, SET_TIMING: 14n, SET_NAME: 15n, GET_NAME: 16n, GET_ENDIAN: 19n, SET_ENDIAN: 20n,
+  GET_SECCOMP: 21n, GET_TSC: 25n, SET_TIMERSLACK: 29n, GET_TIMERSLACK: 30n,
+  TASK_PERF_EVENTS_DISABLE: 31n, TASK_PERF_EVENTS_ENABLE: 32n, SET_CHILD_SUBREAPER: 36n,
+  GET_CHILD_SUBREAPER: 37n, SET_NO_NEW_PRIVS: 38n, GET_TID_ADDRESS: 40n, SET_THP_DISABLE: 41n,
+  SET_IO_FLUSHER: 57n, SET_VMA: 0x53564d41n, SET_PTRACER: 0x59616d61n,
+} as const;
+const PR_SET_VMA_ANON_NAME = 0n;
+
+/**
+ * prctl(option, arg2, arg3, arg4, arg5). Decoded per option where strace
+ * decodes it from registers alone; options whose strace form reads tracee
+ * memory print the pointer; options strace decodes with tables liveprobe
+ * does not carry (capabilities, seccomp filters, …) print their raw
+ * arguments in hex, as strace does for options it does not know.
+ */
+export function decodePrctl(ev: DecodeInput): Decoded {
+  const [rawOption, a2, a3, a4, a5] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
+  const option = uint32(rawOption);
+  const name = formatValue(PRCTL, option);
+  const base = { option: valueName(PRCTL, option), arg2: a2, arg3: a3, arg4: a4, arg5: a5 };
+  const done = (entry: string, args: Decoded['args'] = base, exit = '', aux?: string): Decoded =>
+    aux === undefined ? { args, entry, exit, returns: 'decimal' } : { args, entry, exit, returns: 'decimal', aux };
+  const raw = (from: bigint[]): string => from.map((v) => `, ${hexVal(v)}`).join('');
+
+  switch (option) {
+    case PR.GET_KEEPCAPS:
+    case PR.GET_SECCOMP:
+    case PR.GET_TIMERSLACK:
+    case PR.GET_TIMING:
+    case PR.TASK_PERF_EVENTS_DISABLE:
+    case PR.TASK_PERF_EVENTS_ENABLE:
+      return done(name);
+    case PR.GET_DUMPABLE: {
+      const ret = ev.ret;
+      const aux = ret !== null && ret >= 0n ? lookup(SUID_DUMP, ret) : undefined;
+      return done(name, base, '', aux);
+    }
+    case PR.GET_CHILD_SUBREAPER:
+    case PR.GET_ENDIAN:
+    case PR.GET_FPEMU:
+    case PR.GET_FPEXC:
+    case PR.GET_NAME:
+    case PR.GET_PDEATHSIG:
+    case PR.GET_TSC:
+    case PR.GET_UNALIGN:
+    case PR.GET_TID_ADDRESS:
+      // The result lands in memory at arg2: strace prints it, liveprobe the pointer.
+      return done(`${name}, `, base, ev.ret === null ? '' : addr(a2));
+    case PR.SET_CHILD_SUBREAPER:
+    case PR.SET_ENDIAN:
+    case PR.SET_FPEMU:
+    case PR.SET_FPEXC:
+    case PR.SET_KEEPCAPS:
+    case PR.SET_TIMING:
+      return done(`${name}, ${a2}`);
+    case PR.SET_DUMPABLE:
+      return done(`${name}, ${formatValue(SUID_DUMP, a2)}`);
+    case PR.SET_NAME:
+      // The name itself (strace: "go-thread") is in tracee memory.
+      return done(`${name}, ${addr(a2)}`, { option: base.option, name: a2 });
+    case PR.SET_VMA: {
+      const attr = valueName(PR_SET_VMA, a2);
+      if (a2 === PR_SET_VMA_ANON_NAME) {
+        return done(`${name}, ${formatValue(PR_SET_VMA, a2)}, ${addr(a3)}, ${a4}, ${addr(a5)}`, {
+          option: base.option, attr, addr: a3, size: a4, name: a5,
+        });
+      }
+      return done(`${name}, ${formatValue(PR_SET_VMA, a2)}${raw([a3, a4, a5])}`, { ...base, attr });
+    }
+    case PR.SET_PDEATHSIG:
+      return done(`${name}, ${a2 > 128n ? a2.toString() : signalName(Number(a2))}`);
+    case PR.SET_PTRACER:
+      return done(`${name}, ${int32(a2) === -1 ? 'PR_SET_PTRACER_ANY' : int32(a2)}`);
+    case PR.SET_TIMERSLACK:
+      return done(`${name}, ${BigInt.asIntN(64, a2)}`);
+    case PR.SET_NO_NEW_PRIVS:
+    case PR.SET_THP_DISABLE:
+    case PR.SET_IO_FLUSHER:
+      return done(`${name}, ${a2}${raw([a3, a4, a5])}`);
+    default:
+      return done(`${name}${raw([a2, a3, a4, a5])}`);
+  }
+}
+

@@ -1,0 +1,242 @@
+// Decoders on exact inputs: the structured fields, strace's text, and the
+// cases a live fixture cannot reach (arm64 argument order, restart errnos,
+// kernel quirks of argument widths).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SyscallRecord, type SyscallFields } from '../lib/events';
+import { toJsonLine, toJsonLineGeneric } from '../lib/cli/format-json';
+import { formatEvent } from '../lib/cli/format-text';
+import { type Arch, defaultTraceFilter } from '../lib/syscalls';
+import { DECODED_SYSCALLS, argCount, formatReturn } from '../lib/syscalls/decode';
+import { TABLES } from '../lib/syscalls/decode/flags';
+import { quoteString } from '../lib/syscalls/decode/format';
+
+const T = { timeout: 5_000 };
+
+function ev(name: string, raw: (bigint | number)[], ret: bigint | null, extra: Partial<SyscallFields> = {}, arch: Arch = 'x86_64'): SyscallRecord {
+  const regs = raw.map(BigInt);
+  while (regs.length < 6) regs.push(0n);
+  return new SyscallRecord({
+    type: 'syscall', seq: 7, time: 1.5, pid: 100, tid: 101, name, nr: 0, arch, raw: regs, ret,
+    unfinished: false, entryTime: 1.25, ...extra,
+  });
+}
+
+function cloneArgs(fields: bigint[]): Uint8Array {
+  const b = Buffer.alloc(fields.length * 8);
+  fields.forEach((v, i) => b.writeBigUInt64LE(v, i * 8));
+  return new Uint8Array(b);
+}
+
+const NEG = (n: number): bigint => BigInt(-n);
+
+/** glibc 2.36 pthread_create's struct clone_args (ground-truth.md §1). */
+const pthread = [0x3d0f00n, 0n, 0x7f6e4a2ee990n, 0x7f6e4a2ee990n, 0n, 0x7f6e49aee000n, 0x7fff80n, 0x7f6e4a2ee6c0n, 0n, 0n, 0n];
+
+describe('flag tables', () => {
+  test('one table per concept: no name in two tables, no value twice in one', T, () => {
+    const seen = new Map<string, string>();
+    for (const [table, x] of Object.entries(TABLES)) {
+      const values = new Set<bigint>();
+      for (const [name, value] of x.entries) {
+        assert.ok(!seen.has(name), `${name} is in ${seen.get(name)} and ${table}`);
+        seen.set(name, table);
+        assert.ok(!values.has(value), `${table} has ${value} twice`);
+        values.add(value);
+      }
+    }
+  });
+});
+
+describe('memory decoders', () => {
+  test('the pthread stack mmap: fields and text', T, () => {
+    const e = ev('mmap', [0, 8392704, 0, 0x20022, -1n & 0xffffffffffffffffn, 0], 0x7f6e49aee000n);
+    assert.deepEqual({ ...e.args }, {
+      addr: 0n, length: 8392704n, prot: ['PROT_NONE'], flags: ['MAP_PRIVATE', 'MAP_ANONYMOUS', 'MAP_STACK'], fd: -1, offset: 0n,
+    });
+    assert.equal(e.text, 'mmap(NULL, 8392704, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0) = 0x7f6e49aee000');
+    assert.equal(formatEvent(e), '[pid    101] mmap(NULL, 8392704, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0) = 0x7f6e49aee000');
+  });
+
+  test('prot RW is [PROT_READ, PROT_WRITE]; unknown bits stay as strace prints them', T, () => {
+    assert.deepEqual(ev('mprotect', [0x7f0000001000n, 8388608, 3], 0n).args.prot, ['PROT_READ', 'PROT_WRITE']);
+    const odd = ev('mprotect', [0x1000, 4096, 0x11], NEG(22));
+    assert.deepEqual(odd.args.prot, ['PROT_READ', '0x10']);
+    assert.equal(odd.text, 'mprotect(0x1000, 4096, PROT_READ|0x10) = -1 EINVAL (Invalid argument)');
+    assert.equal(ev('mprotect', [0x1000, 4096, 0x10], NEG(22)).text, 'mprotect(0x1000, 4096, 0x10 /* PROT_??? */) = -1 EINVAL (Invalid argument)');
+  });
+
+  test('mmap flags: unknown type, huge page size, and the bits strace drops above 31', T, () => {
+    assert.equal(ev('mmap', [0, 4096, 1, 0x24, -1n & 0xffffffffffffffffn, 0], NEG(22)).text,
+      'mmap(NULL, 4096, PROT_READ, 0x4 /* MAP_??? */|MAP_ANONYMOUS, -1, 0) = -1 EINVAL (Invalid argument)');
+    const huge = ev('mmap', [0, 2097152, 3, 0x40022n | (21n << 26n) | (1n << 40n), -1n & 0xffffffffffffffffn, 0], NEG(12));
+    assert.equal(huge.text, 'mmap(NULL, 2097152, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB|21<<MAP_HUGE_SHIFT, -1, 0) = -1 ENOMEM (Cannot allocate memory)');
+    assert.deepEqual(huge.args.flags, ['MAP_PRIVATE', 'MAP_ANONYMOUS', 'MAP_HUGETLB', '21<<MAP_HUGE_SHIFT']);
+  });
+
+  test('madvise advice and msync flags are C ints; mprotect prot is not', T, () => {
+    assert.equal(ev('madvise', [0x1000, 4096, (1n << 32n) | 4n], 0n).text, 'madvise(0x1000, 4096, MADV_DONTNEED) = 0');
+    assert.equal(ev('madvise', [0x1000, 4096, 0x66], 0n).args.advice, '0x66');
+    assert.equal(ev('msync', [0x1000, 4096, (1n << 32n) | 4n], 0n).text, 'msync(0x1000, 4096, MS_SYNC) = 0');
+    assert.equal(ev('mprotect', [0x1000, 0, (1n << 32n) | 1n], 0n).text, 'mprotect(0x1000, 0, PROT_READ|0x100000000) = 0');
+  });
+
+  test('mremap prints new_address only for MAYMOVE|FIXED, and returns hex', T, () => {
+    assert.equal(ev('mremap', [0x10000, 4096, 8192, 1, 0x20000], 0x30000n).text, 'mremap(0x10000, 4096, 8192, MREMAP_MAYMOVE) = 0x30000');
+    const fixed = ev('mremap', [0x10000, 4096, 8192, 3, 0x20000], 0x20000n);
+    assert.equal(fixed.text, 'mremap(0x10000, 4096, 8192, MREMAP_MAYMOVE|MREMAP_FIXED, 0x20000) = 0x20000');
+    assert.equal(fixed.args.new_address, 0x20000n);
+  });
+
+  test('brk, shmat return hex; munmap, shmdt, mlock decimal', T, () => {
+    assert.equal(ev('brk', [0], 0x5dc000n).text, 'brk(NULL) = 0x5dc000');
+    assert.equal(ev('shmat', [0x100000003n, 0, 0x1000], 0x7f0000000000n).text, 'shmat(3, NULL, SHM_RDONLY) = 0x7f0000000000');
+    assert.equal(ev('munmap', [0x7f0000000000n, -1n & 0xffffffffffffffffn], NEG(22)).text, 'munmap(0x7f0000000000, 18446744073709551615) = -1 EINVAL (Invalid argument)');
+    assert.equal(ev('mlock2', [0x1000, 4096, 1], 0n).text, 'mlock2(0x1000, 4096, MLOCK_ONFAULT) = 0');
+    assert.equal(ev('pkey_mprotect', [0x1000, 4096, 1, 0xffffffffn], 0n).text, 'pkey_mprotect(0x1000, 4096, PROT_READ, -1) = 0');
+  });
+});
+
+describe('process and thread decoders', () => {
+  const goFlags = 0xd0f00n; // CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS (ground-truth.md §3)
+  test('clone: x86_64 (flags, stack, ptid, ctid, tls) and arm64 (flags, stack, ptid, tls, ctid)', T, () => {
+    const x = ev('clone', [goFlags | 0x200000n, 0xc00004c000n, 0, 0x1111, 0xc00003c090n], 10193n);
+    assert.equal(x.text, 'clone(child_stack=0xc00004c000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_CHILD_CLEARTID, tls=0xc00003c090, child_tidptr=0x1111) = 10193');
+    const a = ev('clone', [goFlags | 0x200000n, 0xc00004c000n, 0, 0xc00003c090n, 0x1111], 10193n, {}, 'aarch64');
+    assert.equal(a.text, x.text);
+    assert.equal(a.args.tls, 0xc00003c090n);
+    assert.equal(a.args.child_tid, 0x1111n);
+    assert.deepEqual(a.args.flags, ['CLONE_VM', 'CLONE_FS', 'CLONE_FILES', 'CLONE_SIGHAND', 'CLONE_THREAD', 'CLONE_SYSVSEM', 'CLONE_SETTLS', 'CLONE_CHILD_CLEARTID']);
+  });
+
+  test('clone: parent_tid=[tid] from the return value, the signal in the flags, nothing at exit when unfinished', T, () => {
+    assert.equal(ev('clone', [0x100000n | 17n, 0, 0x5000], 4242n).text, 'clone(child_stack=NULL, flags=CLONE_PARENT_SETTID|SIGCHLD, parent_tid=[4242]) = 4242');
+    assert.equal(ev('clone', [0x100000n | 17n, 0, 0x5000], NEG(11)).text, 'clone(child_stack=NULL, flags=CLONE_PARENT_SETTID|SIGCHLD, parent_tid=0x5000) = -1 EAGAIN (Resource temporarily unavailable)');
+    assert.equal(ev('clone', [17], 5n).text, 'clone(child_stack=NULL, flags=SIGCHLD) = 5');
+    assert.equal(ev('clone', [0], 5n).text, 'clone(child_stack=NULL, flags=0) = 5');
+    assert.equal(ev('clone', [goFlags, 0xc0000n, 0, 0, 0xc1000n], null).text, 'clone(child_stack=0xc0000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS) = ?');
+    assert.equal(ev('clone', [goFlags, 0xc0000n, 0, 0, 0xc1000n], NEG(513)).text,
+      'clone(child_stack=0xc0000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0xc1000) = ? ERESTARTNOINTR (To be restarted)');
+  });
+
+  test('clone3: glibc\'s pthread struct, every field the size covers', T, () => {
+    const e = ev('clone3', [0x7ffc0000n, 88], 10162n, { cloneArgs: cloneArgs(pthread) });
+    assert.equal(e.text,
+      'clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, ' +
+      'child_tid=0x7f6e4a2ee990, parent_tid=0x7f6e4a2ee990, exit_signal=0, stack=0x7f6e49aee000, stack_size=0x7fff80, tls=0x7f6e4a2ee6c0} => {parent_tid=[10162]}, 88) = 10162');
+    assert.deepEqual({ ...e.args }, {
+      uargs: 0x7ffc0000n, size: 88n,
+      flags: ['CLONE_VM', 'CLONE_FS', 'CLONE_FILES', 'CLONE_SIGHAND', 'CLONE_THREAD', 'CLONE_SYSVSEM', 'CLONE_SETTLS', 'CLONE_PARENT_SETTID', 'CLONE_CHILD_CLEARTID'],
+      pidfd: 0n, child_tid: 0x7f6e4a2ee990n, parent_tid: 0x7f6e4a2ee990n, exit_signal: '0', stack: 0x7f6e49aee000n,
+      stack_size: 0x7fff80n, tls: 0x7f6e4a2ee6c0n, set_tid: 0n, set_tid_size: 0n, cgroup: 0n,
+    });
+    // The call has not returned: strace's entry half only.
+    const unfinished = ev('clone3', [0x7ffc0000n, 88], null, { cloneArgs: cloneArgs(pthread), unfinished: true });
+    assert.match(unfinished.text, /tls=0x7f6e4a2ee6c0}\) = \?$/);
+  });
+
+  test('clone3: 64 bytes (VER0) lack set_tid and cgroup; 32 bytes and unreadable structs print the pointer', T, () => {
+    const v0 = ev('clone3', [0x7ffc0000n, 64], NEG(1), { cloneArgs: cloneArgs(pthread.slice(0, 8)) });
+    assert.equal(Object.keys(v0.args).join(), 'uargs,size,flags,pidfd,child_tid,parent_tid,exit_signal,stack,stack_size,tls');
+    assert.match(v0.text, /tls=0x7f6e4a2ee6c0}, 64\) = -1 EPERM \(Operation not permitted\)$/);
+    const short = ev('clone3', [0x7ffc0000n, 32], NEG(22), { cloneArgs: cloneArgs(pthread.slice(0, 4)) });
+    assert.equal(short.text, 'clone3(0x7ffc0000, 32) = -1 EINVAL (Invalid argument)');
+    assert.equal(Object.keys(short.args).join(), 'uargs,size,flags,pidfd,child_tid,parent_tid');
+    const unmapped = ev('clone3', [0x1000, 88], NEG(14), { cloneArgs: new Uint8Array(0), readFailed: true });
+    assert.equal(unmapped.text, 'clone3(0x1000, 88) = -1 EFAULT (Bad address)');
+    assert.deepEqual({ ...unmapped.args }, { uargs: 0x1000n, size: 88n });
+    const partial = ev('clone3', [0x7ff000fd8n, 88], NEG(14), { cloneArgs: new Uint8Array(40), readFailed: true });
+    assert.equal(partial.text, 'clone3(0x7ff000fd8, 88) = -1 EFAULT (Bad address)');
+  });
+
+  test('clone3: exit_signal as a signal, a number, or an unsigned 64-bit value', T, () => {
+    const f = (sig: bigint): string => ev('clone3', [0x1000, 88], NEG(22), { cloneArgs: cloneArgs([0x10000n, 0n, 0n, 0n, sig, 0n, 0n, 0n, 0n, 0n, 0n]) }).text;
+    assert.equal(f(17n), 'clone3({flags=CLONE_THREAD, exit_signal=SIGCHLD, stack=NULL, stack_size=0}, 88) = -1 EINVAL (Invalid argument)');
+    assert.match(f(34n), /exit_signal=SIGRT_2,/);
+    assert.match(f(1000n), /exit_signal=1000,/);
+    assert.match(f(1n << 40n), /exit_signal=1099511627776,/);
+  });
+
+  test('execve: path and argv as strace quotes and cuts them; envp is the pointer alone (gap)', T, () => {
+    const e = ev('execve', [0x1000, 0x2000, 0x7ffe50979178n], 0n, { path: './ex7', argv: ['./ex7', '-flush', 'x'.repeat(40), 'tab\there'] });
+    assert.equal(e.text, 'execve("./ex7", ["./ex7", "-flush", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"..., "tab\\there"], 0x7ffe50979178) = 0');
+    assert.deepEqual(e.args.argv, ['./ex7', '-flush', 'x'.repeat(40), 'tab\there']);
+    const bad = ev('execve', [0x1000, 0x1000, 0], NEG(14), { path: '', argv: [], readFailed: true });
+    assert.equal(bad.text, 'execve(0x1000, 0x1000, NULL) = -1 EFAULT (Bad address)');
+    assert.equal(bad.args.pathname, 0x1000n);
+    const at = ev('execveat', [0xffffff9cn, 0x1000, 0x2000, 0, 0x1000], NEG(2), { path: 'a"b', argv: [] });
+    assert.equal(at.text, 'execveat(AT_FDCWD, "a\\"b", [], NULL, AT_EMPTY_PATH) = -1 ENOENT (No such file or directory)');
+  });
+
+  test('exit, exit_group, fork, vfork', T, () => {
+    assert.equal(ev('exit_group', [0xfffffffen], null).text, 'exit_group(-2) = ?');
+    assert.equal(ev('exit', [(1n << 32n) | 7n], null).text, 'exit(7) = ?');
+    assert.equal(ev('vfork', [], 77n).text, 'vfork() = 77');
+  });
+
+  test('thread set-up calls as glibc and Go make them', T, () => {
+    assert.equal(ev('rseq', [0x7f6e4a2eefe0n, 0x20, 0, 0x53053053], 0n).text, 'rseq(0x7f6e4a2eefe0, 0x20, 0, 0x53053053) = 0');
+    assert.equal(ev('set_robust_list', [0x7f6e4a2ee9a0n, 24], 0n).text, 'set_robust_list(0x7f6e4a2ee9a0, 24) = 0');
+    assert.equal(ev('set_tid_address', [0], 9n).text, 'set_tid_address(0) = 9');
+    assert.equal(ev('arch_prctl', [0x1002, 0x59f3a8], 0n).text, 'arch_prctl(ARCH_SET_FS, 0x59f3a8) = 0');
+    assert.equal(ev('arch_prctl', [0x1003, 0x1000], NEG(14)).text, 'arch_prctl(ARCH_GET_FS, 0x1000) = -1 EFAULT (Bad address)');
+    assert.equal(ev('arch_prctl', [0x3001, 0x7ffc0000], NEG(22)).text, 'arch_prctl(0x3001 /* ARCH_??? */, 0x7ffc0000) = -1 EINVAL (Invalid argument)');
+    assert.equal(ev('sigaltstack', [0, 0x7ffd0000], 0n).text, 'sigaltstack(NULL, 0x7ffd0000) = 0');
+    assert.equal(ev('prctl', [3], 1n).text, 'prctl(PR_GET_DUMPABLE) = 1 (SUID_DUMP_USER)');
+    const vma = ev('prctl', [0x53564d41, 0, 0x7f0000000000n, 4096, 0x2000], 0n);
+    assert.equal(vma.text, 'prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f0000000000, 4096, 0x2000) = 0');
+    assert.deepEqual({ ...vma.args }, { option: 'PR_SET_VMA', attr: 'PR_SET_VMA_ANON_NAME', addr: 0x7f0000000000n, size: 4096n, name: 0x2000n });
+    assert.equal(ev('prctl', [15, 0x2000], 0n).args.option, 'PR_SET_NAME');
+    assert.equal(ev('prctl', [0x7777, 1, 2, 3, 4], NEG(22)).text, 'prctl(0x7777 /* PR_??? */, 0x1, 0x2, 0x3, 0x4) = -1 EINVAL (Invalid argument)');
+  });
+});
+
+describe('everything else', () => {
+  test('raw hex arguments, as many as the call takes (6 when unknown)', T, () => {
+    assert.equal(ev('read', [3, 0x7ffc0000n, 832], 832n).text, 'read(0x3, 0x7ffc0000, 0x340) = 832');
+    assert.equal(ev('getpid', [], 4n).text, 'getpid() = 4');
+    assert.equal(ev('syscall_0x3e8', [1, 2, 3], NEG(38)).text, 'syscall_0x3e8(0x1, 0x2, 0x3, 0, 0, 0) = -1 ENOSYS (Function not implemented)');
+    assert.deepEqual({ ...ev('read', [3, 0, 0], 0n).args }, {});
+    assert.equal(argCount('futex'), 6);
+    assert.equal(argCount('gettid'), 0);
+  });
+
+  test('return values: errors, restarts, hex, negative non-errors', T, () => {
+    assert.equal(formatReturn(NEG(12)), ' = -1 ENOMEM (Cannot allocate memory)');
+    assert.equal(formatReturn(NEG(512)), ' = ? ERESTARTSYS (To be restarted if SA_RESTART is set)');
+    assert.equal(formatReturn(NEG(4096), 'hex'), ' = 0xfffffffffffff000');
+    assert.equal(formatReturn(NEG(4096)), ' = -4096');
+    assert.equal(formatReturn(0n, 'hex'), ' = 0');
+    assert.equal(formatReturn(null), ' = ?');
+  });
+
+  test('strings are quoted as strace quotes them', T, () => {
+    assert.equal(quoteString('\u0001' + '1'), '"\\0011"');
+    assert.equal(quoteString('\u0001' + '9'), '"\\19"');
+    assert.equal(quoteString('é'), '"\\303\\251"');
+    assert.equal(quoteString('a'.repeat(32)), `"${'a'.repeat(32)}"`);
+    assert.equal(quoteString('a'.repeat(33)), `"${'a'.repeat(32)}"...`);
+  });
+
+  test('JSON lines carry raw, args and text; the fast path writes what JSON.stringify would', T, () => {
+    const samples = [
+      ev('mmap', [0, 8392704, 0, 0x20022, 0xffffffffn, 0], 0x7f6e49aee000n, { path: '/lib/x.so' }),
+      ev('clone3', [0x7ffc0000n, 88], 10162n, { cloneArgs: cloneArgs(pthread) }),
+      ev('execve', [0x1000, 0x2000, 0], 0n, { path: 'a"\\b', argv: ['x\ny'], truncated: true }),
+      ev('exit_group', [0], null),
+    ];
+    for (const e of samples) assert.equal(toJsonLine(e), toJsonLineGeneric(e), e.name);
+    const parsed = JSON.parse(toJsonLine(samples[0]!)) as { raw: string[]; args: { length: string; flags: string[] }; text: string };
+    assert.deepEqual(parsed.raw, ['0', '8392704', '0', '131106', '4294967295', '0']);
+    assert.equal(parsed.args.length, '8392704');
+    assert.deepEqual(parsed.args.flags, ['MAP_PRIVATE', 'MAP_ANONYMOUS', 'MAP_STACK']);
+    assert.equal(parsed.text, 'mmap(NULL, 8392704, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0) = 0x7f6e49aee000');
+  });
+
+  test('every decoded call is in the default trace set', T, () => {
+    // Decoders exist for what liveprobe traces by default; the rest prints raw.
+    const traced = defaultTraceFilter('x86_64').names;
+    for (const name of DECODED_SYSCALLS) assert.ok(traced.includes(name), name);
+    assert.equal(DECODED_SYSCALLS.length, 27);
+  });
+});
