@@ -1,6 +1,7 @@
 // The events a session yields: plain typed objects, made in TypeScript from
 // the packed records (no object is built in C++).
 import { constants } from 'node:os';
+import type { Finding } from './detect/finding';
 import { type Decoded, type SyscallArgs, decodeSyscall, renderSyscall } from './syscalls/decode';
 import { type Arch, syscallName } from './syscalls/table';
 import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT } from './wire';
@@ -204,7 +205,8 @@ export type TraceEvent =
   | ExitEvent
   | SnapshotEvent
   | StartedEvent
-  | DetachedEvent;
+  | DetachedEvent
+  | Finding;
 
 /** An in-band error record, turned into a LiveprobeError by the session. */
 export interface ErrorRecord {

@@ -7,6 +7,11 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { LiveprobeError, codeForErrno, errnoText } from './errors';
 import { type ErrorRecord, type TraceEvent, decodeRecord, decodeWaitStatus, isErrorRecord } from './events';
+import { type AddressSpace, AddressSpaces } from './model';
+import { DetectorPipeline } from './detect/pipeline';
+import type { Finding } from './detect/finding';
+import { readEnviron } from './explain/binary-facts';
+import os from 'node:os';
 import { type NativeSession, native } from './native';
 import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
 import { BatchView, ERROR_SITE, FIELD, KIND } from './wire';
@@ -56,7 +61,10 @@ export interface SessionStats {
   lost: number;
 }
 
-type Item = TraceEvent | LiveprobeError;
+/** What a session yields: the tracer's events, and the detectors' findings right after the event that completed each. */
+export type SessionEvent = TraceEvent;
+
+type Item = SessionEvent | LiveprobeError;
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
@@ -69,7 +77,7 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-export class Session implements AsyncIterable<TraceEvent> {
+export class Session implements AsyncIterable<SessionEvent> {
   readonly mode: 'run' | 'attach';
   /** The target's pid: known at once for attach, after the spawn for run. */
   pid: number | undefined;
@@ -84,7 +92,17 @@ export class Session implements AsyncIterable<TraceEvent> {
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
-  #queue: BatchView[] = [];
+  // --- address-space model (lib/model): fed from raw records in #onBatch ---
+  readonly #spaces = new AddressSpaces(this.#baseNs);
+  // --- end model ---
+  /** Detectors (lib/detect): run in record order as batches arrive, beside the model. */
+  readonly #detectors = new DetectorPipeline(this.#spaces, (pid) => {
+    const max = readEnviron(pid).find((e) => e.startsWith('MALLOC_ARENA_MAX='));
+    const n = max ? Number(max.slice('MALLOC_ARENA_MAX='.length)) : NaN;
+    return { arenaMax: Number.isInteger(n) && n > 0 ? n : null, cpus: os.availableParallelism() };
+  });
+  /** Decoded batches waiting for the consumer; one credit each. */
+  #queue: Item[][] = [];
   #current: Item[] = [];
   #index = 0;
   #wake: (() => void) | undefined;
@@ -167,6 +185,23 @@ export class Session implements AsyncIterable<TraceEvent> {
     }
   }
 
+  // --- address-space model (lib/model) ---
+  /**
+   * The target's live address-space model: seeded from the stopped-world
+   * /proc/PID/maps snapshot (attach, every exec) and updated by every memory
+   * syscall as its batch arrives, whether or not events are consumed.
+   * undefined until that first snapshot.
+   */
+  get model(): AddressSpace | undefined {
+    return this.pid === undefined ? undefined : this.#spaces.get(this.pid);
+  }
+
+  /** Every traced process's model by pid (several with followForks; a vfork child shares its parent's until exec). */
+  get models(): ReadonlyMap<number, AddressSpace> {
+    return this.#spaces.byPid;
+  }
+  // --- end model ---
+
   /** Stops tracing; the target runs on. Resolves once every thread is released. */
   async detach(): Promise<void> {
     if (this.#ended || this.#detachedSeen) return;
@@ -182,10 +217,15 @@ export class Session implements AsyncIterable<TraceEvent> {
     await this.detach();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<TraceEvent> {
+  /** Every finding so far, in order. */
+  get findings(): readonly Finding[] {
+    return this.#detectors.findings;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<SessionEvent> {
     if (this.#iterating) throw new Error('liveprobe: a session can be iterated only once');
     this.#iterating = true;
-    const iterator: AsyncIterator<TraceEvent> & AsyncIterable<TraceEvent> = {
+    const iterator: AsyncIterator<SessionEvent> & AsyncIterable<SessionEvent> = {
       next: () => this.#next(),
       return: async () => {
         this.#iterationDone = true;
@@ -199,7 +239,7 @@ export class Session implements AsyncIterable<TraceEvent> {
     return iterator;
   }
 
-  async #next(): Promise<IteratorResult<TraceEvent>> {
+  async #next(): Promise<IteratorResult<SessionEvent>> {
     for (;;) {
       if (this.#iterationDone) return { done: true, value: undefined };
       if (this.#index < this.#current.length) {
@@ -219,7 +259,7 @@ export class Session implements AsyncIterable<TraceEvent> {
       }
       const batch = this.#queue.shift();
       if (batch) {
-        this.#current = this.#decode(batch);
+        this.#current = batch;
         this.#index = 0;
         // The consumer took a batch: the tracer may send one more.
         if (!this.#ended) this.#native?.grant(1);
@@ -234,16 +274,6 @@ export class Session implements AsyncIterable<TraceEvent> {
     }
   }
 
-  #decode(batch: BatchView): Item[] {
-    const out: Item[] = [];
-    for (let i = 0; i < batch.count; i++) {
-      const r = decodeRecord(batch, i, this.#baseNs);
-      out.push(isErrorRecord(r) ? this.#errorFor(r) : r);
-    }
-    this.stats.events += batch.count;
-    return out;
-  }
-
   // Runs on every batch as it arrives, consumed or not: lifecycle state must
   // not wait for the consumer.
   #onBatch(ab: ArrayBuffer): void {
@@ -256,7 +286,20 @@ export class Session implements AsyncIterable<TraceEvent> {
     }
     this.stats.batches++;
     this.stats.lost += Number(batch.lost);
+    this.stats.events += batch.count;
+    // Decoded once, here: the model, then the detectors, see every record in
+    // order; a finding goes right after the event that completed it.
+    const items: Item[] = this.#iterationDone ? [] : new Array<Item>();
     for (let i = 0; i < batch.count; i++) {
+      this.#spaces.apply(batch, i); // the model (lib/model), in record order
+      const r = decodeRecord(batch, i, this.#baseNs);
+      if (isErrorRecord(r)) {
+        items.push(this.#errorFor(r));
+      } else {
+        items.push(r);
+        const found = this.#detectors.process(r);
+        for (const f of found) items.push(f);
+      }
       switch (batch.u16(i, FIELD.kind)) {
         case KIND.started:
           this.pid ??= batch.u32(i, FIELD.pid);
@@ -280,7 +323,7 @@ export class Session implements AsyncIterable<TraceEvent> {
           if (this.mode === 'attach') this.#exited.resolve({ code: null, signal: null, detached: true });
           break;
         case KIND.error: {
-          const err = this.#errorFor(decodeRecord(batch, i, this.#baseNs) as ErrorRecord);
+          const err = items.at(-1) as LiveprobeError;
           this.#closeChildFds();
           this.#error ??= err;
           this.#ready.reject(err);
@@ -293,7 +336,7 @@ export class Session implements AsyncIterable<TraceEvent> {
       // Nobody reads any more (break / return()): keep the tracer flowing.
       if (!batch.last) this.#native?.grant(1);
     } else if (batch.count > 0) {
-      this.#queue.push(batch);
+      this.#queue.push(items);
     } else if (!batch.last) {
       this.#native?.grant(1);  // an empty batch costs a credit but carries nothing
     }

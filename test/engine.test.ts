@@ -208,7 +208,7 @@ describe('cli', () => {
     const exitwith = await fixture('exitwith');
     const notExec = path.join(os.tmpdir(), `liveprobe-cli-noexec-${process.pid}`);
     fs.writeFileSync(notExec, 'x', { mode: 0o600 });
-    const child = spawn(exitwith, ['code', '0', '-sleep-ms', '5000'], { stdio: 'ignore' });
+    const child = spawn(exitwith, ['code', '0', '-sleep-ms', '60000'], { stdio: 'ignore' });
     try {
       const cases: [string[], number, RegExp][] = [
         [['attach', String(2 ** 22 + 4321)], 1, /no process with pid/],
@@ -253,7 +253,8 @@ describe('cli', () => {
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'Hello from stdio\n');
     const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number });
-    lines.forEach((ev, i) => assert.equal(ev.seq, i));
+    lines.filter((ev) => ev.type !== 'finding').forEach((ev, i) => assert.equal(ev.seq, i));
+    assert.ok(lines.some((ev) => ev.type === 'finding'), 'findings are in the NDJSON too');
     assert.equal(lines.at(-1)!.type, 'detached');
   });
 });

@@ -9,6 +9,8 @@ export interface CliOptions {
   durationMs?: number;
   followForks: boolean;
   noAslr: boolean;
+  /** Print the address-space model at exit/detach. */
+  maps: boolean;
   trace?: string;
   file?: string;
   args: string[];
@@ -28,6 +30,8 @@ options:
   -f, --follow-forks      trace child processes too
   -e, --trace <expr>      syscalls to show, as strace's -e trace= (e.g. %memory,clone3)
       --no-aslr           run: start the target with address randomization off
+      --maps              at exit or detach, print the address-space model
+                          (/proc/PID/maps layout plus a class column)
   -h, --help              this text
   -V, --version           liveprobe's version
 
@@ -41,7 +45,7 @@ function takeValue(argv: string[], i: number, name: string): string {
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { command: 'help', json: false, followForks: false, noAslr: false, args: [] };
+  const opts: CliOptions = { command: 'help', json: false, followForks: false, noAslr: false, maps: false, args: [] };
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
   if (command === '-V' || command === '--version') return { ...opts, command: 'version' };
@@ -92,6 +96,9 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       case '--no-aslr':
         opts.noAslr = true;
+        break;
+      case '--maps':
+        opts.maps = true;
         break;
       case '-h':
       case '--help':

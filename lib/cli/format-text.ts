@@ -6,7 +6,12 @@ function formatStatus(s: WaitStatus): string {
   return s.signal ? `killed by ${s.signal}` : `exited with ${s.code}`;
 }
 
-export function formatEvent(ev: TraceEvent): string {
+/** ANSI colour for findings on a terminal; NO_COLOR (no-color.org) or a file turns it off. */
+export function useColour(stream: NodeJS.WritableStream & { isTTY?: boolean }): boolean {
+  return Boolean(stream.isTTY) && process.env.NO_COLOR === undefined;
+}
+
+export function formatEvent(ev: TraceEvent, colour = false): string {
   const who = `[pid ${String(ev.tid).padStart(6)}] `;
   switch (ev.type) {
     case 'syscall':
@@ -31,5 +36,10 @@ export function formatEvent(ev: TraceEvent): string {
       return `${who}+++ tracing ${ev.tasks} thread${ev.tasks === 1 ? '' : 's'} of process ${ev.pid} +++`;
     case 'detached':
       return `${who}+++ detached from process ${ev.pid} +++`;
+    case 'finding': {
+      // A marker no strace line starts with, so findings stand out and grep well.
+      const line = `${who}>>> ${ev.kind}: ${ev.summary} [evidence: ${ev.evidence.join(', ')}]`;
+      return colour ? `\x1b[1;33m${line}\x1b[0m` : line;
+    }
   }
 }

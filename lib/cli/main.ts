@@ -10,6 +10,7 @@ import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent } from './format-text';
 import { toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
+import { mapsReport } from './maps';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(require.resolve('../../../package.json'), 'utf8')) as { version: string };
@@ -38,13 +39,18 @@ async function trace(opts: CliOptions): Promise<number> {
       stopSignal ??= sig;
       void session.detach();
     } else if (sig === 'SIGTERM' || sig === 'SIGHUP') {
-      if (session.pid !== undefined) {
-        try {
-          process.kill(session.pid, sig);
-        } catch {
-          // already gone
-        }
-      }
+      // Until the exec is reported the pid is not known here: pass the signal
+      // on then, not never (ready resolves at once if it already has).
+      session.ready.then(
+        (pid) => {
+          try {
+            process.kill(pid, sig);
+          } catch {
+            // already gone
+          }
+        },
+        () => undefined,
+      );
     }
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
@@ -57,6 +63,7 @@ async function trace(opts: CliOptions): Promise<number> {
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
       await out.write(render(ev, opts.json));
     }
+    if (opts.maps) for (const line of mapsReport(session.models, opts.json)) await out.write(line);
     const exit = await session.exited;
     if (stopSignal) return signalExitCode(stopSignal);
     if (exit.detached) return 0;

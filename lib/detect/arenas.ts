@@ -114,7 +114,10 @@ export class ArenaDetector implements Detector {
     const [addr, len] = ev.raw as [bigint, bigint];
     const end = addr + len;
     for (const r of this.#reservations) {
-      if (r.pid !== ev.pid || end <= r.start || addr >= r.end) continue;
+      // glibc trims its reservation in the thread that made it. Another
+      // thread's munmap may be reported after a new mmap that reused the
+      // freed range (exit stops of two threads come in either order).
+      if (r.pid !== ev.pid || r.tid !== ev.tid || end <= r.start || addr >= r.end) continue;
       // glibc trims the head or the tail of its 128 MiB reservation.
       if (addr <= r.start) r.start = end < r.end ? end : r.end;
       else if (end >= r.end) r.end = addr;

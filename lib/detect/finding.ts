@@ -31,6 +31,7 @@ export const MiB = 1n << 20n;
 
 export function fmtSize(bytes: bigint): string {
   if (bytes % MiB === 0n) return `${bytes / MiB} MiB`;
+  if (bytes % 1024n === 0n && bytes < 64n * MiB) return `${bytes / 1024n} KiB`;
   if (bytes >= MiB) return `${(Number(bytes) / Number(MiB)).toFixed(1)} MiB`;
   if (bytes % 1024n === 0n) return `${bytes / 1024n} KiB`;
   return `${bytes} B`;

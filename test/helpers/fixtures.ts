@@ -13,7 +13,8 @@ import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promis
 import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls'
-  | 'lifecycle' | 'hostile' | 'httpload' | 'spawner';
+  | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
+  | 'mmap_torture' | 'memchurn';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -39,6 +40,9 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   hostile: { kind: 'c', sources: ['hostile.c'] },
   httpload: { kind: 'go', sources: ['httpload/main.go'], cgo: false },
   spawner: { kind: 'go', sources: ['spawner/main.go'], cgo: false },
+  // Address-space model (issue 4): random memory syscalls with checkpoints; a busy allocating Go program.
+  mmap_torture: { kind: 'c', sources: ['mmap_torture.c'] },
+  memchurn: { kind: 'go', sources: ['memchurn/main.go'], cgo: false },
 };
 
 /** Bump to force a rebuild of every fixture when the recipe below changes. */
@@ -80,13 +84,14 @@ const pending = new Map<string, Promise<string>>();
  * build the Go fixtures with another go binary. Throws an Error that contains
  * the compiler output if the build fails.
  */
-export function fixture(name: FixtureName | (string & {})): Promise<string> {
-  let p = pending.get(name);
+export function fixture(name: FixtureName | (string & {}), opts: { go?: string } = {}): Promise<string> {
+  const key = opts.go ? `${name}@${opts.go}` : name;
+  let p = pending.get(key);
   if (p === undefined) {
-    p = ensureBuilt(name);
-    pending.set(name, p);
+    p = ensureBuilt(name, opts.go);
+    pending.set(key, p);
     // A failed build may be fixed by editing the sources: don't memoize it.
-    p.catch(() => pending.delete(name));
+    p.catch(() => pending.delete(key));
   }
   return p;
 }
@@ -102,10 +107,10 @@ interface Recipe {
   versionArgs: string[];
 }
 
-function recipe(spec: FixtureSpec, name: string, fixturesDir: string): Recipe {
+function recipe(spec: FixtureSpec, name: string, fixturesDir: string, go?: string): Recipe {
   if (spec.kind === 'go') {
     return {
-      cmd: process.env.LIVEPROBE_GO || 'go',
+      cmd: go || process.env.LIVEPROBE_GO || 'go',
       args: (out) => ['build', '-o', out, `./${name}`],
       cwd: fixturesDir,
       env: {
@@ -177,7 +182,7 @@ function buildEnv(spec: FixtureSpec, r: Recipe, outDir: string): NodeJS.ProcessE
   return env;
 }
 
-async function ensureBuilt(name: string): Promise<string> {
+async function ensureBuilt(name: string, go?: string): Promise<string> {
   if (!Object.prototype.hasOwnProperty.call(FIXTURES, name)) {
     throw new Error(`fixtures: unknown fixture "${name}" (known: ${Object.keys(FIXTURES).join(', ')})`);
   }
@@ -185,9 +190,10 @@ async function ensureBuilt(name: string): Promise<string> {
   const root = repoRoot();
   const fixturesDir = join(root, 'test', 'fixtures');
   const outDir = join(root, 'test', '.fixtures-out');
-  const out = join(outDir, name);
+  // Another toolchain gets its own output, so both builds can coexist.
+  const out = join(outDir, go ? `${name}@${createHash('sha256').update(go).digest('hex').slice(0, 10)}` : name);
   const stampPath = `${out}.stamp`;
-  const r = recipe(spec, name, fixturesDir);
+  const r = recipe(spec, name, fixturesDir, go);
   const env = buildEnv(spec, r, outDir);
 
   const h = createHash('sha256');

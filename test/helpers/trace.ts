@@ -85,9 +85,16 @@ export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promi
   });
 }
 
+/** The tracer's events are numbered 0, 1, 2, … with no gap; findings carry the seq of the event that completed them. */
 export function assertContiguous(events: readonly TraceEvent[]): void {
-  for (let i = 0; i < events.length; i++) {
-    if (events[i]!.seq !== i) throw new Error(`seq gap: event ${i} has seq ${events[i]!.seq}`);
+  let next = 0;
+  for (const ev of events) {
+    if (ev.type === 'finding') {
+      if (ev.seq !== next - 1) throw new Error(`finding after seq ${next - 1} carries seq ${ev.seq}`);
+      continue;
+    }
+    if (ev.seq !== next) throw new Error(`seq gap: expected ${next}, got ${ev.seq}`);
+    next++;
   }
 }
 

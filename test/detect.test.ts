@@ -1,0 +1,168 @@
+// Detectors on real programs: cgo threads, glibc arenas, Go threads and heap
+// arenas, with the evidence that proves each, live in the event stream.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { describe, test } from 'node:test';
+import { run } from '../lib';
+import type { Finding } from '../lib/detect/finding';
+import type { SessionEvent } from '../lib/session';
+import type { SyscallEvent } from '../lib/events';
+import { parseMaps } from '../lib/model';
+import { fixture } from './helpers/fixtures';
+import { readAll, sleep, tasksOf } from './helpers/trace';
+
+const T = { timeout: 90_000 };
+const MiB64 = 64n << 20n;
+const GO119 = '/usr/lib/go-1.19/bin/go';
+
+function findings(events: SessionEvent[], kind?: Finding['kind']): Finding[] {
+  return events.filter((e): e is Finding => e.type === 'finding' && (kind === undefined || e.kind === kind));
+}
+
+function bySeq(events: SessionEvent[]): Map<number, SyscallEvent> {
+  const m = new Map<number, SyscallEvent>();
+  for (const e of events) if (e.type === 'syscall') m.set(e.seq, e);
+  return m;
+}
+
+/** Traces the program until it prints `marker` (or exits), snapshotting /proc then. */
+async function traceWithPause(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const session = run(bin, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const events: SessionEvent[] = [];
+  const out = readAll(session.stdout);
+  let maps = '';
+  let tasks: number[] = [];
+  const consume = (async () => {
+    for await (const ev of session) events.push(ev);
+  })();
+  const pid = await session.ready;
+  // The fixtures sleep (-sleep) with all their threads and arenas made: look then.
+  await sleep(Number(process.env.LIVEPROBE_TEST_SETTLE_MS ?? 700));
+  maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+  tasks = tasksOf(pid);
+  const model = session.model;
+  const unclassified = model ? model.regions() : [];
+  await consume;
+  return { session, events, maps, tasks, out: await out, exit: await session.exited, pid, regionsDuringSleep: unclassified };
+}
+
+/** 64 MiB-aligned rw-p + ---p pairs filling 64 MiB: glibc arena heaps, as maps shows them. */
+function arenaHeapsInMaps(maps: string): bigint[] {
+  const entries = parseMaps(maps);
+  const out: bigint[] = [];
+  for (let i = 0; i + 1 < entries.length; i++) {
+    const a = entries[i]!;
+    const b = entries[i + 1]!;
+    if (a.start % MiB64 === 0n && a.name === '' && a.prot === 3 && b.start === a.end && b.prot === 0 && b.end === a.start + MiB64) {
+      // glibc commits page by page; the Go heap in 4 MiB steps.
+      if ((a.end - a.start) % (4n << 20n) !== 0n) out.push(a.start);
+    }
+  }
+  return out;
+}
+
+function checkCgoThreads(events: SessionEvent[], tasks: number[], pid: number): void {
+  const seqs = bySeq(events);
+  const cgo = findings(events, 'cgo-thread');
+  const clone3 = [...seqs.values()].filter((e) => e.name === 'clone3' && e.ret !== null && e.ret > 0n);
+  assert.equal(cgo.length, clone3.length, 'one cgo-thread per clone3');
+  assert.deepEqual(cgo.map((f) => Number(f.details.newTid)).sort(), tasks.filter((t) => t !== pid).sort(), 'one per task but the main one');
+  for (const f of cgo) {
+    const [mmap, mprotect, clone, start] = f.evidence.map((s) => seqs.get(s)!);
+    assert.equal(mmap!.name, 'mmap');
+    assert.equal(mmap!.raw[1], 8392704n, '8 MiB + 4 KiB');
+    assert.equal(mmap!.raw[2], 0n, 'PROT_NONE');
+    assert.equal(mprotect!.name, 'mprotect');
+    assert.equal(mprotect!.raw[1], 8388608n);
+    assert.equal(clone!.name, 'clone3');
+    assert.equal(clone!.ret, BigInt(f.details.newTid as number));
+    assert.ok(start!.name === 'rseq' || start!.name === 'set_robust_list');
+    assert.equal(start!.tid, f.details.newTid);
+    assert.equal(f.details.stackSize, 8388608n);
+    assert.equal(f.details.guard, 4096n);
+  }
+}
+
+/** Live: a finding comes before the next event of the thread that completed it. */
+function checkLive(events: SessionEvent[]): void {
+  for (let i = 0; i < events.length; i++) {
+    const f = events[i]!;
+    if (f.type !== 'finding') continue;
+    const trigger = events.findIndex((e) => e.type === 'syscall' && e.seq === f.seq);
+    assert.ok(trigger >= 0 && trigger < i, 'after its trigger');
+    const nextOfThread = events.findIndex((e, k) => k > trigger && e.type !== 'finding' && 'tid' in e && e.tid === f.tid);
+    assert.ok(nextOfThread === -1 || nextOfThread > i, `finding ${f.kind} at ${i} before the thread's next event`);
+  }
+}
+
+describe('detectors', () => {
+  test('ex7: one cgo-thread per thread, with the mmap, mprotect, clone3 that prove it; regions classified', T, async () => {
+    const ex7 = await fixture('ex7');
+    const r = await traceWithPause(ex7, ['-sleep', '1500ms', '-flush']);
+    assert.equal(r.out, 'Hello from stdio\n');
+    checkCgoThreads(r.events, r.tasks, r.pid);
+    checkLive(r.events);
+    // Arenas: every arena heap of the maps was found, at its 64 MiB-aligned base.
+    const found = findings(r.events, 'glibc-arena').map((f) => f.details.base as bigint).sort();
+    assert.deepEqual(found, arenaHeapsInMaps(r.maps).sort());
+    assert.equal(findings(r.events, 'go-heap-arena').length, 1);
+    assert.equal(findings(r.events, 'go-runtime-metadata').length, 1);
+    // Every region of the model has a class other than anonymous, but these.
+    const { classifyRegion } = await import('../lib/explain/classify');
+    const regions = r.regionsDuringSleep;
+    const anonymous = regions.filter((x) => classifyRegion(x, regions).class === 'anonymous');
+    for (const a of anonymous) {
+      // Allowed: small RW allocations of ld.so/libc (TLS, dl data) and the Go
+      // runtime's later persistentalloc/gcBits chunks, which no signature proves.
+      assert.ok(a.prot === 3 && a.end - a.start <= 4n << 20n, `unexplained region ${a.start.toString(16)}-${a.end.toString(16)} ${a.perms}`);
+    }
+  });
+
+  test('arenas: 4 C threads get 4 arenas; MALLOC_ARENA_MAX=1 none; never more than the limit', T, async () => {
+    const arenas = await fixture('arenas');
+    const r = await traceWithPause(arenas, ['-n', '4', '-sleep', '1200ms']);
+    assert.match(r.out, /arenas: threads=4 distinct_64MiB_heaps=4/);
+    const all = findings(r.events, 'glibc-arena');
+    assert.deepEqual(all.map((f) => f.details.base as bigint).sort(), arenaHeapsInMaps(r.maps).sort());
+    for (const f of all) assert.equal((f.details.base as bigint) % MiB64, 0n);
+    // The C threads are the ones that end with exit(2); Go's threads never do.
+    const cThreads = new Set(r.events.filter((e) => e.type === 'syscall' && e.name === 'exit').map((e) => e.tid));
+    assert.equal(cThreads.size, 4);
+    assert.equal(all.filter((f) => cThreads.has(f.tid)).length, 4);
+
+    const one = await traceWithPause(arenas, ['-n', '4', '-sleep', '1200ms'], { MALLOC_ARENA_MAX: '1' });
+    assert.equal(findings(one.events, 'glibc-arena').length, 0);
+
+    const many = await traceWithPause(arenas, ['-n', '20', '-sleep', '1200ms']);
+    const limit = 8 * (await import('node:os')).availableParallelism();
+    const n = findings(many.events, 'glibc-arena').length;
+    assert.ok(n <= limit - 1, `${n} arena heaps, limit ${limit} with the main arena`);
+    assert.equal(n, arenaHeapsInMaps(many.maps).length);
+  });
+
+  test('ex7pure: no cgo-thread, no glibc-arena, one go-thread per thread, its heap arena found', T, async () => {
+    const r = await traceWithPause(await fixture('ex7pure'), ['-sleep', '1s']);
+    assert.equal(findings(r.events, 'cgo-thread').length, 0);
+    assert.equal(findings(r.events, 'glibc-arena').length, 0);
+    const go = findings(r.events, 'go-thread');
+    assert.deepEqual(go.map((f) => Number(f.details.newTid)).sort(), r.tasks.filter((t) => t !== r.pid).sort());
+    const heap = findings(r.events, 'go-heap-arena');
+    assert.equal(heap.length, 1);
+    assert.equal(heap[0]!.region!.end - heap[0]!.region!.start, MiB64);
+    checkLive(r.events);
+  });
+
+  test('the same detectors on binaries built by Go 1.19 (Debian golang-1.19)', T, async () => {
+    assert.ok(fs.existsSync(GO119), 'needs Debian golang-1.19-go: apt-get install golang-1.19-go (.ci/run does)');
+    const ex7 = await fixture('ex7', { go: GO119 });
+    const r = await traceWithPause(ex7, ['-sleep', '1500ms', '-flush']);
+    checkCgoThreads(r.events, r.tasks, r.pid);
+    assert.deepEqual(findings(r.events, 'glibc-arena').map((f) => f.details.base as bigint).sort(), arenaHeapsInMaps(r.maps).sort());
+    const heap = findings(r.events, 'go-heap-arena');
+    assert.equal(heap.length, 1);
+    assert.equal(heap[0]!.details.base, 0xc000000000n, 'Go 1.19 puts its first arena at the 0xc0 hint');
+    const pure = await traceWithPause(await fixture('ex7pure', { go: GO119 }), ['-sleep', '1s']);
+    assert.equal(findings(pure.events, 'cgo-thread').length, 0);
+    assert.deepEqual(findings(pure.events, 'go-thread').map((f) => Number(f.details.newTid)).sort(), pure.tasks.filter((t) => t !== pure.pid).sort());
+  });
+});

@@ -1,0 +1,104 @@
+// Helpers for the address-space model tests: readable verify() failures, and
+// an honest quiescent point for a process that never stops by itself.
+import fs from 'node:fs';
+import type { Session } from '../../lib/session';
+import type { TraceEvent } from '../../lib/events';
+import type { VerifyResult } from '../../lib/model';
+import { formatDifference } from '../../lib/model';
+
+export function explain(r: VerifyResult, limit = 20): string {
+  const lines = r.differences.slice(0, limit).map(formatDifference);
+  if (r.differences.length > limit) lines.push(`… ${r.differences.length - limit} more`);
+  if (r.faults?.length) lines.push(...r.faults.map((f) => `fault: ${f}`));
+  return `model != /proc/PID/maps:\n${lines.join('\n')}\n--- maps ---\n${r.maps}`;
+}
+
+/** VmSize of /proc/PID/status, in kB. */
+export function vmSizeKb(pid: number): bigint {
+  const m = /^VmSize:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmSize for pid ${pid}`);
+  return BigInt(m[1]!);
+}
+
+/**
+ * Follows a session's events to know, after a SIGSTOP, when every thread of
+ * the target is in group-stop and every record before that has reached the
+ * model. A thread finishes the syscall it is in (its exit record comes
+ * first) before it stops, and the model is updated at batch arrival, before
+ * the consumer sees the events; so once the consumer has seen a group-stop
+ * for each live thread, the model has everything the process did.
+ */
+export class Quiescer {
+  readonly live = new Set<number>();
+  #stopped = new Set<number>();
+  #waiting: { resolve: () => void } | undefined;
+  #stopping = false;
+  #started: () => void = () => {};
+  /** Resolves once the consumer has seen the session's started event: the thread list is complete. */
+  readonly started = new Promise<void>((r) => (this.#started = r));
+
+  constructor(readonly pid: number) {}
+
+  /** Feed every event of the session here. */
+  see(ev: TraceEvent): void {
+    if (ev.pid !== this.pid) return;
+    if (ev.type === 'thread-start') this.live.add(ev.tid);
+    else if (ev.type === 'thread-exit') {
+      this.live.delete(ev.tid);
+      this.#stopped.delete(ev.tid);
+    } else if (ev.type === 'started' || ev.type === 'exec') {
+      this.live.add(ev.tid);
+      if (ev.type === 'started') this.#started();
+    }
+    else if (ev.type === 'signal' && ev.groupStop && this.#stopping) this.#stopped.add(ev.tid);
+    this.#check();
+  }
+
+  #check(): void {
+    if (!this.#waiting) return;
+    for (const tid of this.live) if (!this.#stopped.has(tid)) return;
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    w.resolve();
+  }
+
+  /** SIGSTOP the process; resolves once the model has seen every thread stop. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    await this.started;
+    this.#stopped.clear();
+    this.#stopping = true;
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`threads ${[...this.live].filter((t) => !this.#stopped.has(t)).join(',')} never group-stopped`));
+      }, timeoutMs);
+      this.#waiting = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    });
+    process.kill(this.pid, 'SIGSTOP');
+    this.#check();
+    await done;
+  }
+
+  resume(): void {
+    this.#stopping = false;
+    this.#stopped.clear();
+    process.kill(this.pid, 'SIGCONT');
+  }
+}
+
+/** Consumes a session in the background, feeding a Quiescer and an optional callback. */
+export function consume(session: Session, q: Quiescer | undefined, onEvent?: (ev: TraceEvent) => void): Promise<TraceEvent[]> {
+  return (async () => {
+    const events: TraceEvent[] = [];
+    for await (const ev of session) {
+      events.push(ev);
+      q?.see(ev);
+      onEvent?.(ev);
+    }
+    return events;
+  })();
+}
