@@ -167,8 +167,14 @@ bool Tracer::startWakeChild() {
     return false;
   }
   if (pid == 0) {
-    // Async-signal-safe only. Drop every inherited fd so we never hold a
-    // pipe of Node's (a child_process's stdout would never see EOF).
+    // Async-signal-safe only. Block every signal: the helper shares the
+    // terminal's process group, and a Ctrl-C or a kill(-pgid) that killed it
+    // would leave the tracer with no way to be woken for a detach.
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    // Drop every inherited fd so we never hold a pipe of Node's (a
+    // child_process's stdout would never see EOF).
     int rd = fds[0];
     if (rd != 3) {
       dup2(rd, 3);
@@ -631,6 +637,10 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
     return;
   }
   Task& t = it->second;
+  // A task re-trapping from PTRACE_LISTEN with a stop signal is still in the
+  // same group-stop (our interrupt at detach, a second SIGSTOP): report a
+  // group-stop once per stop.
+  bool was_listening = t.state == State::kListening;
   t.state = State::kStopped;
   int sig = WSTOPSIG(status);
   int event = status >> 16;
@@ -647,7 +657,7 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
   } else if (event == PTRACE_EVENT_STOP) {
     if (isStopSignal(sig)) {
       t.group_stop = true;
-      if (!t.pre_exec && !t.quiet && !silenced_) {
+      if (!was_listening && !t.pre_exec && !t.quiet && !silenced_) {
         wire::Record& r = writer_.add(wire::Kind::kSignal, uint32_t(t.tgid), uint32_t(t.tid));
         r.a = uint32_t(sig);
         r.flags = wire::kFlagGroupStop;

@@ -24,8 +24,11 @@ export interface LiveTarget {
  * Starts file under `sh`, which waits for it and exits with its status: the
  * target must not be a child of the tracing process (checkAttachable).
  */
-export async function startLive(file: string, args: string[]): Promise<LiveTarget> {
-  const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startLive(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<LiveTarget> {
+  const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', file, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   let text = '';
   const waiters = new Set<() => void>();
   sh.stdout.setEncoding('utf8').on('data', (c: string) => {
@@ -138,6 +141,17 @@ export function statusField(pid: number, field: string, tid?: number): number {
   return Number(m[1]);
 }
 
+/** The process that traces pid's leader (TracerPid names the tracer *thread*), or 0. */
+export function tracerOf(pid: number): number {
+  const tracer = statusField(pid, 'TracerPid');
+  if (tracer === 0) return 0;
+  try {
+    return statusField(tracer, 'Tgid');
+  } catch {
+    return 0;
+  }
+}
+
 /** Every task of pid has TracerPid 0. */
 export function untraced(pid: number): boolean {
   for (const tid of taskStates(pid).keys()) {
@@ -163,6 +177,41 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 5_000
 export function deadOrZombie(pid: number): boolean {
   const s = taskState(pid);
   return s === '' || s === 'Z' || s === 'X';
+}
+
+/**
+ * Threads of pid blocked in a syscall right now, by syscall number
+ * (/proc/PID/task/TID/syscall; "running" tasks are left out).
+ */
+export function blockedSyscalls(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const first = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ')[0]!;
+      if (/^\d+$/.test(first)) out.push(Number(first));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * A syscall event's six raw argument registers. (Read this way because the
+ * event's shape is being extended with decoded arguments: `raw` when present,
+ * else the original `args` array of bigints.)
+ */
+export function rawArgs(e: TraceEvent): bigint[] {
+  const r = e as unknown as { raw?: unknown; args?: unknown };
+  if (Array.isArray(r.raw)) return r.raw as bigint[];
+  if (Array.isArray(r.args)) return r.args as bigint[];
+  throw new Error(`event ${e.seq} (${e.type}) has no raw arguments`);
 }
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing run can be replayed. */
