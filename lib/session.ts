@@ -11,6 +11,8 @@ import { type AddressSpace, AddressSpaces } from './model';
 import { DetectorPipeline } from './detect/pipeline';
 import type { Finding } from './detect/finding';
 import { readEnviron } from './explain/binary-facts';
+import { type Explanation, explain } from './explain/explain';
+import type { UsageSummary } from './explain/usage';
 import os from 'node:os';
 import { type NativeSession, native } from './native';
 import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
@@ -220,6 +222,20 @@ export class Session implements AsyncIterable<SessionEvent> {
   /** Every finding so far, in order. */
   get findings(): readonly Finding[] {
     return this.#detectors.findings;
+  }
+
+  /**
+   * The VmSize explained now: per class (count × size, RSS), per creating
+   * thread, threads by kind, binary facts and hints. undefined before the
+   * model exists. After the target exited, the model's last state (no RSS).
+   */
+  explain(usage?: UsageSummary | null): Explanation | undefined {
+    const model = this.model;
+    if (!model || this.pid === undefined) return undefined;
+    return explain({
+      pid: this.pid, model, findings: this.#detectors.findings, usage: usage ?? null,
+      attachedLate: this.mode === 'attach', extents: this.#detectors.extents.get(this.pid),
+    });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<SessionEvent> {

@@ -3,7 +3,7 @@
 export class UsageError extends Error {}
 
 export interface CliOptions {
-  command: 'run' | 'attach' | 'help' | 'version';
+  command: 'run' | 'attach' | 'compare' | 'help' | 'version';
   output?: string;
   json: boolean;
   durationMs?: number;
@@ -11,6 +11,14 @@ export interface CliOptions {
   noAslr: boolean;
   /** Print the address-space model at exit/detach. */
   maps: boolean;
+  /** End-of-run explanation: undefined = on when stderr is a terminal. */
+  summary?: boolean;
+  /** Show only findings (and the summary), not every syscall. */
+  findingsOnly: boolean;
+  /** compare: when to take each side's explanation (ms), undefined = at exit. */
+  atMs?: number;
+  /** compare: the two command lines. */
+  compare?: [string[], string[]];
   trace?: string;
   file?: string;
   args: string[];
@@ -19,6 +27,7 @@ export interface CliOptions {
 
 export const USAGE = `usage: liveprobe run [options] [--] <file> [args...]
        liveprobe attach [options] <pid>
+       liveprobe compare [--at <sec>] [--json] -- <file> [args...] --- <file> [args...]
 
 Traces every thread of a process with ptrace: memory and thread syscalls,
 signals, exec and exit, as they happen.
@@ -32,11 +41,18 @@ options:
       --no-aslr           run: start the target with address randomization off
       --maps              at exit or detach, print the address-space model
                           (/proc/PID/maps layout plus a class column)
+      --findings          show only findings (threads, arenas...), not every syscall
+      --summary           explain the VmSize at exit or detach (default on a terminal)
+      --no-summary        do not
+      --at <sec>          compare: explain both at that time, then stop them
+                          (default: when each exits)
   -h, --help              this text
   -V, --version           liveprobe's version
 
 run exits with the target's exit code (128 + signal number if it was killed).
-attach detaches on Ctrl-C or SIGTERM and leaves the process running.`;
+attach detaches on Ctrl-C or SIGTERM and leaves the process running.
+compare runs both programs, explains each one's VmSize and prints them side
+by side with the difference per class (the article's cgo vs pure-Go test).`;
 
 function takeValue(argv: string[], i: number, name: string): string {
   const v = argv[i + 1];
@@ -45,12 +61,12 @@ function takeValue(argv: string[], i: number, name: string): string {
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { command: 'help', json: false, followForks: false, noAslr: false, maps: false, args: [] };
+  const opts: CliOptions = { command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, args: [] };
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
   if (command === '-V' || command === '--version') return { ...opts, command: 'version' };
-  if (command !== 'run' && command !== 'attach') {
-    throw new UsageError(`unknown command "${command}"; use run or attach`);
+  if (command !== 'run' && command !== 'attach' && command !== 'compare') {
+    throw new UsageError(`unknown command "${command}"; use run, attach or compare`);
   }
   opts.command = command;
   let i = 0;
@@ -97,6 +113,22 @@ export function parseArgs(argv: string[]): CliOptions {
       case '--no-aslr':
         opts.noAslr = true;
         break;
+      case '--summary':
+        opts.summary = true;
+        break;
+      case '--no-summary':
+        opts.summary = false;
+        break;
+      case '--findings':
+        opts.findingsOnly = true;
+        break;
+      case '--at': {
+        if (command !== 'compare') throw new UsageError('--at applies to compare only');
+        const v = value();
+        if (!/^\d+(\.\d+)?s?$/.test(v)) throw new UsageError(`--at takes seconds, e.g. --at 2s (got "${v}")`);
+        opts.atMs = Number(v.replace(/s$/, '')) * 1000;
+        break;
+      }
       case '--maps':
         opts.maps = true;
         break;
@@ -111,7 +143,15 @@ export function parseArgs(argv: string[]): CliOptions {
     }
   }
   const positional = rest.slice(i);
-  if (command === 'run') {
+  if (command === 'compare') {
+    const sep = positional.indexOf('---');
+    const a = sep < 0 ? [] : positional.slice(0, sep);
+    const b = sep < 0 ? [] : positional.slice(sep + 1);
+    if (a.length === 0 || b.length === 0) {
+      throw new UsageError('compare needs two programs: liveprobe compare [--at 2s] -- ./ex7 -sleep 5s --- ./ex7pure -sleep 5s');
+    }
+    opts.compare = [a, b];
+  } else if (command === 'run') {
     if (positional.length === 0) throw new UsageError('run needs a program, e.g. liveprobe run ./ex7');
     opts.file = positional[0];
     opts.args = positional.slice(1);

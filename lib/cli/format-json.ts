@@ -44,3 +44,8 @@ export function toJsonLine(ev: TraceEvent): string {
 export function toJsonLineGeneric(ev: TraceEvent): string {
   return JSON.stringify(ev, replacer);
 }
+
+/** Any other object the CLI writes (explanation, usage, maps): the same encoding. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, replacer);
+}

@@ -7,8 +7,12 @@ import type { TraceEvent } from '../events';
 import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
 import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
-import { formatEvent } from './format-text';
-import { toJsonLine } from './format-json';
+import { formatEvent, useColour } from './format-text';
+import type { Explanation } from '../explain/explain';
+import { formatExplanation } from '../explain/format';
+import { UsageSampler } from '../explain/usage';
+import { compare } from './compare';
+import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
 import { mapsReport } from './maps';
 
@@ -57,11 +61,36 @@ async function trace(opts: CliOptions): Promise<number> {
   for (const s of signals) process.on(s, onStop);
   const timer =
     opts.durationMs !== undefined ? setTimeout(() => void session.detach(), opts.durationMs) : undefined;
+  const colour = opts.output === undefined && !opts.json && useColour(process.stderr);
+  const summary = opts.summary ?? (opts.output === undefined && Boolean(process.stderr.isTTY));
+  // CPU and RSS over time (pidusage), for the summary and as --json usage lines.
+  let sampler: UsageSampler | undefined;
+  void session.ready.then(
+    (pid) => {
+      sampler = new UsageSampler(pid, 500, (u) => {
+        if (opts.json) void out.write(toJson({ type: 'usage', pid, ...u }));
+      });
+      sampler.start();
+    },
+    () => undefined,
+  );
+  // The last moment the target is still whole: its exit_group (run) or the detach.
+  let last: Explanation | undefined;
 
   try {
     for await (const ev of session) {
+      if (ev.type === 'syscall' && ev.name === 'exit_group' && ev.pid === session.pid && summary) {
+        last = session.explain(sampler?.summary());
+      }
+      if (opts.findingsOnly && ev.type !== 'finding') continue;
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
-      await out.write(render(ev, opts.json));
+      await out.write(render(ev, opts.json, colour));
+    }
+    sampler?.stop();
+    if (summary || opts.json) {
+      const fresh = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;
+      const e = fresh ?? last ?? session.explain(sampler?.summary());
+      if (e) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
     }
     if (opts.maps) for (const line of mapsReport(session.models, opts.json)) await out.write(line);
     const exit = await session.exited;
@@ -75,8 +104,8 @@ async function trace(opts: CliOptions): Promise<number> {
   }
 }
 
-function render(ev: TraceEvent, json: boolean): string {
-  return json ? toJsonLine(ev) : formatEvent(ev);
+function render(ev: TraceEvent, json: boolean, colour: boolean): string {
+  return json ? toJsonLine(ev) : formatEvent(ev, colour);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -99,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await trace(opts);
+    return opts.command === 'compare' ? await compare(opts) : await trace(opts);
   } catch (err) {
     if (err instanceof FilterError) {
       process.stderr.write(`liveprobe: ${err.message}\n`);

@@ -27,6 +27,8 @@ interface Reservation {
   noreserve: boolean;
   evidence: number[];
   resolved: boolean;
+  /** What it turned out to be; later commits inside it get the same class. */
+  cls?: 'go-heap-arena' | 'go-runtime-metadata' | 'glibc-arena-heap';
 }
 
 interface ArenaHeap {
@@ -97,6 +99,8 @@ export class ArenaDetector implements Detector {
     if (prot === PROT_RW && (flags & MAP_FIXED) !== 0n) {
       const r = this.#containing(ev.pid, addr, addr + len);
       if (r && !r.resolved) this.#goHeapArena(ev, r, ctx);
+      // A later commit makes a new mapping inside: it keeps the reservation's class.
+      else if (r?.cls) ctx.classify(ev.pid, addr, addr + len, r.cls, ev);
       return;
     }
     if (prot === PROT_RW && (flags & MAP_FIXED) === 0n && g.expectHeapArenaMeta) {
@@ -138,6 +142,7 @@ export class ArenaDetector implements Detector {
     const r = this.#containing(ev.pid, addr, addr + len);
     if (!r || r.resolved || addr % ARENA_HEAP_SIZE !== 0n || r.end - addr < ARENA_HEAP_SIZE) return;
     r.resolved = true;
+    r.cls = 'glibc-arena-heap';
     const heap = { base: addr, committed: len };
     heaps.push(heap);
     this.#glibc.set(ev.pid, heaps);
@@ -163,6 +168,7 @@ export class ArenaDetector implements Detector {
 
   #goHeapArena(ev: SyscallEvent, r: Reservation, ctx: DetectorContext): void {
     r.resolved = true;
+    r.cls = 'go-heap-arena';
     const g = this.#goState(ev.pid);
     g.arenas++;
     const [, len] = ev.raw as [bigint, bigint];
@@ -201,7 +207,10 @@ export class ArenaDetector implements Detector {
     // Their pages are later made RW with MAP_FIXED: that is metadata, not a heap.
     for (const m of picked) {
       const r = this.#reservations.find((x) => x.pid === ev.pid && x.evidence[0] === m.seq);
-      if (r) r.resolved = true;
+      if (r) {
+        r.resolved = true;
+        r.cls = 'go-runtime-metadata';
+      }
     }
     g.early = [];
     if (picked.length === 0) return;

@@ -102,11 +102,14 @@ export interface ExplainInput {
   usage?: UsageSummary | null;
   /** Regions that existed before liveprobe attached carry 'shape' classes. */
   attachedLate?: boolean;
+  /** The ranges the detectors classified, one per proven allocation (counts per class). */
+  extents?: readonly { cls: string; start: bigint; end: bigint }[];
 }
 
 export function explain(input: ExplainInput): Explanation {
   const { pid, model, findings } = input;
-  const regions = model.regions();
+  // [vsyscall] is listed in maps but is no VMA of the process: not in VmSize.
+  const regions = model.regions().filter((r) => r.name !== '[vsyscall]');
   const rss = model.exited ? null : rssByRegion(pid, regions);
   const groups = new Map<string, { bytes: bigint; rss: bigint; origins: Map<number, bigint>; basis: ClassLine['basis'] }>();
   const creators = new Map<number, bigint>();
@@ -121,9 +124,18 @@ export function explain(input: ExplainInput): Explanation {
     if (c.basis === 'shape') g.basis = 'shape';
     creators.set(r.origin.tid, (creators.get(r.origin.tid) ?? 0n) + size);
   }
+  // One proven allocation per classified extent that still has memory of its class.
+  const extentSizes = new Map<string, bigint[]>();
+  for (const x of input.extents ?? []) {
+    const live = regions.some((r) => r.class === x.cls && r.end > x.start && r.start < x.end);
+    if (!live) continue;
+    let l = extentSizes.get(x.cls);
+    if (!l) extentSizes.set(x.cls, (l = []));
+    l.push(x.end - x.start);
+  }
   const classes: ClassLine[] = [...groups.entries()]
     .map(([cls, g]) => {
-      const sizes = [...g.origins.values()];
+      const sizes = extentSizes.get(cls) ?? [...g.origins.values()];
       const alike = sizes.every((s) => s === sizes[0]);
       return {
         class: cls, count: sizes.length, each: alike ? sizes[0]! : null, bytes: g.bytes,

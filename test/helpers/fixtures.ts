@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -22,12 +22,17 @@ interface FixtureSpec {
   sources: string[];
   /** Go only: build with CGO_ENABLED=1. */
   cgo?: boolean;
+  /** Go only: the package to build when it is not ./<name> (a variant of another fixture). */
+  pkg?: string;
+  /** Go only: build tags. */
+  tags?: string[];
 }
 
 /** The one table of fixtures. Go ones are packages `./<name>` of the module in test/fixtures. */
 const FIXTURES: Record<FixtureName, FixtureSpec> = {
   ex7: { kind: 'go', sources: ['ex7/main.go'], cgo: true },
   ex7pure: { kind: 'go', sources: ['ex7pure/main.go'], cgo: false },
+  ex7netgo: { kind: 'go', sources: ['ex7/main.go'], cgo: true, pkg: 'ex7', tags: ['netgo'] },
   spin: { kind: 'go', sources: ['spin/main.go'], cgo: false },
   arenas: { kind: 'go', sources: ['arenas/main.go'], cgo: true },
   exitwith: { kind: 'c', sources: ['exitwith.c'] },
@@ -111,7 +116,7 @@ function recipe(spec: FixtureSpec, name: string, fixturesDir: string, go?: strin
   if (spec.kind === 'go') {
     return {
       cmd: go || process.env.LIVEPROBE_GO || 'go',
-      args: (out) => ['build', '-o', out, `./${name}`],
+      args: (out) => ['build', ...(spec.tags ? ['-tags', spec.tags.join(',')] : []), '-o', out, `./${spec.pkg ?? name}`],
       cwd: fixturesDir,
       env: {
         CGO_ENABLED: spec.cgo ? '1' : '0',
