@@ -46,14 +46,16 @@ bool readTraceeString(pid_t tid, uint64_t addr, size_t max, std::string& out, bo
   while (out.size() < max) {
     size_t want = std::min(sizeof chunk, max - out.size());
     ssize_t n = readTraceeMemory(tid, addr + out.size(), chunk, want);
-    if (n <= 0) return !out.empty();
+    if (n <= 0) return false;  // unreadable here: no NUL was found
     const char* nul = static_cast<const char*>(std::memchr(chunk, 0, size_t(n)));
     if (nul) {
       out.append(chunk, size_t(nul - chunk));
       return true;
     }
     out.append(chunk, size_t(n));
-    if (size_t(n) < want) return true;  // unreadable after this: string ends at the mapping end
+    // The mapping ends before a NUL: the kernel would fail with EFAULT; we
+    // keep what was readable and say it is incomplete.
+    if (size_t(n) < want) return false;
   }
   truncated = true;
   return true;
@@ -70,12 +72,17 @@ bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t ma
       return true;
     }
     uint64_t ptr = 0;
-    if (readTraceeMemory(tid, addr + i * sizeof ptr, &ptr, sizeof ptr) != sizeof ptr) return i > 0;
+    if (addr + i * sizeof ptr < addr) return false;  // the array wraps around: unreadable
+    if (readTraceeMemory(tid, addr + i * sizeof ptr, &ptr, sizeof ptr) != sizeof ptr) return false;
     if (ptr == 0) return true;
     bool cut = false;
-    if (!readTraceeString(tid, ptr, max_bytes - out.size(), one, cut)) return i > 0;
-    out.append(one);
-    out.push_back('\0');
+    bool whole = readTraceeString(tid, ptr, max_bytes - out.size(), one, cut);
+    // An element whose first byte is unreadable is left out, not shown as "".
+    if (whole || !one.empty()) {
+      out.append(one);
+      out.push_back('\0');
+    }
+    if (!whole) return false;
     if (cut) {
       truncated = true;
       return true;

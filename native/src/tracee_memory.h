@@ -14,12 +14,16 @@ namespace liveprobe {
 // unreadable page), or -1 with errno.
 ssize_t readTraceeMemory(pid_t tid, uint64_t addr, void* buf, size_t len);
 
-// Reads a NUL-terminated string of at most max bytes. Returns false if the
-// first byte cannot be read; truncated is set when no NUL came within max.
+// Reads a NUL-terminated string of at most max bytes. Returns false when it
+// could not be read up to its NUL (unreadable at addr, or the mapping ends
+// first); out keeps the bytes that were readable. truncated is set when no NUL
+// came within max.
 bool readTraceeString(pid_t tid, uint64_t addr, size_t max, std::string& out, bool& truncated);
 
 // Reads a NULL-terminated array of string pointers (argv), NUL-separating the
 // strings into out, with at most max_count strings and max_bytes in total.
+// Returns false when a pointer or a string could not be read (out keeps what
+// was read before it).
 bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes,
                            std::string& out, bool& truncated);
 

@@ -235,12 +235,16 @@ void Tracer::emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t 
   }
 }
 
-void Tracer::emitSnapshot(pid_t pid) {
+void Tracer::emitSnapshot(pid_t pid, const std::string& regs) {
   std::string maps;
   if (!readFile("/proc/" + std::to_string(pid) + "/maps", maps)) return;
   wire::Record& r = writer_.add(wire::Kind::kSnapshot, uint32_t(pid), uint32_t(pid));
   r.data_off = writer_.addData(maps);
   r.data_len = uint32_t(maps.size());
+  if (!regs.empty()) {
+    r.data2_off = writer_.addData(regs);
+    r.data2_len = uint32_t(regs.size());
+  }
 }
 
 // ---------------------------------------------------------------- tasks
@@ -278,6 +282,7 @@ void Tracer::resume(Task& t) {
 void Tracer::releaseTask(Task& t) {
   // A pending signal is passed on, so detaching never swallows one.
   ptraceCall(PTRACE_DETACH, t.tid, 0, unsigned(t.group_stop ? 0 : t.inject_sig));
+  if (phase_ == Phase::kDetaching) released_.insert(t.tid);
   tasks_.erase(t.tid);
 }
 
@@ -538,7 +543,22 @@ void Tracer::attachSession(const AttachOptions& opts) {
     handleWaitStatus(w, st);
   }
   if (!tasks_.empty() && !detach_requested_) {
-    emitSnapshot(opts.pid);
+    // Every thread is stopped: where each one's stack pointer and pc are now
+    // tells threads made before the attach apart (a pthread stack, the Go
+    // heap, the main stack). {u32 tid, u32 0, u64 sp, u64 ip} per thread.
+    std::string regs;
+    for (auto& [tid, t] : tasks_) {
+      if (t.state != State::kStopped) continue;
+      __ptrace_syscall_info info;
+      std::memset(&info, 0, sizeof info);
+      if (ptraceCall(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, reinterpret_cast<unsigned long>(&info)) <= 0) continue;
+      uint32_t head[2] = {uint32_t(tid), 0};
+      uint64_t sp = info.stack_pointer, ip = info.instruction_pointer;
+      regs.append(reinterpret_cast<const char*>(head), sizeof head);
+      regs.append(reinterpret_cast<const char*>(&sp), sizeof sp);
+      regs.append(reinterpret_cast<const char*>(&ip), sizeof ip);
+    }
+    emitSnapshot(opts.pid, regs);
     wire::Record& r = writer_.add(wire::Kind::kStarted, uint32_t(opts.pid), uint32_t(opts.pid));
     r.a = uint32_t(tasks_.size());
   }
@@ -570,10 +590,16 @@ void Tracer::eventLoop() {
       }
     }
     int st;
-    // Drain what is ready without blocking; flush before sleeping so the
-    // consumer sees events while the target is quiet.
-    // With nothing pending, block at once: one wait per stop, as strace.
-    pid_t w = writer_.empty() ? waitpid(-1, &st, kWaitFlags) : waitpid(-1, &st, kWaitFlags | WNOHANG);
+    pid_t w;
+    if (phase_ == Phase::kDetaching) {
+      w = waitWhileDetaching(st);
+      if (w == 0) continue;  // tasks that will never stop for us were dropped
+    } else {
+      // Drain what is ready without blocking; flush before sleeping so the
+      // consumer sees events while the target is quiet.
+      // With nothing pending, block at once: one wait per stop, as strace.
+      w = writer_.empty() ? waitpid(-1, &st, kWaitFlags) : waitpid(-1, &st, kWaitFlags | WNOHANG);
+    }
     if (w == 0) {
       writer_.flush();
       w = waitpid(-1, &st, kWaitFlags);
@@ -595,6 +621,41 @@ void Tracer::eventLoop() {
   if (phase_ == Phase::kDetaching) {
     writer_.add(wire::Kind::kDetached, uint32_t(target_pid_), uint32_t(target_pid_));
   }
+}
+
+// While detaching, never block for good. Every task we still hold stops or
+// dies soon after our PTRACE_INTERRUPT; one that is no longer traced by this
+// thread (released already, or gone) never reports again and must not keep
+// the session open: a detach that hangs is the worst outcome (Ctrl-C does
+// nothing). So poll, and every 100 ms drop the tasks /proc says are not ours.
+pid_t Tracer::waitWhileDetaching(int& st) {
+  writer_.flush();
+  for (int i = 1;; ++i) {
+    pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
+    if (w != 0) return w;
+    if (i % 100 == 0 && dropTasksNotTracedHere()) return 0;
+    timespec ts{0, 1'000'000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
+bool Tracer::dropTasksNotTracedHere() {
+  const pid_t self = pid_t(syscall(SYS_gettid));  // TracerPid names the tracer thread
+  std::vector<pid_t> drop;
+  for (const auto& [tid, t] : tasks_) {
+    std::string status;
+    pid_t tracer = 0;  // gone altogether
+    if (readFile("/proc/" + std::to_string(tid) + "/status", status)) {
+      auto at = status.find("\nTracerPid:");
+      if (at != std::string::npos) tracer = pid_t(std::strtol(status.c_str() + at + 11, nullptr, 10));
+    }
+    if (tracer != self) drop.push_back(tid);
+  }
+  for (pid_t tid : drop) {
+    LP_DEBUG("detach: tid=%d is not traced here any more; dropped", tid);
+    tasks_.erase(tid);
+  }
+  return !drop.empty();
 }
 
 void Tracer::beginDetach() {
@@ -828,6 +889,11 @@ void Tracer::onCloneEvent(Task& t, int event) {
     r.args[0] = ours ? 1 : 0;
   }
   auto it = tasks_.find(child);
+  if (it == tasks_.end() && phase_ == Phase::kDetaching && released_.count(child)) {
+    // Its first stop came before this event and we already let it go:
+    // tracking it again would wait for a stop that never comes.
+    return;
+  }
   Task* c;
   if (it == tasks_.end()) {
     c = &addTask(child, child_tgid);

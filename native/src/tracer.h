@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -107,12 +108,14 @@ class Tracer {
   void afterStop(Task& t);
   void resume(Task& t);
   void beginDetach();
+  pid_t waitWhileDetaching(int& st);
+  bool dropTasksNotTracedHere();
   void releaseTask(Task& t);
   void waitForDetachedTarget();
 
   // Records.
   void emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t extra_flags);
-  void emitSnapshot(pid_t pid);
+  void emitSnapshot(pid_t pid, const std::string& regs = std::string());
   void emitError(int err, wire::ErrorSite site, pid_t pid, const std::string& detail);
   void deliverBatch(std::vector<uint8_t>&& batch, uint32_t count);
 
@@ -128,6 +131,7 @@ class Tracer {
   BatchWriter writer_;
 
   std::unordered_map<pid_t, Task> tasks_;
+  std::set<pid_t> released_;     // detached by releaseTask: never tracked again
   Phase phase_ = Phase::kTracing;
   bool run_mode_ = false;
   bool follow_forks_ = false;

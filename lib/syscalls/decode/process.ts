@@ -134,7 +134,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
     // an unreadable array.
     parts.push(`set_tid=${addr(setTid)}`, `set_tid_size=${setTidSize}`);
   }
-  if (fetch > 80 && ((f.cgroup ?? 0n) !== 0n || (flags & CLONE_INTO_CGROUP) !== 0n)) parts.push(`cgroup=${f.cgroup}`);
+  if (fetch >= CLONE_ARGS_MAX && ((f.cgroup ?? 0n) !== 0n || (flags & CLONE_INTO_CGROUP) !== 0n)) parts.push(`cgroup=${f.cgroup}`);
   // A size above 88 makes strace print any non-zero bytes past the struct;
   // the kernel refuses such calls with E2BIG, so successful ones had none.
   const struct = `{${parts.join(', ')}}`;

@@ -1,0 +1,155 @@
+// Issue 8, item 6: hostile tracee input. The hostile fixture makes 45 calls
+// with sizes, lengths and pointers no tracer may trust (clone3 sizes of 0,
+// 1 MiB and odd values; unmapped, straddling and kernel pointers; huge
+// mmap/munmap/mremap lengths; unreadable, unterminated and oversized execve
+// strings) and prints what it passed and what the kernel answered. liveprobe
+// must report exactly that, copy no more than its bounds, and never crash.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { run } from '../lib';
+import type { SyscallEvent, TraceEvent } from '../lib/events';
+import { fixture } from './helpers/fixtures';
+import { rawArgs, within } from './helpers/reliability';
+import { assertContiguous, collect, readAll, runCli } from './helpers/trace';
+
+const T = { timeout: 30_000 };
+const CLONE_ARGS_MAX = 88;
+const PATH_MAX = 4096;
+const ARGV_MAX = 64;
+
+interface Call {
+  name: string;
+  nr: number;
+  args: bigint[];
+  ret: bigint;
+  errno: number;
+  readable?: Buffer;
+}
+
+function parseCalls(out: string): Call[] {
+  const calls: Call[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^call (\w+) ([0-9a-f]+) ((?:[0-9a-f]+ ){6})([0-9a-f]+) ([0-9a-f]+)(?: readable=([0-9a-f]*))?$/.exec(line);
+    if (!m) continue;
+    const ret = BigInt.asIntN(64, BigInt(`0x${m[4]}`));
+    calls.push({
+      name: m[1]!,
+      nr: parseInt(m[2]!, 16),
+      args: m[3]!.trim().split(' ').map((h) => BigInt(`0x${h}`)),
+      ret,
+      errno: parseInt(m[5]!, 16),
+      readable: m[6] === undefined ? undefined : Buffer.from(m[6], 'hex'),
+    });
+  }
+  return calls;
+}
+
+/** Pairs each call the fixture made with the event that reports it (same name and the same six registers, in order). */
+function pair(calls: Call[], events: TraceEvent[], pid: number): [Call, SyscallEvent][] {
+  const syscalls = events.filter((e): e is SyscallEvent => e.type === 'syscall' && e.pid === pid);
+  const out: [Call, SyscallEvent][] = [];
+  let from = 0;
+  for (const c of calls) {
+    const at = syscalls.findIndex((e, i) => i >= from && e.name === c.name && rawArgs(e).every((a, k) => a === c.args[k]));
+    assert.ok(at >= 0, `no event for ${c.name}(${c.args.map((a) => '0x' + a.toString(16)).join(', ')})`);
+    out.push([c, syscalls[at]!]);
+    from = at + 1;
+  }
+  return out;
+}
+
+function checkExact(pairs: [Call, SyscallEvent][]): void {
+  for (const [c, e] of pairs) {
+    const what = `${c.name}(${c.args.map((a) => '0x' + a.toString(16)).join(', ')})`;
+    assert.equal(c.ret, -1n, `${what} failed in the fixture`);
+    assert.equal(e.nr, c.nr, what);
+    // As the kernel saw it: the six registers, and the errno it returned.
+    assert.deepEqual(rawArgs(e), c.args, what);
+    assert.equal(e.ret, BigInt(-c.errno), `${what}: ret is -errno (${c.errno})`);
+    assert.equal(e.unfinished, false, what);
+    if (c.name === 'clone3') {
+      // The struct as far as it was readable, never more than 88 bytes.
+      const want = c.args[1]! < BigInt(CLONE_ARGS_MAX) ? Number(c.args[1]!) : CLONE_ARGS_MAX;
+      assert.deepEqual(Buffer.from(e.cloneArgs ?? []), c.readable, `${what}: the struct bytes that were mapped`);
+      assert.ok((e.cloneArgs?.length ?? 0) <= CLONE_ARGS_MAX);
+      assert.equal(e.readFailed ?? false, c.readable!.length < want, `${what}: readFailed when part of the struct was unmapped`);
+      assert.equal(e.truncated ?? false, false);
+    }
+  }
+}
+
+const EFAULT = 14;
+const ENOENT = 2;
+const ENAMETOOLONG = 36;
+
+function checkExecStrings(pairs: [Call, SyscallEvent][]): void {
+  const execs = pairs.filter(([c]) => c.name === 'execve').map(([c, e]) => ({ c, e }));
+  assert.equal(execs.length, 7);
+  const [gone, kernel, unterminated, long, bigArgv, argvGone, argvKernel] = execs;
+  // Unreadable paths: nothing copied, and said so.
+  for (const x of [gone!, kernel!]) {
+    assert.equal(x.c.errno, EFAULT);
+    assert.deepEqual([x.e.path, x.e.argv, x.e.readFailed ?? false], ['', [], true]);
+  }
+  // 40 bytes before a PROT_NONE page, no NUL: what was readable, flagged.
+  assert.equal(unterminated!.c.errno, EFAULT);
+  assert.deepEqual([unterminated!.e.path, unterminated!.e.readFailed ?? false, unterminated!.e.truncated ?? false], ['u'.repeat(40), true, false]);
+  // 5000 bytes: cut at liveprobe's bound.
+  assert.equal(long!.c.errno, ENAMETOOLONG);
+  assert.deepEqual([long!.e.path, long!.e.truncated ?? false, long!.e.readFailed ?? false], ['a'.repeat(PATH_MAX), true, false]);
+  // 1000 argv entries: the first 64.
+  assert.equal(bigArgv!.c.errno, ENOENT);
+  assert.equal(bigArgv!.e.path, '/nonexistent/liveprobe-hostile');
+  assert.deepEqual([bigArgv!.e.argv, bigArgv!.e.truncated ?? false], [Array(ARGV_MAX).fill('x'), true]);
+  // argv itself unreadable.
+  for (const x of [argvGone!, argvKernel!]) {
+    assert.deepEqual([x.e.path, x.e.argv, x.e.readFailed ?? false], ['/nonexistent/liveprobe-hostile', [], true]);
+  }
+}
+
+describe('hostile syscall arguments', () => {
+  for (const trace of [undefined, 'all']) {
+    test(`run${trace ? ' -e trace=all' : ' (seccomp filter)'}: 45 failing calls reported exactly as the kernel saw them, within bounds`, T, async () => {
+      const hostile = await fixture('hostile');
+      const session = run(hostile, [], { trace, stdio: ['ignore', 'pipe', 'inherit'] });
+      const [events, out] = await within(Promise.all([collect(session), readAll(session.stdout)]), 20_000, 'run hostile');
+      assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      assert.match(out, /\nhostile: 45 calls\n$/);
+      const calls = parseCalls(out);
+      assert.equal(calls.length, 45);
+      const pairs = pair(calls, events, session.pid!);
+      checkExact(pairs);
+      checkExecStrings(pairs);
+      // No process was created by a bogus clone/clone3, and every bound held everywhere.
+      assert.deepEqual(events.filter((e) => e.type === 'thread-start'), []);
+      for (const e of events) {
+        if (e.type !== 'syscall') continue;
+        assert.ok((e.cloneArgs?.length ?? 0) <= CLONE_ARGS_MAX);
+        assert.ok(Buffer.byteLength(e.path ?? '') <= PATH_MAX);
+        assert.ok((e.argv?.length ?? 0) <= ARGV_MAX);
+      }
+      assert.equal(events.at(-1)!.type, 'exit');
+      assertContiguous(events);
+    });
+  }
+
+  test('the CLI prints all of it, as text and as JSON, and exits 0', T, async () => {
+    const hostile = await fixture('hostile');
+    for (const json of [[], ['--json']]) {
+      const r = await runCli(['run', ...json, '-e', 'trace=clone3,clone,mmap,munmap,mremap,execve', hostile], { timeoutMs: 20_000 });
+      assert.equal(r.code, 0, r.stderr.slice(-1000));
+      assert.match(r.stdout, /\nhostile: 45 calls\n$/);
+      assert.doesNotMatch(r.stderr, /internal error|TypeError|RangeError/);
+      const lines = r.stderr.trimEnd().split('\n');
+      if (json.length) {
+        const events = lines.map((l) => JSON.parse(l) as { type: string; name?: string });
+        // The 45 calls, the launch's execve, and the loader's and libc's mmap/munmap.
+        assert.ok(events.filter((e) => e.type === 'syscall').length >= 46);
+      } else {
+        assert.equal(lines.filter((l) => /clone3\(/.test(l)).length, 20);
+        // Only the fields the copied bytes cover are shown (87 bytes: no cgroup).
+        for (const l of lines) assert.doesNotMatch(l, /undefined|NaN/, l.slice(0, 300));
+      }
+    }
+  });
+});
