@@ -15,6 +15,7 @@ import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
 import os from 'node:os';
 import { type NativeSession, native } from './native';
+import { attachPermissionFacts, explainAttachEperm } from './permissions';
 import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
 import { BatchView, ERROR_SITE, FIELD, KIND } from './wire';
 
@@ -386,14 +387,7 @@ export class Session implements AsyncIterable<SessionEvent> {
     const code = codeForErrno(r.errno);
     const text = errnoText(r.errno).toLowerCase();
     if (r.site === ERROR_SITE.seize) {
-      if (r.errno === 1) {
-        return new LiveprobeError(
-          'EPERM',
-          `not permitted to trace process ${r.pid} (${text}): run liveprobe as root or with CAP_SYS_PTRACE, ` +
-            `or as the process's owner with kernel.yama.ptrace_scope at 0`,
-          r.errno,
-        );
-      }
+      if (r.errno === 1) return new LiveprobeError('EPERM', explainAttachEperm(r.pid, attachPermissionFacts(r.pid)), r.errno);
       if (r.errno === 3) return new LiveprobeError('ESRCH', `no process with pid ${r.pid}; check the pid with ps`, r.errno);
     }
     if (r.site === ERROR_SITE.exec) {
