@@ -184,6 +184,8 @@ export interface SnapshotEvent extends EventBase {
   type: 'snapshot';
   /** /proc/PID/maps, read while every thread was stopped. */
   maps: string;
+  /** attach: each thread's stack pointer and pc at that stopped-world moment. */
+  threads?: { tid: number; sp: bigint; ip: bigint }[];
 }
 
 export interface StartedEvent extends EventBase {
@@ -318,8 +320,18 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
         groupStop: (flags & FLAG.groupStop) !== 0,
         senderPid: Number(b.u64(i, FIELD.args)),
       };
-    case KIND.snapshot:
-      return { type: 'snapshot', seq, time, pid, tid, maps: utf8.decode(b.data(i)) };
+    case KIND.snapshot: {
+      const ev: SnapshotEvent = { type: 'snapshot', seq, time, pid, tid, maps: utf8.decode(b.data(i)) };
+      const regs = b.data(i, 2);
+      if (regs.length >= 24) {
+        const dv = new DataView(regs.buffer, regs.byteOffset, regs.length);
+        ev.threads = [];
+        for (let o = 0; o + 24 <= regs.length; o += 24) {
+          ev.threads.push({ tid: dv.getUint32(o, true), sp: dv.getBigUint64(o + 8, true), ip: dv.getBigUint64(o + 16, true) });
+        }
+      }
+      return ev;
+    }
     case KIND.started:
       return { type: 'started', seq, time, pid, tid, tasks: a };
     case KIND.detached:

@@ -104,6 +104,8 @@ export class Session implements AsyncIterable<SessionEvent> {
     const n = max ? Number(max.slice('MALLOC_ARENA_MAX='.length)) : NaN;
     return { arenaMax: Number.isInteger(n) && n > 0 ? n : null, cpus: os.availableParallelism() };
   });
+  /** attach: each thread's registers at the stopped-world moment. */
+  #attachRegs: { tid: number; sp: bigint }[] | undefined;
   /** Decoded batches waiting for the consumer; one credit each. */
   #queue: Item[][] = [];
   #current: Item[] = [];
@@ -236,6 +238,7 @@ export class Session implements AsyncIterable<SessionEvent> {
     return explain({
       pid: this.pid, model, findings: this.#detectors.findings, usage: usage ?? null,
       attachedLate: this.mode === 'attach', extents: this.#detectors.extents.get(this.pid),
+      threadRegs: this.#attachRegs,
     });
   }
 
@@ -314,6 +317,7 @@ export class Session implements AsyncIterable<SessionEvent> {
         items.push(this.#errorFor(r));
       } else {
         items.push(r);
+        if (r.type === 'snapshot' && r.threads && this.mode === 'attach') this.#attachRegs ??= r.threads;
         const found = this.#detectors.process(r);
         for (const f of found) items.push(f);
       }

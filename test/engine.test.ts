@@ -253,9 +253,13 @@ describe('cli', () => {
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'Hello from stdio\n');
     const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number });
-    lines.filter((ev) => ev.type !== 'finding').forEach((ev, i) => assert.equal(ev.seq, i));
+    // Events are numbered; findings carry their trigger's seq; usage samples
+    // and the closing explanation are not events of the trace.
+    const events = lines.filter((ev) => typeof ev.seq === 'number' && ev.type !== 'finding');
+    events.forEach((ev, i) => assert.equal(ev.seq, i));
     assert.ok(lines.some((ev) => ev.type === 'finding'), 'findings are in the NDJSON too');
-    assert.equal(lines.at(-1)!.type, 'detached');
+    assert.equal(events.at(-1)!.type, 'detached');
+    assert.equal(lines.at(-1)!.type, 'explanation', '--json ends with the explanation');
   });
 });
 

@@ -9,6 +9,8 @@ import { classifyRegion } from './classify';
 import { parseSmaps } from './smaps';
 import type { UsageSummary } from './usage';
 
+const HEAP_WINDOW = 64n << 20n;
+
 export interface ClassLine {
   class: string;
   /** Distinct allocations (by the syscall that made each). */
@@ -102,6 +104,8 @@ export interface ExplainInput {
   usage?: UsageSummary | null;
   /** Regions that existed before liveprobe attached carry 'shape' classes. */
   attachedLate?: boolean;
+  /** attach: each thread's stack pointer when the world was stopped, for threads made before. */
+  threadRegs?: readonly { tid: number; sp: bigint }[];
   /** The ranges the detectors classified, one per proven allocation (counts per class). */
   extents?: readonly { cls: string; start: bigint; end: bigint }[];
 }
@@ -111,8 +115,9 @@ export function explain(input: ExplainInput): Explanation {
   // [vsyscall] is listed in maps but is no VMA of the process: not in VmSize.
   const regions = model.regions().filter((r) => r.name !== '[vsyscall]');
   const rss = model.exited ? null : rssByRegion(pid, regions);
-  const groups = new Map<string, { bytes: bigint; rss: bigint; origins: Map<number, bigint>; basis: ClassLine['basis'] }>();
+  const groups = new Map<string, { bytes: bigint; rss: bigint; origins: Map<number | string, bigint>; basis: ClassLine['basis'] }>();
   const creators = new Map<number, bigint>();
+  const provenClasses = new Set((input.extents ?? []).map((x) => x.cls));
   for (const r of regions) {
     const c = classifyRegion(r, regions);
     const size = r.end - r.start;
@@ -120,7 +125,14 @@ export function explain(input: ExplainInput): Explanation {
     if (!g) groups.set(c.class, (g = { bytes: 0n, rss: 0n, origins: new Map(), basis: c.basis }));
     g.bytes += size;
     g.rss += rss?.get(r) ?? 0n;
-    g.origins.set(r.origin.seq, (g.origins.get(r.origin.seq) ?? 0n) + size);
+    // One allocation per making syscall; regions from the attach snapshot all
+    // share one origin, so there: one per 64 MiB heap window, else per region.
+    const key: number | string =
+      r.origin.cause !== 'snapshot' ? r.origin.seq
+      : c.class === 'glibc-arena-heap' || c.class === 'go-heap-arena' ? `w${r.start - (r.start % HEAP_WINDOW)}`
+      : `r${r.start}`;
+    // Proven allocations are counted by the detectors' extents below.
+    if (!(c.basis === 'proof' && provenClasses.has(c.class))) g.origins.set(key, (g.origins.get(key) ?? 0n) + size);
     if (c.basis === 'shape') g.basis = 'shape';
     creators.set(r.origin.tid, (creators.get(r.origin.tid) ?? 0n) + size);
   }
@@ -135,7 +147,7 @@ export function explain(input: ExplainInput): Explanation {
   }
   const classes: ClassLine[] = [...groups.entries()]
     .map(([cls, g]) => {
-      const sizes = extentSizes.get(cls) ?? [...g.origins.values()];
+      const sizes = [...(extentSizes.get(cls) ?? []), ...g.origins.values()];
       const alike = sizes.every((s) => s === sizes[0]);
       return {
         class: cls, count: sizes.length, each: alike ? sizes[0]! : null, bytes: g.bytes,
@@ -151,13 +163,24 @@ export function explain(input: ExplainInput): Explanation {
     if (f.kind === 'cgo-thread') kinds.set(Number(f.details.newTid), 'cgo-thread');
     if (f.kind === 'go-thread') kinds.set(Number(f.details.newTid), 'go-thread');
   }
+  // Threads made before an attach: where their stack pointer was when every
+  // thread was stopped. On a pthread stack: made by pthread_create (cgo).
+  // In the Go heap (a g0 stack from Go's allocator): made by the Go runtime.
+  const byShape = new Map<number, ThreadLine['kind']>();
+  for (const { tid, sp } of input.threadRegs ?? []) {
+    if (tid === pid || kinds.has(tid)) continue;
+    const r = regions.find((x) => sp >= x.start && sp < x.end);
+    const c = r ? classifyRegion(r, regions).class : undefined;
+    if (c === 'pthread-stack') byShape.set(tid, 'cgo-thread');
+    else if (c === 'go-heap-arena') byShape.set(tid, 'go-thread');
+  }
   const threads: ThreadLine[] = [...new Set([pid, ...states.keys(), ...kinds.keys()])]
     .sort((a, b) => a - b)
     .map((tid) => ({
       tid,
-      kind: tid === pid ? 'main' : (kinds.get(tid) ?? 'unknown'),
+      kind: tid === pid ? 'main' : (kinds.get(tid) ?? byShape.get(tid) ?? 'unknown'),
       state: states.get(tid) ?? 'exited',
-      basis: tid === pid || kinds.has(tid) ? 'proof' : 'none',
+      basis: tid === pid || kinds.has(tid) ? 'proof' : byShape.has(tid) ? 'shape' : 'none',
     }));
 
   const exe = input.exe ?? safeReadlink(`/proc/${pid}/exe`);

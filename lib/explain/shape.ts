@@ -29,18 +29,21 @@ function tiling(all: readonly Region[], start: bigint, end: bigint): Region[] | 
 }
 
 /**
- * A 64 MiB-aligned window holding a RW prefix and a PROT_NONE rest: a glibc
- * arena heap (RW grows page by page) or a Go heap arena (RW grows in 4 MiB
- * steps). The step size tells them apart.
+ * A 64 MiB-aligned window of anonymous memory, PROT_NONE but for RW parts:
+ * a glibc arena heap (one RW prefix at the base, grown page by page) or a Go
+ * heap arena (RW made in 4 MiB-aligned steps, anywhere: Go 1.26 starts at a
+ * random offset).
  */
 function heapWindow(r: Region, all: readonly Region[]): string | undefined {
   const base = r.start - (r.start % HEAP);
   const pieces = tiling(all, base, base + HEAP);
   if (!pieces || !pieces.every(anon)) return undefined;
-  const [first, ...rest] = pieces;
-  if ((first!.prot & PROT_WRITE) === 0 || !rest.every(isNone) || rest.length > 1) return undefined;
-  const committed = first!.end - first!.start;
-  return committed % (4n * MiB) === 0n ? 'go-heap-arena' : 'glibc-arena-heap';
+  const rw = pieces.filter((p) => !isNone(p));
+  if (rw.length === 0 || !rw.every((p) => (p.prot & PROT_WRITE) !== 0)) return undefined;
+  const step = 4n * MiB;
+  if (rw.every((p) => (p.start - base) % step === 0n && (p.end - p.start) % step === 0n)) return 'go-heap-arena';
+  if (rw.length === 1 && rw[0]!.start === base) return 'glibc-arena-heap';
+  return undefined;
 }
 
 export function classifyByShape(r: Region, all: readonly Region[]): string | undefined {
