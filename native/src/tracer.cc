@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -26,6 +27,9 @@ namespace liveprobe {
 namespace {
 
 constexpr int kWaitFlags = __WALL | __WNOTHREAD;  // never reap Node's own children
+// How long the attach waits for progress before it stops waiting for tasks
+// that sit in uninterruptible sleep.
+constexpr uint64_t kStopTheWorldPatienceNs = 20'000'000;
 constexpr unsigned long kBaseOptions =
     PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD;
 
@@ -72,6 +76,23 @@ bool isZombie(pid_t tgid, pid_t tid) {
   if (close == std::string::npos || close + 2 >= stat.size()) return false;
   char state = stat[close + 2];
   return state == 'Z' || state == 'X';
+}
+
+// A task in uninterruptible sleep ('D'): a vfork parent waiting for its
+// child's exec or exit, a thread in D-state I/O. No ptrace stop reaches it
+// until it leaves the kernel.
+bool inUninterruptibleSleep(pid_t tgid, pid_t tid) {
+  std::string stat;
+  if (!readFile("/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/stat", stat))
+    return false;
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'D';
+}
+
+void sleepMs(long ms) {
+  timespec ts{ms / 1000, (ms % 1000) * 1'000'000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 // LIVEPROBE_DEBUG_NATIVE=1 logs every wait status: for debugging the state machine.
@@ -443,9 +464,23 @@ void Tracer::waitForDetachedTarget() {
   writer_.flush();
   int st;
   for (;;) {
-    pid_t w = waitpid(target_pid_, &st, kWaitFlags);
+    // Any of our tasks: one dropped while it could not stop (a vfork parent)
+    // stops here later, at our interrupt, and is released then.
+    pid_t w = waitpid(-1, &st, kWaitFlags);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) return;
+    if (w == wake_pid_) {
+      wake_pid_ = -1;
+      continue;
+    }
+    if (w != target_pid_) {
+      if (WIFSTOPPED(st)) ptraceCall(PTRACE_DETACH, w, 0, 0);
+      continue;
+    }
+    if (WIFSTOPPED(st)) {
+      ptraceCall(PTRACE_DETACH, w, 0, 0);
+      continue;
+    }
     if (WIFEXITED(st) || WIFSIGNALED(st)) break;
   }
   target_exited_ = true;
@@ -523,19 +558,38 @@ void Tracer::attachSession(const AttachOptions& opts) {
   }
   for (auto& [tid, t] : tasks_) ptraceCall(PTRACE_INTERRUPT, tid, 0, 0);
   // Stop the world: every task must report a stop before the maps are read.
+  // Except a task in uninterruptible sleep (a vfork parent whose child has
+  // not exec'd yet): it stops only when it leaves the kernel, which may be
+  // never (a stopped vfork child), and holding every other thread stopped
+  // until then would freeze the process. It runs no user code and makes no
+  // syscall meanwhile, so the snapshot stays exact; its interrupt stop comes
+  // later and is resumed like any other.
+  uint64_t quiet_since = monotonicNs();
   for (;;) {
-    bool all_stopped = true;
+    std::vector<pid_t> waiting;
     for (auto& [tid, t] : tasks_)
-      if (t.state != State::kStopped) all_stopped = false;
-    if (all_stopped || tasks_.empty() || detach_requested_) break;
-    for (auto& [tid, t] : tasks_)
-      if (t.state != State::kStopped) LP_DEBUG("attach: waiting for tid=%d", tid);
+      if (t.state != State::kStopped) waiting.push_back(tid);
+    if (waiting.empty() || tasks_.empty() || detach_requested_) break;
     int st;
-    pid_t w = waitpid(-1, &st, kWaitFlags);
+    pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
     if (w < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (w == 0) {
+      if (monotonicNs() - quiet_since >= kStopTheWorldPatienceNs) {
+        bool all_in_kernel = true;
+        for (pid_t tid : waiting)
+          if (!inUninterruptibleSleep(tasks_[tid].tgid, tid)) all_in_kernel = false;
+        if (all_in_kernel) {
+          for (pid_t tid : waiting) LP_DEBUG("attach: tid=%d is in uninterruptible sleep; not waited for", tid);
+          break;
+        }
+      }
+      sleepMs(1);
+      continue;
+    }
+    quiet_since = monotonicNs();
     if (w == wake_pid_) {
       wake_pid_ = -1;
       continue;
@@ -634,14 +688,19 @@ pid_t Tracer::waitWhileDetaching(int& st) {
     pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
     if (w != 0) return w;
     if (i % 100 == 0 && dropTasksNotTracedHere()) return 0;
-    timespec ts{0, 1'000'000};
-    nanosleep(&ts, nullptr);
+    sleepMs(1);
   }
 }
 
+// Also drops, once every task left is in uninterruptible sleep (a vfork
+// parent), those tasks: PTRACE_DETACH needs a stopped tracee, and waiting for
+// the vfork to end could take forever. The kernel releases them when this
+// thread exits (attach: right after the session; no EXITKILL), and
+// waitForDetachedTarget releases their late stops in run.
 bool Tracer::dropTasksNotTracedHere() {
   const pid_t self = pid_t(syscall(SYS_gettid));  // TracerPid names the tracer thread
   std::vector<pid_t> drop;
+  bool all_in_kernel = true;
   for (const auto& [tid, t] : tasks_) {
     std::string status;
     pid_t tracer = 0;  // gone altogether
@@ -649,10 +708,21 @@ bool Tracer::dropTasksNotTracedHere() {
       auto at = status.find("\nTracerPid:");
       if (at != std::string::npos) tracer = pid_t(std::strtol(status.c_str() + at + 11, nullptr, 10));
     }
-    if (tracer != self) drop.push_back(tid);
+    if (tracer != self) {
+      drop.push_back(tid);
+    } else if (!inUninterruptibleSleep(t.tgid, tid)) {
+      all_in_kernel = false;
+    }
+  }
+  if (all_in_kernel) {
+    for (const auto& [tid, t] : tasks_)
+      if (std::find(drop.begin(), drop.end(), tid) == drop.end()) {
+        LP_DEBUG("detach: tid=%d is in uninterruptible sleep; released when the tracer thread exits", tid);
+        drop.push_back(tid);
+      }
   }
   for (pid_t tid : drop) {
-    LP_DEBUG("detach: tid=%d is not traced here any more; dropped", tid);
+    LP_DEBUG("detach: tid=%d dropped", tid);
     tasks_.erase(tid);
   }
   return !drop.empty();
