@@ -6,11 +6,12 @@
 // that holds n regions of 4 pages, 1 page apart (so nothing merges and n
 // stays n): mprotect of a whole region and back; mprotect of its middle
 // page (a split into three) and back (a merge into one); munmap of the
-// region then a MAP_FIXED mmap of it again. Prints updates/s, µs per
-// update, and the µs per update divided by log2(n): a flat last column
-// means logarithmic growth. Not a test: no pass/fail.
+// region then a MAP_FIXED mmap of it again. Rates are per CPU second of
+// this process (steadier than wall time on a shared machine). Prints
+// updates/s, µs per update, and the µs per update divided by log2(n): a
+// flat last column means logarithmic growth. Not a test: no pass/fail.
 //
-//   node dist/bench/model.js [--seconds 1]
+//   node dist/bench/model.js [--seconds 1]     (BENCH_SIZES=10,100,... for other sizes)
 import { AddressSpace, type Provenance } from '../lib/model';
 
 const PAGE = 4096n;
@@ -29,7 +30,7 @@ function build(n: number): AddressSpace {
   return space;
 }
 
-/** Runs update rounds for about `seconds`; returns updates per second. */
+/** Runs update rounds for about `seconds` of CPU; returns updates per CPU second. */
 function measure(space: AddressSpace, n: number, seconds: number): number {
   let x = 0x2545f491;
   const random = (): number => {
@@ -42,10 +43,13 @@ function measure(space: AddressSpace, n: number, seconds: number): number {
   let seq = n;
   const cause = (c: string): Provenance => ({ tid: 1, seq: seq++, time: 0, cause: c });
   let updates = 0;
-  const deadline = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
-  const start = process.hrtime.bigint();
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const start = cpu();
   let now = start;
-  while (now < deadline) {
+  while (now - start < seconds) {
     for (let k = 0; k < 200; k++) {
       const at = BASE + BigInt(random()) * STRIDE;
       space.applyMprotect(at, 4n * PAGE, 1, 0, cause('mprotect'));
@@ -56,17 +60,17 @@ function measure(space: AddressSpace, n: number, seconds: number): number {
       space.applyMmap(at, 4n * PAGE, 3, MAP_PRIVATE_ANON | MAP_FIXED, undefined, 0n, cause('mmap'));
       updates += 6;
     }
-    now = process.hrtime.bigint();
+    now = cpu();
   }
   if (space.count !== n) throw new Error(`the model drifted to ${space.count} regions`);
-  return updates / (Number(now - start) / 1e9);
+  return updates / (now - start);
 }
 
 function main(): void {
   const i = process.argv.indexOf('--seconds');
   const seconds = i > 0 ? Number(process.argv[i + 1]) : 1;
   console.log(`model updates (mprotect split/merge, munmap + MAP_FIXED mmap), ${seconds} s per size, node ${process.version}`);
-  console.log('regions   updates/s   µs/update   µs/update ÷ log2(n)');
+  console.log('regions   updates/s   µs/update   µs/update ÷ log2(n)   (per CPU second)');
   const sizes = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(",").map(Number) : [10, 1_000, 100_000];
   for (const n of sizes) {
     const space = build(n);

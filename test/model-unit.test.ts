@@ -152,6 +152,25 @@ describe('address-space model (unit)', () => {
     assert.equal(space.brk, 0x555555570000n);
   });
 
+  test("two threads' calls reported out of kernel order: a late munmap leaves the mapping that reused its range", T, () => {
+    // ground-truth §2's glibc arena race: thread 11 reserves 128 MiB and trims
+    // its tail; thread 12's mmap gets that tail; the tracer reports 12's mmap
+    // before 11's munmap. Times: entered / returned, ms.
+    const space = new AddressSpace(1);
+    const MiB = 1n << 20n;
+    const base = 0x7f0004000000n;
+    space.applyMmap(base, 128n * MiB, 0, 0x4022, undefined, 0n, { tid: 11, seq: 1, time: 1.0, entered: 0.9, cause: 'mmap' });
+    space.applyMmap(base + 64n * MiB, 64n * MiB, 0, 0x4022, undefined, 0n, { tid: 12, seq: 2, time: 2.5, entered: 2.0, cause: 'mmap' });
+    space.applyMunmap(base + 64n * MiB, 64n * MiB, { tid: 11, seq: 3, time: 2.6, entered: 2.1, cause: 'munmap' });
+    assert.deepEqual(space.regions().map((r) => [r.start, r.end, r.origin.tid]), [
+      [base, base + 64n * MiB, 11],
+      [base + 64n * MiB, base + 128n * MiB, 12],
+    ]);
+    // A munmap that began after the mmap returned is a real unmap of it.
+    space.applyMunmap(base + 64n * MiB, 64n * MiB, { tid: 11, seq: 4, time: 3.1, entered: 3.0, cause: 'munmap' });
+    assert.equal(space.find(base + 64n * MiB), undefined);
+  });
+
   test("change events: one per update, with the syscall's provenance", T, () => {
     const space = new AddressSpace(1);
     const seen: ModelChange[] = [];

@@ -12,7 +12,7 @@ import { attach, run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
 import type { AddressSpace, ModelChange } from '../lib/model';
 import { fixture } from './helpers/fixtures';
-import { Quiescer, consume, explain, vmSizeKb } from './helpers/model';
+import { Quiescer, consume, explain, owning, vmSizeKb } from './helpers/model';
 import { readAll, runCli, sleep, startUnderShell } from './helpers/trace';
 
 const T = { timeout: 60_000 };
@@ -50,87 +50,116 @@ describe('address-space model', () => {
   test('mmap torture: 1,200 seeded-random memory syscalls from two threads; equal to /proc/PID/maps at all 20 checkpoints', T, async () => {
     const bin = await fixture('mmap_torture');
     const session = run(bin, ['ops', '20240604', '1200', '20'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const output = readAll(session.stdout);
-    const events: TraceEvent[] = [];
-    let checkpoints = 0;
-    for await (const ev of session) {
-      events.push(ev);
-      if (isSyscall(ev, 'mincore')) {
-        // Every earlier syscall of the (now blocked) process has reached the model.
-        assertMatchesKernel(session.model!, session.pid!, `checkpoint ${checkpoints + 1}`);
-        checkpoints++;
-        session.stdin!.write('c');
+    await owning(session, async () => {
+      const output = readAll(session.stdout);
+      const events: TraceEvent[] = [];
+      let checkpoints = 0;
+      for await (const ev of session) {
+        events.push(ev);
+        if (isSyscall(ev, 'mincore')) {
+          // Every earlier syscall of the (now blocked) process has reached the model.
+          assertMatchesKernel(session.model!, session.pid!, `checkpoint ${checkpoints + 1}`);
+          checkpoints++;
+          session.stdin!.write('c');
+        }
       }
-    }
-    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
-    assert.equal(checkpoints, 20);
+      assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      assert.equal(checkpoints, 20);
 
-    const out = await output;
-    assert.match(out, /^ops pid=\d+ ops=1200 checkpoints=20$/m);
-    const counts = opCounts(out, 'ops');
-    assert.equal(counts.size, 20, 'every kind of operation ran');
-    for (const [op, c] of counts) assert.ok(c.ok > 0, `${op} succeeded at least once (${c.ok}/${c.tried})`);
-    // The trace holds exactly the calls the fixture counted.
-    const sys = events.filter((e): e is SyscallEvent => e.type === 'syscall');
-    const okCount = (name: string) => sys.filter((e) => e.name === name && succeeded(e)).length;
-    const sum = (...ops: string[]) => ops.reduce((n, op) => n + counts.get(op)!.ok, 0);
-    assert.equal(okCount('mremap'), sum('mremap_shrink', 'mremap_grow', 'mremap_maymove', 'mremap_fixed', 'mremap_dontunmap', 'mremap_dup'));
-    assert.equal(okCount('shmat'), sum('shmat'));
-    assert.equal(okCount('shmdt'), sum('shmdt'));
-    assert.equal(okCount('remap_file_pages'), sum('remap_file_pages'));
-    assert.equal(okCount('pkey_mprotect'), sum('pkey_mprotect'));
-    // Both threads changed the one address space of the process.
-    const pid = session.pid!;
-    const helperMmaps = sys.filter((e) => e.tid !== pid && e.name === 'mmap' && succeeded(e));
-    assert.equal(new Set(helperMmaps.map((e) => e.tid)).size, 1, 'the helper thread made mmaps too');
+      const out = await output;
+      assert.match(out, /^ops pid=\d+ ops=1200 checkpoints=20$/m);
+      const counts = opCounts(out, 'ops');
+      assert.equal(counts.size, 20, 'every kind of operation ran');
+      for (const [op, c] of counts) assert.ok(c.ok > 0, `${op} succeeded at least once (${c.ok}/${c.tried})`);
+      // The trace holds exactly the calls the fixture counted.
+      const sys = events.filter((e): e is SyscallEvent => e.type === 'syscall');
+      const okCount = (name: string) => sys.filter((e) => e.name === name && succeeded(e)).length;
+      const sum = (...ops: string[]) => ops.reduce((n, op) => n + counts.get(op)!.ok, 0);
+      assert.equal(okCount('mremap'), sum('mremap_shrink', 'mremap_grow', 'mremap_maymove', 'mremap_fixed', 'mremap_dontunmap', 'mremap_dup'));
+      assert.equal(okCount('shmat'), sum('shmat'));
+      assert.equal(okCount('shmdt'), sum('shmdt'));
+      assert.equal(okCount('remap_file_pages'), sum('remap_file_pages'));
+      assert.equal(okCount('pkey_mprotect'), sum('pkey_mprotect'));
+      // Both threads changed the one address space of the process.
+      const pid = session.pid!;
+      const helperMmaps = sys.filter((e) => e.tid !== pid && e.name === 'mmap' && succeeded(e));
+      assert.equal(new Set(helperMmaps.map((e) => e.tid)).size, 1, 'the helper thread made mmaps too');
+    });
   });
 
-  test('provenance: a region remembers the mmap that made it (tid, seq, time); splits and merges keep it', T, async () => {
+  test('provenance: a region remembers the mmap that made it (tid, seq, entry and return times)', T, async () => {
     const bin = await fixture('mmap_torture');
     const session = run(bin, ['exec', '3'], { stdio: ['pipe', 'ignore', 'inherit'] });
-    let marker: SyscallEvent | undefined;
-    let checked = false;
-    for await (const ev of session) {
-      if (isSyscall(ev, 'mmap') && ev.ret === BigInt(MARKER)) marker = ev;
-      if (isSyscall(ev, 'mincore')) {
-        if (marker && !checked) {
-          const r = session.model!.find(MARKER + PAGE)!;
-          assert.deepEqual(
-            { start: r.start, end: r.end, perms: r.perms, name: r.name, class: r.class },
-            { start: MARKER, end: MARKER + 4n * PAGE, perms: 'r--p', name: '', class: null },
-          );
-          assert.deepEqual(r.origin, { tid: marker.tid, seq: marker.seq, time: marker.time, cause: 'mmap' });
-          checked = true;
+    await owning(session, async () => {
+      let marker: SyscallEvent | undefined;
+      let checked = false;
+      for await (const ev of session) {
+        if (isSyscall(ev, 'mmap') && ev.ret === BigInt(MARKER)) marker = ev;
+        if (isSyscall(ev, 'mincore')) {
+          if (marker && !checked) {
+            const r = session.model!.find(MARKER + PAGE)!;
+            assert.deepEqual(
+              { start: r.start, end: r.end, perms: r.perms, name: r.name, class: r.class },
+              { start: MARKER, end: MARKER + 4n * PAGE, perms: 'r--p', name: '', class: null },
+            );
+            assert.deepEqual(r.origin, { tid: marker.tid, seq: marker.seq, time: marker.time, entered: marker.entryTime, cause: 'mmap' });
+            checked = true;
+          }
+          session.stdin!.write('c');
         }
-        session.stdin!.write('c');
       }
-    }
-    assert.ok(checked);
+      assert.ok(checked);
+    });
   });
 
   for (const name of ['ex7', 'ex7pure'] as const) {
     test(`${name} during its sleep: equal to /proc/PID/maps, total = VmSize to the kB`, T, async () => {
       const bin = await fixture(name);
       const session = run(bin, ['-sleep', '2s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      await owning(session, async () => {
+        const pid = await session.ready;
+        const q = new Quiescer(pid);
+        const done = consume(session, q);
+        await sleep(1000); // into the sleep: the runtime's start-up is over
+        await q.stop();
+        try {
+          assertMatchesKernel(session.model!, pid, `${name} asleep`);
+          if (name === 'ex7') {
+            // cgo: glibc made the Ms' stacks: 8 MiB + a 4 KiB PROT_NONE guard each, by mmap.
+            const stacks = session.model!.regions().filter((r) => r.origin.cause === 'mmap' && r.end - r.start === 8n << 20n && r.perms === 'rw-p');
+            assert.ok(stacks.length >= 3, `pthread stacks in the model (${stacks.length})`);
+          }
+        } finally {
+          q.resume();
+        }
+        await done;
+        assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      });
+    });
+  }
+
+  test('arenas: 8 C threads make glibc arenas at once (the 128 MiB mmap / munmap race); equal while they hold', T, async () => {
+    const bin = await fixture('arenas');
+    const session = run(bin, ['-n', '8', '-hold', '1500ms'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await owning(session, async () => {
+      const out = readAll(session.stdout);
       const pid = await session.ready;
       const q = new Quiescer(pid);
       const done = consume(session, q);
-      await sleep(1000); // into the sleep: the runtime's start-up is over
+      await sleep(700);
       await q.stop();
       try {
-        assertMatchesKernel(session.model!, pid, `${name} asleep`);
-        if (name === 'ex7') {
-          // cgo: glibc made the Ms' stacks: 8 MiB + a 4 KiB PROT_NONE guard each, by mmap.
-          const stacks = session.model!.regions().filter((r) => r.origin.cause === 'mmap' && r.end - r.start === 8n << 20n && r.perms === 'rw-p');
-          assert.ok(stacks.length >= 3, `pthread stacks in the model (${stacks.length})`);
-        }
+        assertMatchesKernel(session.model!, pid, 'arenas holding');
+        // Every arena heap is a 64 MiB-aligned region from an mmap of PROT_NONE memory, its head made RW.
+        const heads = session.model!.regions().filter((r) => r.start % (64n << 20n) === 0n && r.perms === 'rw-p' && r.end - r.start === 0x21000n);
+        assert.ok(heads.length >= 8, `arena heap heads in the model (${heads.length})`);
       } finally {
         q.resume();
       }
       await done;
-      assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      assert.match(await out, /^arenas: threads=8 distinct_64MiB_heaps=8$/m);
     });
-  }
+  });
 
   for (const name of ['ex7', 'memchurn'] as const) {
     test(`attach to a running ${name}: equal right after attach and after 3 s of tracing`, T, async () => {
@@ -166,92 +195,98 @@ describe('address-space model', () => {
   test('exec: the model is emptied and re-seeded by the new image, and equals /proc/PID/maps after it', T, async () => {
     const bin = await fixture('mmap_torture');
     const session = run(bin, ['exec', '5'], { stdio: ['pipe', 'ignore', 'inherit'] });
-    let before: AddressSpace | undefined;
-    let execSeq = -1;
-    let checkpoints = 0;
-    const changes: ModelChange[] = [];
-    for await (const ev of session) {
-      if (ev.type === 'exec') execSeq = ev.seq;
-      if (!isSyscall(ev, 'mincore')) continue;
-      checkpoints++;
-      const model = session.model!;
-      assertMatchesKernel(model, session.pid!, `checkpoint ${checkpoints}`);
-      if (checkpoints === 2) {
-        // Before the exec: the marker is mapped. Watch the model from here.
-        assert.equal(model.find(MARKER)?.end, MARKER + 4n * PAGE);
-        before = model;
-        model.on('change', (c) => changes.push(c));
-      } else if (checkpoints > 2) {
-        assert.ok(execSeq > 0, 'the exec came before this checkpoint');
-        assert.equal(model, before, 'the same model object lives on across exec');
-        assert.equal(model.find(MARKER), undefined, 'the old image is gone');
-        for (const r of model.regions()) assert.ok(r.origin.seq > execSeq, `region ${r.start.toString(16)} predates the exec`);
+    await owning(session, async () => {
+      let before: AddressSpace | undefined;
+      let execSeq = -1;
+      let checkpoints = 0;
+      const changes: ModelChange[] = [];
+      for await (const ev of session) {
+        if (ev.type === 'exec') execSeq = ev.seq;
+        if (!isSyscall(ev, 'mincore')) continue;
+        checkpoints++;
+        const model = session.model!;
+        assertMatchesKernel(model, session.pid!, `checkpoint ${checkpoints}`);
+        if (checkpoints === 2) {
+          // Before the exec: the marker is mapped. Watch the model from here.
+          assert.equal(model.find(MARKER)?.end, MARKER + 4n * PAGE);
+          before = model;
+          model.on('change', (c) => changes.push(c));
+        } else if (checkpoints > 2) {
+          assert.ok(execSeq > 0, 'the exec came before this checkpoint');
+          assert.equal(model, before, 'the same model object lives on across exec');
+          assert.equal(model.find(MARKER), undefined, 'the old image is gone');
+          for (const r of model.regions()) assert.ok(r.origin.seq > execSeq, `region ${r.start.toString(16)} predates the exec`);
+        }
+        session.stdin!.write('c');
       }
-      session.stdin!.write('c');
-    }
-    assert.equal(checkpoints, 4);
-    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
-    // The old image's last changes, one reset at the exec record, one seed
-    // from the snapshot record right after it, then the new image's syscalls.
-    const at = changes.findIndex((c) => c.cause === 'exec');
-    assert.ok(at >= 0);
-    assert.deepEqual([changes[at]!.seq, changes[at + 1]!.cause, changes[at + 1]!.seq], [execSeq, 'snapshot', execSeq + 1]);
-    assert.ok(changes.slice(0, at).every((c) => c.seq < execSeq));
-    assert.ok(changes.slice(at + 2).every((c) => c.seq > execSeq + 1 && c.cause !== 'exec'));
+      assert.equal(checkpoints, 4);
+      assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      // The old image's last changes, one reset at the exec record, one seed
+      // from the snapshot record right after it, then the new image's syscalls.
+      const at = changes.findIndex((c) => c.cause === 'exec');
+      assert.ok(at >= 0);
+      assert.deepEqual([changes[at]!.seq, changes[at + 1]!.cause, changes[at + 1]!.seq], [execSeq, 'snapshot', execSeq + 1]);
+      assert.ok(changes.slice(0, at).every((c) => c.seq < execSeq));
+      assert.ok(changes.slice(at + 2).every((c) => c.seq > execSeq + 1 && c.cause !== 'exec'));
+    });
   });
 
   test('fork with followForks: the child gets a copy (minus MADV_DONTFORK), each process its own model', T, async () => {
     const bin = await fixture('mmap_torture');
     const session = run(bin, ['fork', '7'], { stdio: ['pipe', 'ignore', 'inherit'], followForks: true });
-    let parent = 0;
-    let child = 0;
-    let childCheckpoints = 0;
-    for await (const ev of session) {
-      if (ev.type === 'thread-start' && ev.how === 'fork') child = ev.tid;
-      if (!isSyscall(ev, 'mincore')) continue;
-      parent ||= session.pid!;
-      const model = session.models.get(ev.pid)!;
-      assertMatchesKernel(model, ev.pid, `pid ${ev.pid}`);
-      if (ev.pid === child) {
-        childCheckpoints++;
-        const parentModel = session.models.get(parent)!;
-        assert.notEqual(model, parentModel);
-        // The parent waits in waitpid meanwhile: it can be compared too.
-        assertMatchesKernel(parentModel, parent, 'the parent while its child runs');
-        if (childCheckpoints === 1) {
-          assert.equal(model.find(MARKER), undefined, 'MADV_DONTFORK memory is not inherited');
-          assert.ok(parentModel.find(MARKER), 'the parent keeps it');
-          const inherited = model.find(MARKER + 8n * PAGE)!;
-          assert.equal(inherited.origin.tid, parent, "an inherited region keeps the parent's provenance");
+    await owning(session, async () => {
+      let parent = 0;
+      let child = 0;
+      let childCheckpoints = 0;
+      for await (const ev of session) {
+        if (ev.type === 'thread-start' && ev.how === 'fork') child = ev.tid;
+        if (!isSyscall(ev, 'mincore')) continue;
+        parent ||= session.pid!;
+        const model = session.models.get(ev.pid)!;
+        assertMatchesKernel(model, ev.pid, `pid ${ev.pid}`);
+        if (ev.pid === child) {
+          childCheckpoints++;
+          const parentModel = session.models.get(parent)!;
+          assert.notEqual(model, parentModel);
+          // The parent waits in waitpid meanwhile: it can be compared too.
+          assertMatchesKernel(parentModel, parent, 'the parent while its child runs');
+          if (childCheckpoints === 1) {
+            assert.equal(model.find(MARKER), undefined, 'MADV_DONTFORK memory is not inherited');
+            assert.ok(parentModel.find(MARKER), 'the parent keeps it');
+            const inherited = model.find(MARKER + 8n * PAGE)!;
+            assert.equal(inherited.origin.tid, parent, "an inherited region keeps the parent's provenance");
+          }
         }
+        session.stdin!.write('c');
       }
-      session.stdin!.write('c');
-    }
-    assert.ok(child > 0);
-    assert.equal(childCheckpoints, 3);
-    assert.equal(session.models.get(child)?.exited, true);
-    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      assert.ok(child > 0);
+      assert.equal(childCheckpoints, 3);
+      assert.equal(session.models.get(child)?.exited, true);
+      assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+    });
   });
 
   test('vfork + exec with followForks: the child leaves the shared model at its exec; both equal', T, async () => {
     const bin = await fixture('mmap_torture');
     const session = run(bin, ['vfork', '11'], { stdio: ['pipe', 'ignore', 'inherit'], followForks: true });
-    let child = 0;
-    let seen = 0;
-    for await (const ev of session) {
-      if (ev.type === 'thread-start' && ev.how === 'vfork') child = ev.tid;
-      if (!isSyscall(ev, 'mincore')) continue;
-      seen++;
-      assertMatchesKernel(session.models.get(ev.pid)!, ev.pid, `pid ${ev.pid}`);
-      if (ev.pid === child) {
-        assert.notEqual(session.models.get(child), session.model);
-        assertMatchesKernel(session.model!, session.pid!, 'the parent, waiting for its child');
+    await owning(session, async () => {
+      let child = 0;
+      let seen = 0;
+      for await (const ev of session) {
+        if (ev.type === 'thread-start' && ev.how === 'vfork') child = ev.tid;
+        if (!isSyscall(ev, 'mincore')) continue;
+        seen++;
+        assertMatchesKernel(session.models.get(ev.pid)!, ev.pid, `pid ${ev.pid}`);
+        if (ev.pid === child) {
+          assert.notEqual(session.models.get(child), session.model);
+          assertMatchesKernel(session.model!, session.pid!, 'the parent, waiting for its child');
+        }
+        session.stdin!.write('c');
       }
-      session.stdin!.write('c');
-    }
-    assert.ok(child > 0);
-    assert.equal(seen, 3);
-    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      assert.ok(child > 0);
+      assert.equal(seen, 3);
+      assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+    });
   });
 
   test('CLI --maps prints the model at exit in /proc/PID/maps layout with a class column', T, async () => {

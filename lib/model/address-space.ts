@@ -13,6 +13,8 @@ import {
   MADV_DOFORK,
   MADV_DONTFORK,
   MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
   MAP_HUGETLB,
   MAP_PRIVATE,
   MAP_TYPE,
@@ -25,6 +27,7 @@ import {
   PROT_WRITE,
   SHM_EXEC,
   SHM_RDONLY,
+  SHM_REMAP,
 } from './linux-constants';
 import { pageSize } from './page';
 import { type MountFacts, type ShmSegment, mountOf, readShmSegments } from './proc';
@@ -63,6 +66,14 @@ export interface AddressSpace {
 }
 
 const DEV_ZERO_SHARED = '/dev/zero (deleted)';
+
+/** A range a thread's syscall found free while the model still had it (returned at `time`, by `tid`). */
+interface FreedRange {
+  start: bigint;
+  end: bigint;
+  time: number;
+  tid: number;
+}
 
 function attrsEqual(a: RegionAttrs, b: RegionAttrs): boolean {
   return (
@@ -103,6 +114,8 @@ export class AddressSpace extends EventEmitter {
   #bytes = 0n;
   /** Page-aligned end of the brk heap (= PAGE_ALIGN(mm->brk)); undefined until known. */
   #brkEnd: bigint | undefined;
+  /** Ranges the model still had when another thread's syscall found them free; see #claimFree. */
+  #freedEarly: FreedRange[] = [];
   /** Mount facts of mapped files, by path: looked up only when a failed call needs them. */
   readonly #mounts = new Map<string, MountFacts | null>();
   /** Segment sizes learnt at seed time, for shmdt of segments attached before tracing. */
@@ -233,6 +246,7 @@ export class AddressSpace extends EventEmitter {
     this.seeded = false;
     this.exited = false;
     this.faults.length = 0;
+    this.#freedEarly = [];
     this.lastSeq = cause.seq;
     this.#emit('exec', cause, 0n, 0n);
   }
@@ -356,6 +370,9 @@ export class AddressSpace extends EventEmitter {
       origin: cause,
       class: null,
     };
+    // Without MAP_FIXED (a hint, none, or MAP_FIXED_NOREPLACE) the kernel
+    // returns only free memory.
+    if (!(flags & MAP_FIXED) || flags & MAP_FIXED_NOREPLACE) this.#claimFree(addr, addr + size, cause);
     this.#carve(addr, addr + size);
     this.#link(addr, addr + size, off, attrs);
     this.#done('mmap', cause, addr, addr + size);
@@ -363,7 +380,7 @@ export class AddressSpace extends EventEmitter {
 
   applyMunmap(addr: bigint, len: bigint, cause: Provenance): void {
     const end = addr + this.#pageAlign(len);
-    this.#carve(addr, end);
+    for (const [lo, hi] of this.#removable(addr, end, cause)) this.#carve(lo, hi);
     this.#done('munmap', cause, addr, end);
   }
 
@@ -475,7 +492,7 @@ export class AddressSpace extends EventEmitter {
     }
     if (newAddr === oldAddr) {
       if (newSize < oldSize) {
-        this.#carve(oldAddr + newSize, oldAddr + oldSize);
+        for (const [lo, hi] of this.#removable(oldAddr + newSize, oldAddr + oldSize, cause)) this.#carve(lo, hi);
       } else if (newSize > oldSize) {
         // Grown in place: the VMA was extended, so the new pages are more of
         // the same mapping (file offsets continue). Made by this mremap.
@@ -491,7 +508,11 @@ export class AddressSpace extends EventEmitter {
     // Moved. The kernel unmaps the destination (MREMAP_FIXED), drops the
     // source's tail when shrinking, then moves the VMA, then extends it.
     const moveSize = newSize < oldSize ? newSize : oldSize;
-    if (newSize < oldSize) this.#carve(oldAddr + newSize, oldAddr + oldSize);
+    if (newSize < oldSize) {
+      for (const [lo, hi] of this.#removable(oldAddr + newSize, oldAddr + oldSize, cause)) this.#carve(lo, hi);
+    }
+    // Without MREMAP_FIXED the kernel picked a free destination.
+    if (!(flags & MREMAP_FIXED)) this.#claimFree(newAddr, newAddr + newSize, cause);
     const pieces: { start: bigint; end: bigint; offset: bigint; attrs: RegionAttrs }[] = [];
     if (flags & MREMAP_DONTUNMAP) {
       for (let n = this.#map.firstEndingAfter(oldAddr); n && n.start < oldAddr + moveSize; n = n.next[0]!) {
@@ -500,7 +521,9 @@ export class AddressSpace extends EventEmitter {
         pieces.push({ start: s, end: e, offset: this.#offsetAt(n, s), attrs: n.attrs });
       }
     } else {
-      for (const n of this.#carve(oldAddr, oldAddr + moveSize)) pieces.push(n);
+      for (const [lo, hi] of this.#removable(oldAddr, oldAddr + moveSize, cause)) {
+        for (const n of this.#carve(lo, hi)) pieces.push(n);
+      }
     }
     if (flags & MREMAP_FIXED && oldSize === newSize) {
       // A pure move (Linux ≥ 6.17 remap_move): each VMA of the source moves
@@ -545,6 +568,7 @@ export class AddressSpace extends EventEmitter {
       // One heap region from the first brk on: the kernel extends the heap
       // VMA (do_brk_flags), so growth extends the brk-made region.
       const prev = this.#map.find(old - 1n);
+      this.#claimFree(old, end, cause);
       this.#carve(old, end);
       if (
         prev &&
@@ -573,7 +597,7 @@ export class AddressSpace extends EventEmitter {
       }
       this.#done('brk', cause, old, end);
     } else {
-      this.#carve(end, old);
+      for (const [lo, hi] of this.#removable(end, old, cause)) this.#carve(lo, hi);
       this.#done('brk', cause, end, old);
     }
   }
@@ -588,6 +612,7 @@ export class AddressSpace extends EventEmitter {
     const size = segment ? this.#pageAlign(segment.size) : this.#page;
     const prot = (shmflg & SHM_RDONLY ? PROT_READ : PROT_READ | PROT_WRITE) | (shmflg & SHM_EXEC ? PROT_EXEC : 0);
     const key = segment ? segment.key.toString(16).padStart(8, '0') : '00000000';
+    if (!(shmflg & SHM_REMAP)) this.#claimFree(addr, addr + size, cause);
     this.#carve(addr, addr + size);
     this.#link(addr, addr + size, 0n, {
       prot,
@@ -625,13 +650,16 @@ export class AddressSpace extends EventEmitter {
     }
     if (!n) return;
     const limit = size >= 0n ? this.#pageAlign(size) : undefined;
+    // Pieces another thread's later-reported call found free are gone already.
+    const allowed = this.#removable(addr, limit !== undefined ? addr + limit : this.#lastEnd(), cause);
+    const inAllowed = (x: RegionNode) => allowed.some(([lo, hi]) => x.start >= lo && x.end <= hi);
     let last = n.end;
     while (n) {
       const next: RegionNode | null = n.next[0]!;
       if (limit !== undefined && n.end - addr > limit) break;
       if (n.attrs.kind === 'shm' && n.attrs.shmid === shmid && n.start - addr === n.offset) {
         last = n.end;
-        this.#unlink(n);
+        if (inAllowed(n)) this.#unlink(n);
       } else if (limit === undefined) {
         // Size unknown: stop at the first piece of anything else.
         break;
@@ -690,6 +718,60 @@ export class AddressSpace extends EventEmitter {
   }
 
   // ------------------------------------------------------------ internals
+
+  /**
+   * A syscall that the kernel lets use only free memory (mmap without
+   * MAP_FIXED, mremap without MREMAP_FIXED, shmat without SHM_REMAP, brk
+   * growth) got [lo, hi). If the model still has memory there, another
+   * thread freed it first (munmap, mremap, shmdt, brk) and the tracer has
+   * not reported that call yet: records come in the order the tracer saw
+   * the syscalls return, which for two threads can differ from the order the
+   * kernel applied them (glibc's arena set-up races like this, ground-truth
+   * §2). The range is remembered so that the late removal leaves the new
+   * mapping alone; see #removable.
+   */
+  #claimFree(lo: bigint, hi: bigint, cause: Provenance): void {
+    for (let n = this.#map.firstEndingAfter(lo); n && n.start < hi; n = n.next[0]!) {
+      this.#freedEarly.push({ start: n.start > lo ? n.start : lo, end: n.end < hi ? n.end : hi, time: cause.time, tid: cause.tid });
+    }
+    // Stale entries are harmless (see #removable's time test); keep the list short.
+    if (this.#freedEarly.length > 256) this.#freedEarly.splice(0, this.#freedEarly.length - 256);
+  }
+
+  /**
+   * The parts of [lo, hi) a removal may take out: not those another thread
+   * found free while this call was under way (it entered before that
+   * thread's call returned, so it may be the call that freed them). Those
+   * parts are consumed.
+   */
+  #removable(lo: bigint, hi: bigint, cause: Provenance): [bigint, bigint][] {
+    if (this.#freedEarly.length === 0 || cause.entered === undefined) return [[lo, hi]];
+    let ranges: [bigint, bigint][] = [[lo, hi]];
+    const keep: FreedRange[] = [];
+    for (const t of this.#freedEarly) {
+      if (t.tid === cause.tid || cause.entered >= t.time || t.end <= lo || t.start >= hi) {
+        keep.push(t);
+        continue;
+      }
+      ranges = ranges.flatMap(([a, b]): [bigint, bigint][] => {
+        if (t.end <= a || t.start >= b) return [[a, b]];
+        const out: [bigint, bigint][] = [];
+        if (t.start > a) out.push([a, t.start]);
+        if (t.end < b) out.push([t.end, b]);
+        return out;
+      });
+      if (t.start < lo) keep.push({ ...t, end: lo });
+      if (t.end > hi) keep.push({ ...t, start: hi });
+    }
+    this.#freedEarly = keep;
+    return ranges;
+  }
+
+  #lastEnd(): bigint {
+    let end = 0n;
+    for (let n = this.#map.first(); n; n = n.next[0]!) end = n.end;
+    return end;
+  }
 
   #pageAlign(len: bigint): bigint {
     const rem = len % this.#page;

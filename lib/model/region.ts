@@ -8,8 +8,10 @@ export interface Provenance {
   readonly tid: number;
   /** The record's seq: the syscall event with this seq is the proof. */
   readonly seq: number;
-  /** Milliseconds since the session started, as event times. */
+  /** Milliseconds since the session started, as event times: when the syscall returned. */
   readonly time: number;
+  /** When the syscall was entered (same clock), if the tracer saw the entry. */
+  readonly entered?: number;
   /** 'mmap', 'mremap', 'brk', 'shmat', … or 'snapshot' when it predates tracing. */
   readonly cause: string;
 }

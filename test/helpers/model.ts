@@ -102,3 +102,33 @@ export function consume(session: Session, q: Quiescer | undefined, onEvent?: (ev
     return events;
   })();
 }
+
+/**
+ * Runs a test body over a run() session; whatever happens, the traced
+ * processes do not outlive it. A failed assertion inside `for await` detaches
+ * (the target runs on), and a fixture blocked on its stdin would then keep
+ * this Node process alive forever.
+ */
+export async function owning(session: Session, body: () => Promise<void>): Promise<void> {
+  let ended = false;
+  session.exited.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  try {
+    await body();
+  } finally {
+    if (!ended) {
+      const pids = new Set<number>(session.models.keys());
+      if (session.pid !== undefined) pids.add(session.pid);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
+    session.stdin?.destroy();
+  }
+}
