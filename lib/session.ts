@@ -116,6 +116,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   #ended = false;
   #detachRequested = false;
   #detachedSeen = false;
+  #exitSeen = false;
   #lastTurn = performance.now();
   #ready = deferred<number>();
   #exited = deferred<ExitInfo>();
@@ -330,6 +331,7 @@ export class Session implements AsyncIterable<SessionEvent> {
         case KIND.exit:
           if (batch.u32(i, FIELD.pid) === this.pid) {
             this.#closeChildFds();
+            this.#exitSeen = true;
             this.#exited.resolve({ ...decodeWaitStatus(batch.u32(i, FIELD.a)), detached: false });
           }
           break;
@@ -371,7 +373,12 @@ export class Session implements AsyncIterable<SessionEvent> {
     this.#ended = true;
     this.#closeChildFds();
     const gone = new LiveprobeError('ECHILD', 'the tracer ended before the target exited');
-    this.#ready.reject(this.#error ?? gone);
+    // ready: say what happened when the session ended before it (the target
+    // exited mid-attach, or a detach came first).
+    const notReady = this.#exitSeen
+      ? new LiveprobeError('ESRCH', `process ${this.pid} exited while liveprobe was attaching`, 3)
+      : this.#detachRequested ? new LiveprobeError('ECHILD', 'detached before the attach had completed') : gone;
+    this.#ready.reject(this.#error ?? notReady);
     this.#detached.resolve();
     this.#exited.reject(this.#error ?? gone);
   }

@@ -174,7 +174,8 @@ describe('a process that exits while liveprobe attaches', () => {
       await target.waitFor(/started 40\n/);
       const session = attach(target.pid);
       let ready = false;
-      session.ready.then(() => (ready = true), () => undefined);
+      let notReady: unknown;
+      session.ready.then(() => (ready = true), (err: unknown) => (notReady = err));
       let events: TraceEvent[] = [];
       try {
         events = await within(collect(session), 10_000, `attach race ${i}`);
@@ -186,8 +187,15 @@ describe('a process that exits while liveprobe attaches', () => {
       if (events.length) {
         assert.equal(events.at(-1)!.type, 'exit', `race ${i} ends with the exit`);
         assert.deepEqual(await session.exited, { code: 9, signal: null, detached: false });
-        if (ready) outcomes.exitAfterReady++;
-        else outcomes.exitBeforeReady++;
+        if (ready) {
+          outcomes.exitAfterReady++;
+        } else {
+          outcomes.exitBeforeReady++;
+          // ready says what happened.
+          assert.ok(notReady instanceof LiveprobeError);
+          assert.equal(notReady.code, 'ESRCH');
+          assert.equal(notReady.message, `process ${target.pid} exited while liveprobe was attaching`);
+        }
         assertContiguous(events);
       }
       assert.equal(await within(target.exited, 5_000, `target ${i}`), 9, 'the exit code reached the real parent');

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { test } from 'node:test';
-import { attach } from '../lib';
+import { LiveprobeError, attach } from '../lib';
 import type { TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
 import { blockedSyscalls, consume, prng, rawArgs, startLive, statusField, taskStates, untraced, within } from './helpers/reliability';
@@ -128,6 +128,7 @@ test('50 attach/detach cycles on a Go HTTP server under loopback load: 0 failed 
     const rand = prng(50);
     let midSyscall = 0;
     let earlyDetach = 0;
+    let detachedBeforeReady = 0;
     let tracedEvents = 0;
     let holdTotal = 0;
     let servedWhileTraced = 0;
@@ -141,6 +142,7 @@ test('50 attach/detach cycles on a Go HTTP server under loopback load: 0 failed 
       vmTrail.push(`${i}:${statusField(pid, 'VmSize')}`);
       const session = attach(pid);
       const done = consume(session);
+      const readyOutcome = session.ready.then(() => 'ready' as const, (err: unknown) => err);
       if (early) {
         earlyDetach++;
       } else {
@@ -153,6 +155,14 @@ test('50 attach/detach cycles on a Go HTTP server under loopback load: 0 failed 
       }
       await within(session.detach(), 10_000, `detach ${i}`);
       const events = await within(done, 10_000, `session ${i}`);
+      const outcome = await readyOutcome;
+      if (outcome !== 'ready') {
+        // Only a detach that came before the world was stopped, and it says so.
+        assert.ok(early, `cycle ${i}: ${String(outcome)}`);
+        assert.ok(outcome instanceof LiveprobeError && outcome.code === 'ECHILD', String(outcome));
+        assert.equal(outcome.message, 'detached before the attach had completed');
+        detachedBeforeReady++;
+      }
       assert.equal(events.at(-1)!.type, 'detached', `cycle ${i} ends detached`);
       assertContiguous(events);
       tracedEvents += events.length;
@@ -193,7 +203,7 @@ test('50 attach/detach cycles on a Go HTTP server under loopback load: 0 failed 
     t.diagnostic(
       `requests ok=${final[1]} fail=${final[2]}, served while traced=${servedWhileTraced}; ` +
         `EINTR retried in /slow: ${eintr} (Go's SIGURG preemption of a goroutine that the tracer held stopped); ` +
-        `50 cycles in ${cycleMs} ms (mean hold ${(holdTotal / 45).toFixed(0)} ms, ${earlyDetach} detached mid-attach), ` +
+        `50 cycles in ${cycleMs} ms (mean hold ${(holdTotal / 45).toFixed(0)} ms, ${earlyDetach} detached without waiting for ready, ${detachedBeforeReady} of them before it), ` +
         `${midSyscall} attach/detach moments with a thread blocked in nanosleep/read, ${tracedEvents} events; ` +
         `steady state ${before.threads} threads, VmSize ${before.vmSize} kB; ` +
         `VmSize grown by the server's own mmaps while traced: ${grownWhileTraced} kB`,
