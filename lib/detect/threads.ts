@@ -37,6 +37,11 @@ interface AwaitingStart {
 export class ThreadDetector implements Detector {
   #stacks: StackMapping[] = [];
   #awaiting = new Map<number, AwaitingStart>();
+  /**
+   * A new thread's first rseq/set_robust_list seen before its creator's
+   * clone3 returned: the two threads' stops are reported in either order.
+   */
+  #startedEarly = new Map<number, SyscallEvent>();
   #threadsByPid = new Map<number, { cgo: number; go: number }>();
 
   onEvent(ev: TraceEvent, ctx: DetectorContext): void {
@@ -132,7 +137,15 @@ export class ThreadDetector implements Detector {
       if (stack.mprotectSeq !== null && !reused) evidence.push(stack.mprotectSeq);
       evidence.push(ev.seq);
       stack.users++;
-      this.#awaiting.set(child, { creator: ev.tid, stack, evidence, via: ev.name === 'clone3' ? 'clone3' : 'clone', reused });
+      const a: AwaitingStart = { creator: ev.tid, stack, evidence, via: ev.name === 'clone3' ? 'clone3' : 'clone', reused };
+      const early = this.#startedEarly.get(child);
+      if (early) {
+        // The child already ran start_thread: the creator's return completes the proof.
+        this.#startedEarly.delete(child);
+        this.#report(a, child, early.seq, ev, ctx);
+      } else {
+        this.#awaiting.set(child, a);
+      }
       return;
     }
     const goLike =
@@ -154,21 +167,35 @@ export class ThreadDetector implements Detector {
 
   #onStartThread(ev: SyscallEvent, ctx: DetectorContext): void {
     const a = this.#awaiting.get(ev.tid);
-    if (!a) return;
+    if (!a) {
+      // Maybe its creator's clone3 is still to be reported; bounded, since a
+      // thread made before an attach never gets one.
+      if (!this.#startedEarly.has(ev.tid)) {
+        if (this.#startedEarly.size > 4096) this.#startedEarly.clear();
+        this.#startedEarly.set(ev.tid, ev);
+      }
+      return;
+    }
     this.#awaiting.delete(ev.tid);
+    this.#report(a, ev.tid, ev.seq, ev, ctx);
+  }
+
+  /** `by` is the event that completed the proof: the new thread's start, or its creator's late return. */
+  #report(a: AwaitingStart, newTid: number, startSeq: number, by: SyscallEvent, ctx: DetectorContext): void {
+    const ev = by;
     const s = a.stack;
     const guard = s.guard ?? 0n;
     const size = s.end - s.base - guard;
     const n = ++this.#counts(ev.pid).cgo;
     ctx.emit({
       type: 'finding', kind: 'cgo-thread', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
-      evidence: [...a.evidence, ev.seq],
+      evidence: [...a.evidence, startSeq],
       region: { start: s.base, end: s.end },
       summary:
-        `pthread ${ev.tid} (cgo-thread #${n}) made by ${a.creator} with ${a.via}: ` +
+        `pthread ${newTid} (cgo-thread #${n}) made by ${a.creator} with ${a.via}: ` +
         `${fmtSize(size)} stack + ${fmtSize(guard)} guard at ${hex(s.base)}` +
         (a.reused ? ' (reused from glibc\'s stack cache)' : ` = ${fmtSize(s.end - s.base)} of VmSize`),
-      details: { creatorTid: a.creator, newTid: ev.tid, stackBase: s.base, stackSize: size, guard, via: a.via, reused: a.reused },
+      details: { creatorTid: a.creator, newTid, stackBase: s.base, stackSize: size, guard, via: a.via, reused: a.reused },
     });
     ctx.classify(ev.pid, s.base + guard, s.end, 'pthread-stack', ev);
     if (guard > 0n) ctx.classify(ev.pid, s.base, s.base + guard, 'guard-page', ev);
