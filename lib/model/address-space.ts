@@ -116,7 +116,7 @@ export class AddressSpace extends EventEmitter {
   #brkEnd: bigint | undefined;
   /** Ranges the model still had when another thread's syscall found them free; see #claimFree. */
   #freedEarly: FreedRange[] = [];
-  /** Mount facts of mapped files, by path: looked up only when a failed call needs them. */
+  /** Mount facts of mapped files, by path: looked up only when a failed mprotect needs them. */
   readonly #mounts = new Map<string, MountFacts | null>();
   /** Segment sizes learnt at seed time, for shmdt of segments attached before tracing. */
   #shm: Map<number, ShmSegment> | undefined;
@@ -134,7 +134,7 @@ export class AddressSpace extends EventEmitter {
     return this.#bytes;
   }
 
-  /** Number of regions the model holds (≥ the kernel's VMA count after merging). */
+  /** Number of regions the model holds (pieces made by different syscalls stay apart: often more than the kernel's VMAs). */
   get count(): number {
     return this.#map.count;
   }
@@ -443,10 +443,11 @@ export class AddressSpace extends EventEmitter {
   /**
    * A failed mremap that still moved memory. Since Linux 6.17 an mremap with
    * MREMAP_FIXED and old_len == new_len moves the source VMA by VMA
-   * (mm/mremap.c remap_move). A VMA that cannot join such a batch (a file
-   * whose filesystem places mappings itself: SysV shm, ext4/xfs files; not
-   * anonymous or shmem memory) fails the call with EFAULT, after the VMAs
-   * before it have moved — or before anything moved, if it is the first.
+   * (mm/mremap.c remap_move). A VMA that cannot join such a batch (one whose
+   * file places its mappings itself, shm_get_unmapped_area: a SysV segment)
+   * fails the call with EFAULT after the VMAs before it have moved, or
+   * before anything moved if it is the first (measured on 6.18: anonymous,
+   * shmem and ext4-file VMAs move in a batch, SysV ones do not).
    */
   applyFailedMremap(oldAddr: bigint, oldLen: bigint, newLen: bigint, flags: number, newAddr: bigint, errno: number, cause: Provenance): void {
     const size = this.#pageAlign(oldLen);
@@ -466,10 +467,9 @@ export class AddressSpace extends EventEmitter {
   }
 
   #batchMovable(a: RegionAttrs): boolean {
-    if (a.kind === 'shm') return false; // shm_get_unmapped_area
-    if (a.kind !== 'file' || a.name === DEV_ZERO_SHARED || a.name.startsWith('/memfd:')) return true;
-    // Files: only shmem (tmpfs) mappings move in a batch; other filesystems have get_unmapped_area.
-    return this.#mount(a.name)?.fsType === 'tmpfs';
+    // Device files with their own get_unmapped_area would refuse too; the
+    // tracer does not tell them apart, and programs do not mremap them.
+    return a.kind !== 'shm';
   }
 
   /**

@@ -4,7 +4,7 @@
 // Reads the packed records in place; builds no event objects.
 import type { Arch } from '../syscalls/table';
 import { syscallNumber } from '../syscalls/table';
-import { AUDIT_ARCH, type BatchView, FIELD, FLAG, KIND } from '../wire';
+import { AUDIT_ARCH, type BatchView, FIELD, FLAG, KIND, START_EVENT } from '../wire';
 import { AddressSpace } from './address-space';
 import {
   CLONE_THREAD,
@@ -20,10 +20,11 @@ import {
 import { fdOpenForWriting, readShmSegments, readStartBrk } from './proc';
 import type { Provenance } from './region';
 
-// START_EVENT codes of thread-start records (wire.ts).
-const START_FORK = 2;
-const START_VFORK = 3;
-const START_ATTACH = 4;
+// Codes of a thread-start record's `b` field, by name (wire.ts START_EVENT).
+const START = Object.fromEntries(Object.entries(START_EVENT).map(([code, how]) => [how, Number(code)])) as Record<
+  (typeof START_EVENT)[keyof typeof START_EVENT],
+  number
+>;
 
 type Applier = (set: AddressSpaces, space: AddressSpace, b: BatchView, i: number, ret: bigint) => void;
 
@@ -266,7 +267,7 @@ export class AddressSpaces {
     const tid = b.u32(i, FIELD.tid);
     const how = b.u32(i, FIELD.b);
     const followed = b.u64(i, FIELD.args) !== 0n;
-    if (how === START_ATTACH || tid !== pid) {
+    if (how === START.attach || tid !== pid) {
       // A thread: it shares its process's address space.
       this.#pidOfTid.set(tid, pid);
       return;
@@ -276,7 +277,7 @@ export class AddressSpaces {
     const parentTid = b.u32(i, FIELD.a);
     const parent = this.#byPid.get(this.#pidOfTid.get(parentTid) ?? parentTid);
     if (!parent) return;
-    if (how === START_VFORK) {
+    if (how === START.vfork) {
       // vfork (and posix_spawn's CLONE_VM|CLONE_VFORK): the child runs in the
       // parent's mm until it execs or exits. (CLONE_VFORK without CLONE_VM
       // would need a copy; nothing uses it.)
@@ -284,7 +285,7 @@ export class AddressSpaces {
     } else {
       // fork, or clone of a new process: a copy, unless the parent's clone
       // record (it comes at the parent's return) shows CLONE_VM; see cloneFlags.
-      this.#byPid.set(pid, parent.forkCopy(pid, this.provenance(b, i, START_FORK === how ? 'fork' : 'clone')));
+      this.#byPid.set(pid, parent.forkCopy(pid, this.provenance(b, i, how === START.fork ? 'fork' : 'clone')));
       this.#copied.add(pid);
     }
   }

@@ -59,7 +59,7 @@ export function readShmSegments(): Map<number, ShmSegment> {
 export interface MountFacts {
   /** Mounted noexec: mappings of its files lack VM_MAYEXEC (mprotect(PROT_EXEC) fails with EACCES). */
   noexec: boolean;
-  /** 'ext4', 'tmpfs', …: decides whether mremap can move its mappings in a batch (see address-space.ts). */
+  /** 'ext4', 'tmpfs', … */
   fsType: string;
 }
 
