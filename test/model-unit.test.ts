@@ -259,7 +259,7 @@ describe('address-space model (unit)', () => {
       data?: string;
     }
     let seq = 0;
-    function batch(recs: Rec[]): BatchView {
+    function batch(recs: Rec[], lost = 0n): BatchView {
       const datas = recs.map((r) => Buffer.from(r.data ?? '', 'utf8'));
       const dataBytes = datas.reduce((n, d) => n + d.length, 0);
       const buf = new ArrayBuffer(HEADER_SIZE + recs.length * RECORD_SIZE + dataBytes);
@@ -267,6 +267,7 @@ describe('address-space model (unit)', () => {
       v.setUint32(0, MAGIC, true);
       v.setUint32(HEADER.count, recs.length, true);
       v.setUint32(HEADER.dataBytes, dataBytes, true);
+      v.setBigUint64(HEADER.lost, lost, true);
       let dataOff = 0;
       recs.forEach((r, i) => {
         const o = HEADER_SIZE + i * RECORD_SIZE;
@@ -289,8 +290,8 @@ describe('address-space model (unit)', () => {
       });
       return new BatchView(buf);
     }
-    function feed(spaces: AddressSpaces, recs: Rec[]): void {
-      const b = batch(recs);
+    function feed(spaces: AddressSpaces, recs: Rec[], lost = 0n): void {
+      const b = batch(recs, lost);
       for (let i = 0; i < b.count; i++) spaces.apply(b, i);
     }
     const SNAP = '00400000-00401000 r-xp 00000000 08:01 7 /bin/prog\n';
@@ -350,6 +351,16 @@ describe('address-space model (unit)', () => {
       assert.equal(m.faults.length, 1);
       assert.match(m.faults[0]!, /cannot parse/);
       assert.equal(m.compare(SNAP).equal, false);
+    });
+
+    test("records dropped in overflow: 'drop' mode make every model unequal", () => {
+      const spaces = new AddressSpaces(0n);
+      feed(spaces, [{ kind: KIND.snapshot, pid: 10, tid: 10, data: SNAP }]);
+      assert.equal(spaces.get(10)!.compare(SNAP).equal, true);
+      feed(spaces, [mmap(10, 10, 0x10000000n)], 3n);
+      const r = spaces.get(10)!.compare(SNAP + '10000000-10001000 rw-p 00000000 00:00 0 \n');
+      assert.deepEqual([r.equal, r.differences, r.faults?.length], [false, [], 1]);
+      assert.match(r.faults![0]!, /^3 records dropped before seq \d+/);
     });
   });
 });

@@ -178,6 +178,13 @@ export class AddressSpaces {
    * verify() unequal.
    */
   apply(b: BatchView, i: number): void {
+    if (i === 0 && b.lost > 0n) {
+      // overflow: 'drop' lost records before this batch: any of them may
+      // have changed a mapping, so no model can be trusted from here on.
+      for (const space of new Set(this.#byPid.values())) {
+        if (space.faults.length < 100) space.faults.push(`${b.lost} records dropped before seq ${b.u64(0, FIELD.seq)} (overflow: 'drop')`);
+      }
+    }
     try {
       this.#apply(b, i);
     } catch (err) {
