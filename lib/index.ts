@@ -20,3 +20,8 @@ export { DECODED_SYSCALLS, decodeSyscall, formatReturn, renderSyscall } from './
 export type { ArgValue, Decoded, DecodeInput, SyscallArgs } from './syscalls/decode';
 export { LiveprobeError } from './errors';
 export type { LiveprobeErrorCode } from './errors';
+export type { AddressSpace, ModelChange, Region, RegionClass, VerifyResult, Difference } from './model';
+export type { Finding, FindingKind } from './detect/finding';
+export type { Explanation, ClassLine, ThreadLine } from './explain/explain';
+export type { BinaryFacts } from './explain/binary-facts';
+export type { SessionEvent } from './session';
