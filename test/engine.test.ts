@@ -229,18 +229,21 @@ describe('cli', () => {
         assert.doesNotMatch(r.stderr, /\n\s+at /);
       }
       // Already traced: a first liveprobe holds the process.
-      const holder = spawn(process.execPath, [require.resolve('../lib/cli/main'), 'attach', '-o', '/dev/null', String(child.pid)], {
+      const trace = path.join(os.tmpdir(), `liveprobe-holder-${process.pid}.ndjson`);
+      const holder = spawn(process.execPath, [require.resolve('../lib/cli/main'), 'attach', '--json', '-o', trace, String(child.pid)], {
         stdio: 'ignore',
       });
-      for (let i = 0; i < 200 && /TracerPid:\s*0$/m.test(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8')); i++) {
+      const holderExit = new Promise<[number | null, NodeJS.Signals | null]>((r) => holder.on('exit', (c, sig) => r([c, sig])));
+      // Ready once its trace shows the attach completed (its signal handlers are in place long before).
+      for (let i = 0; i < 400 && !(fs.existsSync(trace) && fs.readFileSync(trace, 'utf8').includes('"type":"started"')); i++) {
         await sleep(25);
       }
       const busy = await runCli(['attach', String(child.pid)]);
       assert.equal(busy.code, 1);
       assert.match(busy.stderr, /already traced by pid \d+/);
       holder.kill('SIGINT');
-      const holderCode = await new Promise<number | null>((r) => holder.on('exit', (c) => r(c)));
-      assert.equal(holderCode, 130);
+      assert.deepEqual(await holderExit, [130, null]);
+      fs.rmSync(trace, { force: true });
     } finally {
       child.kill('SIGKILL');
       fs.unlinkSync(notExec);
