@@ -51,6 +51,8 @@ export interface NativeBinding {
     onBatch: (batch: ArrayBuffer) => void,
   ) => NativeSession;
   pipe(): [number, number];
+  /** Adds SA_NOCLDSTOP to Node's SIGCHLD handler so ptrace stops do not wake the event loop. */
+  quietChildStops(): void;
   layout(): NativeLayout;
   syscallNumbers(): Record<string, Record<string, number>>;
 }

@@ -1,5 +1,6 @@
 // CPU and RSS of the target over time, sampled with pidusage while tracing.
 import pidusage from 'pidusage';
+import { native } from '../native';
 
 export interface UsageSample {
   /** ms since sampling started */
@@ -39,6 +40,9 @@ export class UsageSampler {
     this.#busy = true;
     try {
       const st = await pidusage(this.pid);
+      // pidusage runs getconf once through child_process, which gives Node a
+      // SIGCHLD handler: keep ptrace stops from waking it (see the addon).
+      if (this.samples.length === 0) native().quietChildStops();
       const s = { time: performance.now() - this.#start, cpu: st.cpu, rssBytes: st.memory };
       this.samples.push(s);
       this.onSample?.(s);

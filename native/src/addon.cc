@@ -3,6 +3,7 @@
 // crosses, owns the tracer thread and hands packed batches to JS.
 #include <fcntl.h>
 #include <napi.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +61,8 @@ std::vector<std::string> stringArrayProp(const Napi::Object& o, const char* key)
   }
   return out;
 }
+
+void KeepChildStopsQuiet();
 
 // traceAll (default true) or traceNrs: the syscall numbers to stop on and report.
 void readTraceSet(const Napi::Object& o, bool& all, std::vector<int32_t>& nrs) {
@@ -145,6 +148,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       return info.Env().Undefined();
     }
     started_ = true;
+    KeepChildStopsQuiet();
     std::shared_ptr<Core> core = core_;
     // The dedicated tracer thread: every ptrace call of this session happens
     // on it. Detached: it owns a reference to the core and ends by itself.
@@ -193,6 +197,25 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   bool started_ = false;
   std::shared_ptr<Core> core_;
 };
+
+// Every ptrace stop makes the kernel send SIGCHLD to the tracer's process,
+// unless its SIGCHLD action has SA_NOCLDSTOP (kernel/signal.c,
+// do_notify_parent_cldstop; waitpid is woken either way). Once Node has
+// spawned any child, libuv has a SIGCHLD handler without that flag, and each
+// stop then runs it and wakes the event loop: hundreds of thousands of times
+// a second under attach. libuv only wants exits, which SA_NOCLDSTOP keeps.
+void KeepChildStopsQuiet() {
+  struct sigaction sa;
+  if (sigaction(SIGCHLD, nullptr, &sa) != 0) return;
+  if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDSTOP)) return;
+  sa.sa_flags |= SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, nullptr);
+}
+
+Napi::Value QuietChildStops(const Napi::CallbackInfo& info) {
+  KeepChildStopsQuiet();
+  return info.Env().Undefined();
+}
 
 // pipe() with O_CLOEXEC: the read end stays in Node, the write end becomes
 // the target's stdout/stderr (dup2 in the child clears CLOEXEC).
@@ -270,6 +293,7 @@ Napi::Value NativeSyscallNumbers(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSession", NativeSession::Define(env));
   exports.Set("pipe", Napi::Function::New<Pipe>(env, "pipe"));
+  exports.Set("quietChildStops", Napi::Function::New<QuietChildStops>(env, "quietChildStops"));
   exports.Set("layout", Napi::Function::New<Layout>(env, "layout"));
   exports.Set("syscallNumbers", Napi::Function::New<NativeSyscallNumbers>(env, "syscallNumbers"));
   return exports;
