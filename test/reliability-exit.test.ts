@@ -2,12 +2,17 @@
 // zombie leader, threads that exit while liveprobe detaches, a process that
 // exits while liveprobe attaches. Each test has a deadline: a hang fails.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { LiveprobeError, attach, run } from '../lib';
 import type { ExecEvent, TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
-import { consume, prng, startLive, statusField, taskState, taskStates, until, untraced, within } from './helpers/reliability';
+import { consume, killStrayTracees, prng, startLive, statusField, taskState, taskStates, until, untraced, within } from './helpers/reliability';
 import { assertContiguous, collect, readAll, sleep } from './helpers/trace';
+
+// A failed test must not leave a tracee stopped (and this file's process waiting).
+afterEach(() => {
+  killStrayTracees();
+});
 
 const T = { timeout: 30_000 };
 

@@ -5,12 +5,17 @@
 // strings) and prints what it passed and what the kernel answered. liveprobe
 // must report exactly that, copy no more than its bounds, and never crash.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
-import { rawArgs, within } from './helpers/reliability';
+import { killStrayTracees, rawArgs, within } from './helpers/reliability';
 import { assertContiguous, collect, readAll, runCli } from './helpers/trace';
+
+// A failed test must not leave a tracee stopped (and this file's process waiting).
+afterEach(() => {
+  killStrayTracees();
+});
 
 const T = { timeout: 30_000 };
 const CLONE_ARGS_MAX = 88;

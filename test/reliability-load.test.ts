@@ -13,12 +13,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { LiveprobeError, attach } from '../lib';
 import type { TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
-import { blockedSyscalls, consume, prng, rawArgs, startLive, statusField, taskStates, untraced, within } from './helpers/reliability';
+import { blockedSyscalls, consume, killStrayTracees, prng, rawArgs, startLive, statusField, taskStates, untraced, within } from './helpers/reliability';
 import { assertContiguous, sleep } from './helpers/trace';
+
+// A failed test must not leave a tracee stopped (and this file's process waiting).
+afterEach(() => {
+  killStrayTracees();
+});
 
 const NANOSLEEP = 35; // x86_64; /slow blocks its thread in nanosleep, then read
 const READ = 0;

@@ -6,11 +6,16 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { explainAttachEperm } from '../lib/permissions';
 import { fixture, repoRoot } from './helpers/fixtures';
-import { startLive, tracerOf, until, within } from './helpers/reliability';
+import { killStrayTracees, startLive, tracerOf, until, within } from './helpers/reliability';
 import { cliPath } from './helpers/trace';
+
+// A failed test must not leave a tracee stopped (and this file's process waiting).
+afterEach(() => {
+  killStrayTracees();
+});
 
 const T = { timeout: 30_000 };
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];

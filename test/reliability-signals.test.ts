@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { attach, run } from '../lib';
 import type { SignalEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
@@ -12,6 +12,7 @@ import {
   type LiveTarget,
   consume,
   deadOrZombie,
+  killStrayTracees,
   prng,
   startLive,
   statusField,
@@ -22,6 +23,11 @@ import {
   within,
 } from './helpers/reliability';
 import { cliPath, collect, readAll, sleep } from './helpers/trace';
+
+// A failed test must not leave a tracee stopped (and this file's process waiting).
+afterEach(() => {
+  killStrayTracees();
+});
 
 const T = { timeout: 40_000 };
 

@@ -59,6 +59,14 @@ bool readFile(const std::string& path, std::string& out) {
   return true;
 }
 
+pid_t ppidOf(pid_t tid) {
+  std::string status;
+  if (!readFile("/proc/" + std::to_string(tid) + "/status", status)) return 0;
+  auto at = status.find("\nPPid:");
+  if (at == std::string::npos) return 0;
+  return pid_t(std::strtol(status.c_str() + at + 6, nullptr, 10));
+}
+
 pid_t tgidOf(pid_t tid) {
   std::string status;
   if (!readFile("/proc/" + std::to_string(tid) + "/status", status)) return tid;
@@ -761,10 +769,16 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
   if (it == tasks_.end()) {
     // A new child's first stop can come before its parent's clone event;
     // hold it until then so its thread-start precedes its own syscalls.
-    Task& t = addTask(tid, tid);
+    pid_t tgid = tgidOf(tid);
+    Task& t = addTask(tid, tgid);
     t.state = State::kStopped;
     t.awaiting_parent = true;
-    if (phase_ == Phase::kDetaching) releaseTask(t);
+    t.parent_tgid = tgid != tid ? tgid : ppidOf(tid);
+    if (phase_ == Phase::kDetaching) {
+      releaseTask(t);
+    } else if (!tracesProcess(t.parent_tgid)) {
+      adoptOrphan(t);  // its creator is gone already: no event will come
+    }
     return;
   }
   Task& t = it->second;
@@ -1066,7 +1080,45 @@ void Tracer::onTaskGone(pid_t tid, int status) {
     r.a = uint32_t(status);
     if (tid == target_pid_ || last_of_untraced_leader) target_exited_ = true;
   }
+  pid_t gone_tgid = t.tgid;
   tasks_.erase(tid);
+  // Children held for a clone event from this process get none if it died
+  // first (a SIGKILL skips the event stop).
+  if (!tracesProcess(gone_tgid)) {
+    std::vector<pid_t> orphans;
+    for (const auto& [other, o] : tasks_)
+      if (o.awaiting_parent && o.parent_tgid == gone_tgid) orphans.push_back(other);
+    for (pid_t o : orphans) {
+      auto at = tasks_.find(o);
+      if (at != tasks_.end()) adoptOrphan(at->second);
+    }
+  }
+}
+
+bool Tracer::tracesProcess(pid_t tgid) const {
+  for (const auto& [tid, t] : tasks_)
+    if (t.tgid == tgid && !t.awaiting_parent) return true;
+  return false;
+}
+
+// A child whose creator died before reporting the clone event: nothing else
+// would ever resume it, and it would stay stopped for good. Decide without
+// the event: a thread of a traced process is ours, a new process is ours
+// with --follow-forks; else quiet (seccomp filter) or released.
+void Tracer::adoptOrphan(Task& t) {
+  LP_DEBUG("tid=%d: its creator (pid %d) died before the clone event", t.tid, t.parent_tgid);
+  t.awaiting_parent = false;
+  bool thread = t.tgid != t.tid;
+  bool ours = thread ? tracesProcess(t.tgid) : follow_forks_;
+  t.quiet = !ours && filtering_;
+  t.release_on_stop = !ours && !t.quiet;
+  if (!t.quiet && !silenced_) {
+    wire::Record& r = writer_.add(wire::Kind::kThreadStart, uint32_t(t.tgid), uint32_t(t.tid));
+    r.a = 0;  // the parent thread is not known
+    r.b = uint32_t(thread ? wire::StartEvent::kClone : wire::StartEvent::kFork);
+    r.args[0] = ours ? 1 : 0;
+  }
+  if (t.state == State::kStopped && phase_ != Phase::kAttaching) afterStop(t);
 }
 
 }  // namespace liveprobe

@@ -85,6 +85,7 @@ class Tracer {
     bool in_syscall = false;    // entry seen, exit not yet
     bool pre_exec = false;      // run: our child before its execve
     bool awaiting_parent = false;  // stopped before its parent's clone event
+    pid_t parent_tgid = 0;         // awaiting_parent: the process that made it
     bool release_on_stop = false;  // not ours to follow (a fork without -f)
     bool quiet = false;            // traced only to serve its seccomp stops; nothing reported
     Pending pending;
@@ -106,6 +107,8 @@ class Tracer {
   void onSignalDeliveryStop(Task& t, int sig);
   void onTaskGone(pid_t tid, int status);
   void afterStop(Task& t);
+  bool tracesProcess(pid_t tgid) const;
+  void adoptOrphan(Task& t);
   void resume(Task& t);
   void beginDetach();
   pid_t waitWhileDetaching(int& st);

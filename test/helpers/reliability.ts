@@ -214,6 +214,30 @@ export function rawArgs(e: TraceEvent): bigint[] {
   throw new Error(`event ${e.seq} (${e.type}) has no raw arguments`);
 }
 
+/**
+ * Test hygiene, for afterEach: SIGKILLs every process that a thread of this
+ * Node process still traces. After a passing test there is none; after a
+ * failed one, a tracee left stopped would keep its tracer thread (and so this
+ * test file's process) waiting forever. Returns the pids it killed.
+ */
+export function killStrayTracees(): number[] {
+  const ours = new Set(fs.readdirSync(`/proc/${process.pid}/task`).map(Number));
+  const killed: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const tracer = Number(/^TracerPid:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1] ?? 0);
+      if (tracer !== 0 && ours.has(tracer)) {
+        process.kill(Number(entry), 'SIGKILL');
+        killed.push(Number(entry));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return killed;
+}
+
 /** Deterministic pseudo-random numbers (mulberry32), so a failing run can be replayed. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
