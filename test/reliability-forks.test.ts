@@ -82,6 +82,13 @@ describe('--follow-forks with os/exec children', () => {
       children.map((c) => Number((events.find((e) => e.type === 'syscall' && e.name === 'execve' && e.pid === c.pid) as { argv: string[] }).argv[2])).sort(),
       [0, 1, 2, 3, 4, 5],
     );
+    // A model per process: the spawner's and each child's, seeded from its
+    // own snapshot, marked exited.
+    for (const p of [pid, ...children.map((c) => c.pid)]) {
+      const model = session.models.get(p);
+      assert.ok(model, `a model for ${p}`);
+      assert.deepEqual([model.pid, model.seeded, model.exited], [p, true, true]);
+    }
     assert.equal(events.at(-1)!.type, 'exit');
     assert.equal(events.at(-1)!.pid, pid);
     assertContiguous(events);
