@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
+import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
 import path from 'node:path';
 
@@ -99,16 +100,7 @@ async function runAttached(workload: string[]): Promise<Sample> {
   const cpu0 = childrenCpu();
   const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', ...workload], { stdio: ['pipe', 'pipe', 'inherit'] });
   const out = collectStdout(sh);
-  let pid = 0;
-  while (!pid) {
-    try {
-      const kids = fs.readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'utf8').trim();
-      if (kids && fs.readlinkSync(`/proc/${kids}/exe`) === workload[0]) pid = Number(kids);
-    } catch {
-      // not yet
-    }
-    if (!pid) await new Promise((r) => setTimeout(r, 5));
-  }
+  const pid = await shellChild(sh.pid!, workload[0]!);
   // Let the runtime start its threads before attaching, as with a real process.
   await new Promise((r) => setTimeout(r, 100));
   const tracer = spawn(process.execPath, [cli(), 'attach', '-o', '/dev/null', String(pid)], { stdio: 'ignore' });

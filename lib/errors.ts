@@ -1,16 +1,22 @@
 // Errors are values with a stable code and a message a person can act on.
 
+import { errnoName } from './syscalls/errno';
+
 export { errnoText } from './syscalls/errno';
 
-export type LiveprobeErrorCode =
-  | 'ENOENT' // no such file to run
-  | 'EACCES' // the file is not executable
-  | 'ESRCH' // no such process
-  | 'EPERM' // not permitted to trace
-  | 'EBUSY' // already traced by someone else
-  | 'EINVAL' // a malformed option
-  | 'ECHILD' // the target died before it started
-  | 'EIO'; // anything else the tracer hit
+/** The codes liveprobe's errors use: errno names (lib/syscalls/errno-table). */
+const CODES = [
+  'ENOENT', // no such file to run
+  'EACCES', // the file is not executable
+  'ESRCH', // no such process
+  'EPERM', // not permitted to trace
+  'EBUSY', // already traced by someone else
+  'EINVAL', // a malformed option
+  'ECHILD', // the target died before it started
+  'EIO', // anything else the tracer hit
+] as const;
+
+export type LiveprobeErrorCode = (typeof CODES)[number];
 
 export class LiveprobeError extends Error {
   readonly code: LiveprobeErrorCode;
@@ -24,16 +30,7 @@ export class LiveprobeError extends Error {
   }
 }
 
-const CODES_BY_ERRNO: Record<number, LiveprobeErrorCode> = {
-  1: 'EPERM',
-  2: 'ENOENT',
-  3: 'ESRCH',
-  10: 'ECHILD',
-  13: 'EACCES',
-  16: 'EBUSY',
-  22: 'EINVAL',
-};
-
 export function codeForErrno(errno: number): LiveprobeErrorCode {
-  return CODES_BY_ERRNO[errno] ?? 'EIO';
+  const name = errnoName(errno);
+  return (CODES as readonly string[]).includes(name) ? (name as LiveprobeErrorCode) : 'EIO';
 }

@@ -238,7 +238,7 @@ export class Session implements AsyncIterable<SessionEvent> {
     if (!model || this.pid === undefined) return undefined;
     return explain({
       pid: this.pid, model, findings: this.#detectors.findings, usage: usage ?? null,
-      attachedLate: this.mode === 'attach', extents: this.#detectors.extents.get(this.pid),
+      extents: this.#detectors.extents.get(this.pid),
       threadRegs: this.#attachRegs,
     });
   }
@@ -310,7 +310,7 @@ export class Session implements AsyncIterable<SessionEvent> {
     this.stats.events += batch.count;
     // Decoded once, here: the model, then the detectors, see every record in
     // order; a finding goes right after the event that completed it.
-    const items: Item[] = this.#iterationDone ? [] : new Array<Item>();
+    const items: Item[] = [];
     for (let i = 0; i < batch.count; i++) {
       this.#spaces.apply(batch, i); // the model (lib/model), in record order
       const r = decodeRecord(batch, i, this.#baseNs);

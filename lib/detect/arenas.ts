@@ -45,6 +45,8 @@ interface GoProcess {
   expectHeapArenaMeta: boolean;
 }
 
+const EARLY_MAX = 256;
+
 export interface ArenaLimits {
   /** MALLOC_ARENA_MAX from the target's environment, if set. */
   arenaMax: number | null;
@@ -87,7 +89,11 @@ export class ArenaDetector implements Detector {
     const addr = BigInt.asUintN(64, ev.ret!);
     if ((flags & MAP_ANONYMOUS) === 0n) return;
     const g = this.#goState(ev.pid);
-    if (!g.metadataReported) g.early.push({ seq: ev.seq, start: addr, len, prot, fixed: (flags & MAP_FIXED) !== 0n });
+    // Go's start-up burst is a few dozen mmaps; a program that is not Go never
+    // ends it, so keep only the first ones.
+    if (!g.metadataReported && g.early.length < EARLY_MAX) {
+      g.early.push({ seq: ev.seq, start: addr, len, prot, fixed: (flags & MAP_FIXED) !== 0n });
+    }
     if (prot === PROT_NONE && (flags & MAP_FIXED) === 0n && len % ARENA_HEAP_SIZE === 0n) {
       this.#reservations.push({
         pid: ev.pid, tid: ev.tid, start: addr, end: addr + len, size: len,

@@ -1,14 +1,16 @@
 // The measured shapes behind the detectors (reference/ground-truth.md,
 // domain-go-glibc.md §1–3). Sizes that change across versions are not here:
 // the detectors match by sequence and position instead.
+import * as abi from '../model/linux-constants';
 import { syscallNumber, type Arch } from '../syscalls/table';
 
+// The ABI's numbers (lib/model/linux-constants), as bigint for raw registers.
 export const PROT_NONE = 0n;
-export const PROT_RW = 0x3n;
-export const MAP_ANONYMOUS = 0x20n;
-export const MAP_FIXED = 0x10n;
-export const MAP_NORESERVE = 0x4000n;
-export const MAP_STACK = 0x20000n;
+export const PROT_RW = BigInt(abi.PROT_READ | abi.PROT_WRITE);
+export const MAP_ANONYMOUS = BigInt(abi.MAP_ANONYMOUS);
+export const MAP_FIXED = BigInt(abi.MAP_FIXED);
+export const MAP_NORESERVE = 0x4000n; // not needed by the model
+export const MAP_STACK = 0x20000n; // idem
 
 /** glibc's pthread_create: VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID (0x3d0f00). */
 export const PTHREAD_CLONE_FLAGS = 0x3d0f00n;

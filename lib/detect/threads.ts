@@ -16,6 +16,9 @@ import {
 
 interface StackMapping {
   pid: number;
+  /** The thread that mapped it, and when its mmap returned (ms, as event times). */
+  tid: number;
+  madeAt: number;
   base: bigint;
   end: bigint;
   mmapSeq: number;
@@ -89,7 +92,7 @@ export class ThreadDetector implements Detector {
     // Drop what this mapping replaced.
     this.#stacks = this.#stacks.filter((s) => s.pid !== ev.pid || s.end <= base || s.base >= base + len);
     this.#stacks.push({
-      pid: ev.pid, base, end: base + len, mmapSeq: ev.seq,
+      pid: ev.pid, tid: ev.tid, madeAt: ev.time, base, end: base + len, mmapSeq: ev.seq,
       // glibc < 2.34 mapped RW and mprotect'ed the guard to PROT_NONE afterwards.
       guard: prot === PROT_NONE ? null : 0n, mprotectSeq: null, users: 0,
     });
@@ -111,7 +114,11 @@ export class ThreadDetector implements Detector {
 
   #onMunmap(ev: SyscallEvent): void {
     const [addr, len] = ev.raw as [bigint, bigint];
-    this.#stacks = this.#stacks.filter((s) => s.pid !== ev.pid || s.end <= addr || s.base >= addr + len);
+    // Two threads' stops come in either order: a munmap entered before a
+    // stack's mmap returned freed the range that mmap then got (glibc's arena
+    // trims); it does not remove the stack (the model does the same).
+    const before = (s: StackMapping) => ev.tid !== s.tid && ev.entryTime !== null && ev.entryTime < s.madeAt;
+    this.#stacks = this.#stacks.filter((s) => s.pid !== ev.pid || s.end <= addr || s.base >= addr + len || before(s));
   }
 
   #onClone(ev: SyscallEvent, ctx: DetectorContext): void {

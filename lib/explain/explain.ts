@@ -102,8 +102,6 @@ export interface ExplainInput {
   findings: readonly Finding[];
   exe?: string;
   usage?: UsageSummary | null;
-  /** Regions that existed before liveprobe attached carry 'shape' classes. */
-  attachedLate?: boolean;
   /** attach: each thread's stack pointer when the world was stopped, for threads made before. */
   threadRegs?: readonly { tid: number; sp: bigint }[];
   /** The ranges the detectors classified, one per proven allocation (counts per class). */

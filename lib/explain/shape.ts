@@ -20,10 +20,14 @@ function isNone(r: Region): boolean {
   return (r.prot & PROT_RWX) === 0;
 }
 
-/** Regions (from the sorted list) that tile [start, end) exactly, or undefined. */
-function tiling(all: readonly Region[], start: bigint, end: bigint): Region[] | undefined {
+/**
+ * Regions (from the sorted list) that cover [start, end) without a gap, or
+ * undefined. The first and last may reach beyond it: Go reserves arenas
+ * next to each other, and their PROT_NONE parts merge across windows.
+ */
+function covering(all: readonly Region[], start: bigint, end: bigint): Region[] | undefined {
   const out = all.filter((x) => x.end > start && x.start < end);
-  if (out.length === 0 || out[0]!.start !== start || out.at(-1)!.end !== end) return undefined;
+  if (out.length === 0 || out[0]!.start > start || out.at(-1)!.end < end) return undefined;
   for (let i = 1; i < out.length; i++) if (out[i - 1]!.end !== out[i]!.start) return undefined;
   return out;
 }
@@ -36,13 +40,15 @@ function tiling(all: readonly Region[], start: bigint, end: bigint): Region[] | 
  */
 function heapWindow(r: Region, all: readonly Region[]): string | undefined {
   const base = r.start - (r.start % HEAP);
-  const pieces = tiling(all, base, base + HEAP);
+  const pieces = covering(all, base, base + HEAP);
   if (!pieces || !pieces.every(anon)) return undefined;
   const rw = pieces.filter((p) => !isNone(p));
   if (rw.length === 0 || !rw.every((p) => (p.prot & PROT_WRITE) !== 0)) return undefined;
   const step = 4n * MiB;
-  if (rw.every((p) => (p.start - base) % step === 0n && (p.end - p.start) % step === 0n)) return 'go-heap-arena';
-  if (rw.length === 1 && rw[0]!.start === base) return 'glibc-arena-heap';
+  if (rw.every((p) => p.start % step === 0n && p.end % step === 0n)) return 'go-heap-arena';
+  // glibc's heap is exactly one window: its RW part starts at the base, its PROT_NONE rest ends at the next.
+  const last = pieces.at(-1)!;
+  if (rw.length === 1 && rw[0]!.start === base && pieces[0]!.start === base && last.end === base + HEAP) return 'glibc-arena-heap';
   return undefined;
 }
 

@@ -3,10 +3,9 @@
 // readings, and deadlines that turn a hang into a failure.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Session } from '../../lib/session';
 import type { TraceEvent } from '../../lib/events';
-import { sleep } from './trace';
+import { shellChild, sleep } from './trace';
 
 export interface LiveTarget {
   /** The target's pid: sh's child, so this Node process is not its parent. */
@@ -36,20 +35,7 @@ export async function startLive(file: string, args: string[], env?: NodeJS.Proce
     for (const w of waiters) w();
   });
   const exited = new Promise<number | null>((r) => sh.on('exit', (code) => r(code)));
-  let pid = 0;
-  for (let i = 0; i < 500 && !pid; i++) {
-    try {
-      const kids = fs.readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'utf8').trim();
-      if (kids) pid = Number(kids.split(' ')[0]);
-      // Until the exec, the child is still a copy of sh. (Not /proc/PID/exe:
-      // it cannot be read once the leader has exited, even with threads left.)
-      if (pid && commOf(pid) !== path.basename(file).slice(0, 15)) pid = 0;
-    } catch {
-      pid = 0;
-    }
-    if (!pid) await sleep(5);
-  }
-  if (!pid) throw new Error(`${file} did not start under sh`);
+  const pid = await shellChild(sh.pid!, file);
   return {
     pid,
     output: () => text,
@@ -79,11 +65,6 @@ export async function startLive(file: string, args: string[], env?: NodeJS.Proce
       }
     },
   };
-}
-
-function commOf(pid: number): string {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
 }
 
 /** Rejects with a named error when p does not settle in time: a hang becomes a failure. */

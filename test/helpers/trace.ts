@@ -108,6 +108,30 @@ export interface Detached {
   kill(): void;
 }
 
+function commOf(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+}
+
+/**
+ * The pid of the program `sh -c '"$@"; exit $?' sh file …` started, once it
+ * has exec'd file (until then the child is a copy of sh). By comm, not
+ * /proc/PID/exe, which cannot be read once the leader has exited.
+ */
+export async function shellChild(shPid: number, file: string): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    try {
+      const kids = fs.readFileSync(`/proc/${shPid}/task/${shPid}/children`, 'utf8').trim();
+      const pid = kids ? Number(kids.split(' ')[0]) : 0;
+      if (pid && commOf(pid) === path.basename(file).slice(0, 15)) return pid;
+    } catch {
+      // sh, or its child, not there yet
+    }
+    await sleep(5);
+  }
+  throw new Error(`${file} did not start under sh`);
+}
+
 /**
  * Starts a program for attach tests under `sh`, which waits for it: the
  * target must not be a child of the tracing process (see checkAttachable).
@@ -116,22 +140,7 @@ export async function startUnderShell(file: string, args: string[]): Promise<Det
   const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', file, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   const output = readAll(sh.stdout);
   const exited = new Promise<number | null>((r) => sh.on('exit', (code) => r(code)));
-  let pid = 0;
-  for (let i = 0; i < 500 && !pid; i++) {
-    try {
-      const kids = fs.readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'utf8').trim();
-      if (kids) pid = Number(kids.split(' ')[0]);
-    } catch {
-      // sh not there yet
-    }
-    if (pid) {
-      // Wait for the exec: until then the child is still a copy of sh.
-      const exe = fs.readlinkSync(`/proc/${pid}/exe`);
-      if (exe !== file) pid = 0;
-    }
-    if (!pid) await sleep(10);
-  }
-  if (!pid) throw new Error(`${file} did not start under sh`);
+  const pid = await shellChild(sh.pid!, file);
   return {
     pid,
     exited,
