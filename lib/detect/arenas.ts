@@ -120,6 +120,23 @@ export class ArenaDetector implements Detector {
     return this.#reservations.find((r) => r.pid === pid && start >= r.start && end <= r.end);
   }
 
+  /**
+   * The unresolved reservation a thread's mprotect commits. glibc reserves,
+   * trims and commits in one thread, and another thread's trim may be
+   * reported late: until it is, that reservation still seems to cover the
+   * freed head that this thread's mmap got, so look at the thread's own first.
+   */
+  #reservedBy(pid: number, tid: number, start: bigint, end: bigint): Reservation | undefined {
+    let other: Reservation | undefined;
+    for (let i = this.#reservations.length - 1; i >= 0; i--) {
+      const r = this.#reservations[i]!;
+      if (r.pid !== pid || r.resolved || start < r.start || end > r.end) continue;
+      if (r.tid === tid) return r;
+      other ??= r;
+    }
+    return other;
+  }
+
   #onMunmap(ev: SyscallEvent): void {
     const [addr, len] = ev.raw as [bigint, bigint];
     const end = addr + len;
@@ -145,8 +162,8 @@ export class ArenaDetector implements Detector {
       grown.committed = addr + len - grown.base > grown.committed ? addr + len - grown.base : grown.committed;
       return;
     }
-    const r = this.#containing(ev.pid, addr, addr + len);
-    if (!r || r.resolved || addr % ARENA_HEAP_SIZE !== 0n || r.end - addr < ARENA_HEAP_SIZE) return;
+    const r = this.#reservedBy(ev.pid, ev.tid, addr, addr + len);
+    if (!r || addr % ARENA_HEAP_SIZE !== 0n || r.end - addr < ARENA_HEAP_SIZE) return;
     r.resolved = true;
     r.cls = 'glibc-arena-heap';
     const heap = { base: addr, committed: len };
