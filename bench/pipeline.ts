@@ -11,6 +11,8 @@ import { DetectorPipeline } from '../lib/detect/pipeline';
 import { decodeRecord, isErrorRecord } from '../lib/events';
 import { toJsonLine } from '../lib/cli/format-json';
 import { BatchView } from '../lib/wire';
+import { hostArch } from '../lib/syscalls';
+import { nativeReadRules } from '../lib/syscalls/memory-reads';
 import { fixture } from '../test/helpers/fixtures';
 
 async function record(): Promise<ArrayBuffer[]> {
@@ -22,7 +24,7 @@ async function record(): Promise<ArrayBuffer[]> {
       'run',
       {
         file: bin, argv: [bin, '-ops', '150000', '-work', '10'], env: [], cwd: process.cwd(), stdio: [0, 1, 2],
-        noAslr: false, followForks: false, overflow: 'block', traceAll: true, traceNrs: [],
+        noAslr: false, followForks: false, overflow: 'block', traceAll: true, traceNrs: [], readRules: nativeReadRules(hostArch()),
       },
       (ab) => {
         batches.push(ab);

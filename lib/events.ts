@@ -42,6 +42,18 @@ export interface SyscallEvent extends EventBase {
   /** execve/execveat: the program; mmap of an fd: the file behind it (/proc/TID/fd/N at return). */
   path?: string;
   argv?: string[];
+  /** execve/execveat: the number of environment variables (envp entries), when envp was readable. */
+  envc?: number;
+  /** envc counts the entries before the array became unreadable, not up to its NULL. */
+  envUnterminated?: boolean;
+  /**
+   * Tracee memory strace prints, copied as lib/syscalls/memory-reads.ts says:
+   * at entry (sigaltstack's new stack_t, PR_SET_NAME's name) and after a
+   * successful exit (the old stack_t, ARCH_GET_FS's value, a pidfd). A C
+   * string keeps its NUL; absent when not read or unreadable.
+   */
+  entryMem?: Uint8Array;
+  exitMem?: Uint8Array;
   /** The extra memory was cut at liveprobe's bound, or could not be read. */
   truncated?: boolean;
   readFailed?: boolean;
@@ -71,6 +83,10 @@ export class SyscallRecord implements SyscallEvent {
   cloneArgs?: Uint8Array;
   path?: string;
   argv?: string[];
+  envc?: number;
+  envUnterminated?: boolean;
+  entryMem?: Uint8Array;
+  exitMem?: Uint8Array;
   truncated?: boolean;
   readFailed?: boolean;
   #decoded: Decoded | undefined;
@@ -92,6 +108,10 @@ export class SyscallRecord implements SyscallEvent {
     this.cloneArgs = f.cloneArgs;
     this.path = f.path;
     this.argv = f.argv;
+    this.envc = f.envc;
+    this.envUnterminated = f.envUnterminated;
+    this.entryMem = f.entryMem;
+    this.exitMem = f.exitMem;
     this.truncated = f.truncated;
     this.readFailed = f.readFailed;
   }
@@ -128,6 +148,10 @@ export class SyscallRecord implements SyscallEvent {
     if (this.cloneArgs !== undefined) out.cloneArgs = this.cloneArgs;
     if (this.path !== undefined) out.path = this.path;
     if (this.argv !== undefined) out.argv = this.argv;
+    if (this.envc !== undefined) out.envc = this.envc;
+    if (this.envUnterminated !== undefined) out.envUnterminated = this.envUnterminated;
+    if (this.entryMem !== undefined) out.entryMem = this.entryMem;
+    if (this.exitMem !== undefined) out.exitMem = this.exitMem;
     if (this.truncated !== undefined) out.truncated = this.truncated;
     if (this.readFailed !== undefined) out.readFailed = this.readFailed;
     return out;
@@ -278,11 +302,19 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
       const data2 = b.data(i, 2);
       if (name === 'clone3') {
         ev.cloneArgs = data.slice();
+        if (data2.length) ev.exitMem = data2.slice();
       } else if (name === 'execve' || name === 'execveat') {
         ev.path = utf8.decode(data);
         ev.argv = data2.length ? utf8.decode(data2.subarray(0, data2.length - 1)).split('\0') : [];
-      } else if (name === 'mmap' && data.length > 0) {
-        ev.path = utf8.decode(data);
+        if (flags & FLAG.hasCount) {
+          ev.envc = a;
+          if (b.u32(i, FIELD.b) !== 0) ev.envUnterminated = true;
+        }
+      } else if (name === 'mmap') {
+        if (data.length > 0) ev.path = utf8.decode(data);
+      } else {
+        if (data.length) ev.entryMem = data.slice();
+        if (data2.length) ev.exitMem = data2.slice();
       }
       if (flags & FLAG.dataTruncated) ev.truncated = true;
       if (flags & FLAG.readFailed) ev.readFailed = true;

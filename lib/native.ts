@@ -15,6 +15,8 @@ export interface NativeRunOptions {
   /** Stop on every syscall; else only on traceNrs (a seccomp filter in run). */
   traceAll: boolean;
   traceNrs: number[];
+  /** Tracee memory to copy, as lib/syscalls/memory-reads.ts's nativeReadRules gives it. */
+  readRules: number[];
 }
 
 export interface NativeAttachOptions {
@@ -23,6 +25,7 @@ export interface NativeAttachOptions {
   overflow: 'block' | 'drop';
   traceAll: boolean;
   traceNrs: number[];
+  readRules: number[];
 }
 
 export interface NativeSession {

@@ -17,6 +17,7 @@ import os from 'node:os';
 import { type NativeSession, native } from './native';
 import { attachPermissionFacts, explainAttachEperm } from './permissions';
 import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
+import { nativeReadRules } from './syscalls/memory-reads';
 import { BatchView, ERROR_SITE, FIELD, KIND } from './wire';
 
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
@@ -157,6 +158,7 @@ export class Session implements AsyncIterable<SessionEvent> {
       overflow: opts.overflow ?? 'block',
       traceAll: stop.all,
       traceNrs: stop.numbers,
+      readRules: nativeReadRules(hostArch()),
     }, opts);
   }
 
@@ -173,6 +175,7 @@ export class Session implements AsyncIterable<SessionEvent> {
       overflow: opts.overflow ?? 'block',
       traceAll: stop.all,
       traceNrs: stop.numbers,
+      readRules: nativeReadRules(hostArch()),
     }, opts);
   }
 

@@ -49,6 +49,7 @@ export const FLAG = {
   groupStop: 1 << 4,
   dataTruncated: 1 << 5,
   readFailed: 1 << 6,
+  hasCount: 1 << 7,
   batchLast: 1,
 } as const;
 

@@ -30,6 +30,10 @@ function syscallJson(ev: SyscallRecord): string {
   if (ev.cloneArgs !== undefined) s += `,"cloneArgs":"${Buffer.from(ev.cloneArgs).toString('hex')}"`;
   if (ev.path !== undefined) s += `,"path":${JSON.stringify(ev.path)}`;
   if (ev.argv !== undefined) s += `,"argv":${JSON.stringify(ev.argv)}`;
+  if (ev.envc !== undefined) s += `,"envc":${ev.envc}`;
+  if (ev.envUnterminated !== undefined) s += `,"envUnterminated":${ev.envUnterminated}`;
+  if (ev.entryMem !== undefined) s += `,"entryMem":"${Buffer.from(ev.entryMem).toString('hex')}"`;
+  if (ev.exitMem !== undefined) s += `,"exitMem":"${Buffer.from(ev.exitMem).toString('hex')}"`;
   if (ev.truncated !== undefined) s += `,"truncated":${ev.truncated}`;
   if (ev.readFailed !== undefined) s += `,"readFailed":${ev.readFailed}`;
   return s + '}';

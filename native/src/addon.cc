@@ -81,6 +81,23 @@ void readTraceSet(const Napi::Object& o, bool& all, std::vector<int32_t>& nrs) {
   }
 }
 
+// readRules: the flat number list of lib/syscalls/memory-reads.ts (see read_rules.h).
+bool readReadRules(const Napi::Object& o, ReadRules& rules) {
+  Napi::Value v = o.Get("readRules");
+  std::vector<double> flat;
+  if (v.IsArray()) {
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsNumber()) return false;
+      flat.push_back(e.As<Napi::Number>().DoubleValue());
+    }
+  } else if (!v.IsUndefined()) {
+    return false;
+  }
+  return rules.assign(flat);
+}
+
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -121,6 +138,10 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       run_.no_aslr = o.Get("noAslr").ToBoolean();
       run_.follow_forks = o.Get("followForks").ToBoolean();
       readTraceSet(o, run_.trace_all, run_.trace_nrs);
+      if (!readReadRules(o, run_.reads)) {
+        Napi::TypeError::New(env, "Usage: readRules is a list of rules, 12 numbers each").ThrowAsJavaScriptException();
+        return;
+      }
       if (run_.file.empty() || run_.argv.empty()) {
         Napi::TypeError::New(env, "Usage: run options need file and argv").ThrowAsJavaScriptException();
         return;
@@ -130,6 +151,10 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       attach_.pid = pid.IsNumber() ? pid.As<Napi::Number>().Int32Value() : 0;
       attach_.follow_forks = o.Get("followForks").ToBoolean();
       readTraceSet(o, attach_.trace_all, attach_.trace_nrs);
+      if (!readReadRules(o, attach_.reads)) {
+        Napi::TypeError::New(env, "Usage: readRules is a list of rules, 12 numbers each").ThrowAsJavaScriptException();
+        return;
+      }
       if (attach_.pid <= 0) {
         Napi::TypeError::New(env, "Usage: attach options need a positive pid").ThrowAsJavaScriptException();
         return;
@@ -272,6 +297,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   flags.Set("groupStop", uint32_t(wire::kFlagGroupStop));
   flags.Set("dataTruncated", uint32_t(wire::kFlagDataTrunc));
   flags.Set("readFailed", uint32_t(wire::kFlagReadFailed));
+  flags.Set("hasCount", uint32_t(wire::kFlagHasCount));
   flags.Set("batchLast", uint32_t(wire::kBatchLast));
   o.Set("flags", flags);
   return o;

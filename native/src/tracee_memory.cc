@@ -90,4 +90,25 @@ bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t ma
   }
 }
 
+bool countTraceePointers(pid_t tid, uint64_t addr, size_t max_count, uint32_t& count, bool& truncated) {
+  count = 0;
+  truncated = false;
+  uint64_t chunk[512];  // one 4 KiB read per step, not one per pointer
+  while (count < max_count) {
+    uint64_t at = addr + uint64_t(count) * sizeof(uint64_t);
+    if (at < addr) return false;  // wraps around: unreadable
+    size_t want = std::min(sizeof chunk / sizeof chunk[0], max_count - count);
+    ssize_t n = readTraceeMemory(tid, at, chunk, want * sizeof(uint64_t));
+    if (n < ssize_t(sizeof(uint64_t))) return false;
+    size_t got = size_t(n) / sizeof(uint64_t);
+    for (size_t i = 0; i < got; ++i) {
+      if (chunk[i] == 0) return true;
+      ++count;
+    }
+    if (got < want) return false;  // the mapping ended before the NULL
+  }
+  truncated = true;
+  return true;
+}
+
 }  // namespace liveprobe

@@ -27,4 +27,9 @@ bool readTraceeString(pid_t tid, uint64_t addr, size_t max, std::string& out, bo
 bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes,
                            std::string& out, bool& truncated);
 
+// Counts the pointers of a NULL-terminated array (execve's envp) up to
+// max_count. Returns false when the array became unreadable before its NULL
+// (count holds the pointers read so far); truncated when max_count was hit.
+bool countTraceePointers(pid_t tid, uint64_t addr, size_t max_count, uint32_t& count, bool& truncated);
+
 }  // namespace liveprobe

@@ -254,6 +254,10 @@ void Tracer::emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t 
   std::memcpy(r.args, p.args, sizeof r.args);
   r.ret = ret;
   r.entry_ns = p.entry_ns;
+  if (p.data_flags & wire::kFlagHasCount) {
+    r.a = p.count;
+    r.b = p.count_unterminated ? 1 : 0;
+  }
   if (!p.data.empty()) {
     r.data_off = writer_.addData(p.data);
     r.data_len = uint32_t(p.data.size());
@@ -455,6 +459,7 @@ void Tracer::runSession(const RunOptions& opts) {
   // The BPF program compares one number per instruction with 8-bit jumps.
   filtering_ = !opts.trace_all && opts.trace_nrs.size() <= 200;
   setTraceSet(opts.trace_all, opts.trace_nrs);
+  reads_ = opts.reads;
   phase_ = Phase::kTracing;
   if (!startWakeChild()) {
     emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
@@ -549,6 +554,7 @@ void Tracer::attachSession(const AttachOptions& opts) {
   run_mode_ = false;
   follow_forks_ = opts.follow_forks;
   setTraceSet(opts.trace_all, opts.trace_nrs);
+  reads_ = opts.reads;
   target_pid_ = opts.pid;
   if (!startWakeChild()) {
     emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
@@ -889,6 +895,8 @@ void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t ar
   p.data.clear();
   p.data2.clear();
   p.data_flags = 0;
+  p.count = 0;
+  p.count_unterminated = false;
   t.in_syscall = true;
 
   if (isSyscall(nr, arch, nr::kClone3)) {
@@ -912,10 +920,24 @@ void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t ar
         argvp != 0)
       p.data_flags |= wire::kFlagReadFailed;
     if (cut || cut2) p.data_flags |= wire::kFlagDataTrunc;
+    uint64_t envp = is_at ? args[3] : args[2];
+    bool cut3 = false;
+    // strace prints the number of variables (", unterminated" when the array
+    // became unreadable first); the strings themselves are not copied.
+    if (envp != 0) {
+      bool whole = countTraceePointers(t.tid, envp, wire::kEnvpMaxCount, p.count, cut3);
+      if (whole || p.count > 0) p.data_flags |= wire::kFlagHasCount;
+      p.count_unterminated = !whole;
+      if (cut3) p.data_flags |= wire::kFlagDataTrunc;
+    }
   } else if (isSyscall(nr, arch, nr::kExit) || isSyscall(nr, arch, nr::kExitGroup)) {
     // Never returns: report it now.
     if (!t.pre_exec) emitSyscall(t, p, 0, 0);
     t.in_syscall = false;
+  } else if (reads_.wants(nr) && reports(nr)) {
+    bool failed = false;
+    reads_.read(t.tid, arch, nr, args, false, p.data, failed);
+    if (failed) p.data_flags |= wire::kFlagReadFailed;
   }
 }
 
@@ -935,7 +957,33 @@ void Tracer::finishSyscall(Task& t, int64_t rval) {
     ssize_t n = readlink(fdpath.c_str(), link, sizeof link);
     if (n > 0) t.pending.data.assign(link, size_t(n));
   }
+  if (rval > 0 || rval < -4095 || (rval == 0 && !isSyscall(t.pending.nr, t.pending.arch, nr::kClone3)))
+    readAtExit(t);
   emitSyscall(t, t.pending, rval, wire::kFlagHasReturn);
+}
+
+// What the kernel wrote for a call that succeeded: the rules' reads, and
+// clone3's pidfd, whose address is inside struct clone_args.
+void Tracer::readAtExit(Task& t) {
+  Pending& p = t.pending;
+  if (!reports(p.nr)) return;
+  bool failed = false;
+  if (isSyscall(p.nr, p.arch, nr::kClone3)) {
+    constexpr uint64_t kClonePidfd = 0x1000;  // linux/sched.h; older libc headers lack it
+    uint64_t flags = 0, pidfd = 0;
+    if (p.data.size() < 16) return;
+    std::memcpy(&flags, p.data.data(), 8);
+    std::memcpy(&pidfd, p.data.data() + 8, 8);
+    if (!(flags & kClonePidfd) || pidfd == 0) return;
+    int32_t fd = -1;
+    if (readTraceeMemory(t.tid, pidfd, &fd, sizeof fd) == ssize_t(sizeof fd))
+      p.data2.assign(reinterpret_cast<const char*>(&fd), sizeof fd);
+    else
+      failed = true;
+  } else if (reads_.wants(p.nr)) {
+    reads_.read(t.tid, p.arch, p.nr, p.args, true, p.data2, failed);
+  }
+  if (failed) p.data_flags |= wire::kFlagReadFailed;
 }
 
 void Tracer::onCloneEvent(Task& t, int event) {

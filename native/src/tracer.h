@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "batch_writer.h"
+#include "read_rules.h"
 
 namespace liveprobe {
 
@@ -28,6 +29,7 @@ struct RunOptions {
   bool follow_forks = false;
   bool trace_all = true;          // false: only trace_nrs stop (seccomp) and are reported
   std::vector<int32_t> trace_nrs;
+  ReadRules reads;                // tracee memory to copy for some calls
 };
 
 struct AttachOptions {
@@ -35,6 +37,7 @@ struct AttachOptions {
   bool follow_forks = false;
   bool trace_all = true;          // false: only trace_nrs are reported (every syscall still stops)
   std::vector<int32_t> trace_nrs;
+  ReadRules reads;
 };
 
 enum class OverflowPolicy { kBlock, kDrop };
@@ -71,9 +74,11 @@ class Tracer {
     uint16_t flags = 0;
     uint64_t args[6] = {};
     uint64_t entry_ns = 0;
-    std::string data;   // clone_args or exec path
-    std::string data2;  // exec argv
+    std::string data;   // clone_args, exec path or an entry read
+    std::string data2;  // exec argv or a successful exit's read
     uint16_t data_flags = 0;
+    uint32_t count = 0;  // execve's envp entries (data_flags has kFlagHasCount)
+    bool count_unterminated = false;  // the array became unreadable before its NULL
   };
 
   struct Task {
@@ -102,6 +107,7 @@ class Tracer {
   void onSeccompStop(Task& t);
   void beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t arch, uint16_t flags);
   void finishSyscall(Task& t, int64_t rval);
+  void readAtExit(Task& t);
   void onCloneEvent(Task& t, int event);
   void onExecEvent(Task& t);
   void onSignalDeliveryStop(Task& t, int sig);
@@ -150,6 +156,7 @@ class Tracer {
   bool filtering_ = false;     // run with a seccomp filter: resume with PTRACE_CONT between traced calls
   bool report_all_ = true;
   std::vector<bool> report_;
+  ReadRules reads_;
 
   // Wake-up: a forked helper child that exits when requestDetach() writes to
   // its pipe, so a tracer blocked in waitpid() returns without polling.

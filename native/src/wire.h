@@ -50,6 +50,7 @@ constexpr uint16_t kFlagSeccomp = 1 << 3;     // entry was a seccomp stop
 constexpr uint16_t kFlagGroupStop = 1 << 4;   // signal record: a group-stop, not a delivery
 constexpr uint16_t kFlagDataTrunc = 1 << 5;   // data was cut at its bound
 constexpr uint16_t kFlagReadFailed = 1 << 6;  // tracee memory for data could not be read
+constexpr uint16_t kFlagHasCount = 1 << 7;    // syscall record: a = a count read from the tracee (execve's envp entries), b = 1: unreadable before its end
 
 // Error sites (kError.b).
 enum class ErrorSite : uint32_t {
@@ -78,9 +79,9 @@ struct Record {
   uint64_t entry_ns; // 88: syscall entry time
   uint32_t a;        // 96
   uint32_t b;        // 100
-  uint32_t data_off; // 104: first extra-data blob (clone_args, exec path, maps, message)
+  uint32_t data_off; // 104: first extra-data blob (clone_args, exec path, maps, message, entry read)
   uint32_t data_len; // 108
-  uint32_t data2_off;// 112: second blob (execve argv, NUL-separated)
+  uint32_t data2_off;// 112: second blob (execve argv, NUL-separated; a successful exit's read)
   uint32_t data2_len;// 116
   uint32_t arch;     // 120: AUDIT_ARCH_* of the syscall
   uint32_t reserved; // 124
@@ -92,6 +93,7 @@ constexpr size_t kCloneArgsMax = 88;   // struct clone_args up to CLONE_ARGS_SIZ
 constexpr size_t kPathMax = 4096;      // execve path
 constexpr size_t kArgvMaxCount = 64;   // execve argv entries
 constexpr size_t kArgvMaxBytes = 4096; // execve argv total
+constexpr size_t kEnvpMaxCount = 1 << 20; // execve envp entries counted
 
 #define LIVEPROBE_RECORD_FIELDS(X) \
   X(seq) X(time_ns) X(pid) X(tid) X(kind) X(flags) X(nr) X(args) X(ret) X(entry_ns) \

@@ -178,15 +178,12 @@ export function linesByRole(
  * A line with what legitimately differs between two runs of a Go program
  * replaced: addresses (hex of 2^32 and up: Go 1.26 picks a random heap base
  * even with ASLR off, and thread timing moves every mapping made after the
- * first thread starts) by <addr>, tids by <tid>. Two strace gaps of
- * liveprobe are applied to strace's lines: sigaltstack's stack_t and envp's
- * variable count need tracee reads the native tracer does not make, so
- * strace's `{ss_sp=…}` becomes <addr> and ` /* N vars *\/` is dropped.
+ * first thread starts) by <addr>, tids by <tid>. Everything else, the
+ * stack_t sigaltstack prints and the variable count of execve's envp
+ * included, must be the same.
  */
 export function canonicalGoLine(line: TraceLine): string {
   let text = line.text;
-  if (line.name === 'sigaltstack') text = text.replace(/\{ss_sp=[^}]*\}/g, '<addr>');
-  if (line.name === 'execve') text = text.replace(/ \/\* \d+ vars? \*\//, '');
   text = text.replace(/0x[0-9a-f]{9,}/g, '<addr>').replace(/parent_tid=\[\d+\]/g, 'parent_tid=[<tid>]');
   if (RETURNS_TID.has(line.name)) text = text.replace(/ = \d+$/, ' = <tid>');
   return text;

@@ -247,8 +247,41 @@ export const SS_FLAGS = xlat('SS_???', [
   ['SS_AUTODISARM', 0x80000000n],
 ]);
 
+/** PR_GET_TSC's result (strace's pr_tsc). */
+export const PR_TSC = xlat('PR_TSC_???', [
+  ['PR_TSC_ENABLE', 1n],
+  ['PR_TSC_SIGSEGV', 2n],
+]);
+
+/** PR_GET_UNALIGN's result (strace's pr_unalign_flags). */
+export const PR_UNALIGN = xlat('PR_UNALIGN_???', [
+  ['PR_UNALIGN_NOPRINT', 1n],
+  ['PR_UNALIGN_SIGBUS', 2n],
+]);
+
+/** x86 XSAVE feature masks, ARCH_GET_XCOMP_*'s result (strace's x86_xfeatures; the combined masks first). */
+export const XFEATURE_MASK = xlat('XFEATURE_MASK_???', [
+  ['XFEATURE_MASK_FPSSE', 0x3n],
+  ['XFEATURE_MASK_FP', 1n << 0n],
+  ['XFEATURE_MASK_SSE', 1n << 1n],
+  ['XFEATURE_MASK_YMM', 1n << 2n],
+  ['XFEATURE_MASK_BNDREGS', 1n << 3n],
+  ['XFEATURE_MASK_BNDCSR', 1n << 4n],
+  ['XFEATURE_MASK_AVX512', 0xe0n],
+  ['XFEATURE_MASK_OPMASK', 1n << 5n],
+  ['XFEATURE_MASK_ZMM_Hi256', 1n << 6n],
+  ['XFEATURE_MASK_Hi16_ZMM', 1n << 7n],
+  ['XFEATURE_MASK_PT', 1n << 8n],
+  ['XFEATURE_MASK_PKRU', 1n << 9n],
+  ['XFEATURE_MASK_PASID', 1n << 10n],
+  ['XFEATURE_MASK_LBR', 1n << 15n],
+  ['XFEATURE_MASK_XTILE', 0x60000n],
+  ['XFEATURE_MASK_XTILE_CFG', 1n << 17n],
+  ['XFEATURE_MASK_XTILE_DATA', 1n << 18n],
+]);
+
 /** Every table, by concept: the test that no two tables share a name iterates this. */
 export const TABLES: Readonly<Record<string, Xlat>> = {
   PROT, MAP_TYPE, MAP_FLAGS, MREMAP, MADV, MSYNC, MLOCK2, SHMAT, CLONE, CLONE3_ONLY,
-  AT_FLAGS, ARCH_PRCTL, PRCTL, PR_SET_VMA, SUID_DUMP, SS_FLAGS,
+  AT_FLAGS, ARCH_PRCTL, PRCTL, PR_SET_VMA, SUID_DUMP, SS_FLAGS, PR_TSC, PR_UNALIGN, XFEATURE_MASK,
 };

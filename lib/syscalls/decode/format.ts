@@ -146,7 +146,11 @@ const utf8 = new TextEncoder();
  * `max` bytes are cut and marked with `...` after the closing quote.
  */
 export function quoteString(s: string, max: number = MAX_STRLEN, forceEllipsis = false): string {
-  const bytes = utf8.encode(s);
+  return quoteBytes(utf8.encode(s), max, forceEllipsis);
+}
+
+/** quoteString for bytes as they came from the tracee (not necessarily UTF-8). */
+export function quoteBytes(bytes: Uint8Array, max: number = MAX_STRLEN, forceEllipsis = false): string {
   const n = Math.min(bytes.length, max);
   let out = '"';
   for (let i = 0; i < n; i++) {
@@ -167,4 +171,30 @@ export function quoteString(s: string, max: number = MAX_STRLEN, forceEllipsis =
   }
   out += '"';
   return bytes.length > max || forceEllipsis ? out + '...' : out;
+}
+
+/**
+ * A C string copied from the tracee with its NUL kept (lib/syscalls/
+ * memory-reads.ts): the bytes before the NUL, and whether there was one
+ * (no NUL: the copy stopped at its bound first).
+ */
+export function cString(mem: Uint8Array): { bytes: Uint8Array; terminated: boolean } {
+  const nul = mem.indexOf(0);
+  return nul < 0 ? { bytes: mem, terminated: false } : { bytes: mem.subarray(0, nul), terminated: true };
+}
+
+/** Little-endian readers for copies of tracee memory. */
+export function memU64(mem: Uint8Array, off: number): bigint {
+  return new DataView(mem.buffer, mem.byteOffset, mem.byteLength).getBigUint64(off, true);
+}
+export function memU32(mem: Uint8Array, off: number): number {
+  return new DataView(mem.buffer, mem.byteOffset, mem.byteLength).getUint32(off, true);
+}
+
+/** strace's printflags_ex in the verbose style: `0x7 /* A|B *\/`, `0` when empty. */
+export function formatFlagsVerbose(table: Xlat, value: bigint): string {
+  if (value === 0n) return '0';
+  const d = decodeFlags(table, value);
+  const known = d.names.filter((n) => !n.startsWith('0x'));
+  return `${hexVal(value)} /* ${known.length ? d.names.join('|') : table.unknown} */`;
 }

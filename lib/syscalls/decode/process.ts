@@ -1,13 +1,12 @@
 // Process and thread creation, exec and exit, printing as strace 6.1
 // (src/clone.c, execve.c, exit.c).
 //
-// Where strace reads tracee memory that the native tracer does not capture,
-// the decoder prints what strace prints when that memory is unreadable (the
-// pointer) — except where the value is implied by the return value:
-// CLONE_PARENT_SETTID makes the kernel store the child's tid, which is the
-// return value, at parent_tid before the call returns.
+// What strace reads from tracee memory, the native tracer copies too:
+// clone_args at entry, the pidfd the kernel stored (ev.exitMem), execve's
+// path, argv and variable count. The child's tid that CLONE_PARENT_SETTID
+// stores at parent_tid is the return value, so it is not read again.
 
-import { addr, flagNames, formatFlags, hexVal, int32, quoteString, signalName, uint32 } from './format';
+import { addr, flagNames, formatFlags, hexVal, int32, memU32, quoteString, signalName, uint32 } from './format';
 import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
@@ -51,10 +50,12 @@ export function decodeClone(ev: DecodeInput): Decoded {
   let exit = '';
   if (ev.ret !== null) {
     if (flags & (CLONE_PARENT_SETTID | CLONE_PIDFD)) {
-      // parent_tid=[tid] when the kernel stored the tid there; otherwise what
-      // strace prints for memory it cannot read (see the note at the top).
-      const stored = (flags & CLONE_PARENT_SETTID) !== 0n && ptid !== 0n && succeeded(ev.ret);
-      exit += `, parent_tid=${stored ? `[${ev.ret}]` : addr(ptid)}`;
+      // parent_tid=[N]: the pidfd (CLONE_PIDFD) or the child's tid the kernel
+      // stored there; the pointer when it did not (the call failed).
+      const pidfd = (flags & CLONE_PIDFD) !== 0n ? storedPidfd(ev) : undefined;
+      const tid = (flags & CLONE_PARENT_SETTID) !== 0n && ptid !== 0n && succeeded(ev.ret) ? ev.ret : undefined;
+      const stored = pidfd ?? tid;
+      exit += `, parent_tid=${stored !== undefined ? `[${stored}]` : addr(ptid)}`;
     }
     if (flags & CLONE_SETTLS) exit += `, tls=${addr(tls)}`;
     if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) exit += `, child_tidptr=${addr(ctid)}`;
@@ -145,13 +146,22 @@ export function decodeClone3(ev: DecodeInput): Decoded {
   if (ev.ret !== null) {
     const changed: string[] = [];
     if (succeeded(ev.ret)) {
-      // pidfd=[fd] would need the fd the kernel stored: not captured.
-      if (flags & CLONE_PIDFD) changed.push(`pidfd=${addr(f.pidfd!)}`);
+      if (flags & CLONE_PIDFD) {
+        const fd = storedPidfd(ev);
+        changed.push(`pidfd=${fd !== undefined ? `[${fd}]` : addr(f.pidfd!)}`);
+      }
       if (flags & CLONE_PARENT_SETTID) changed.push(`parent_tid=${f.parent_tid === 0n ? 'NULL' : `[${ev.ret}]`}`);
     }
     exit = (changed.length ? ` => {${changed.join(', ')}}` : '') + `, ${sizeText}`;
   }
   return { args, entry: struct, exit, returns: 'decimal' };
+}
+
+/** The pidfd a successful clone/clone3 stored, as copied at its exit. */
+function storedPidfd(ev: DecodeInput): number | undefined {
+  const m = ev.exitMem;
+  if (!succeeded(ev.ret) || m === undefined || m.length < 4) return undefined;
+  return int32(BigInt(memU32(m, 0)));
 }
 
 function exitSignal(v: bigint): string | bigint {
@@ -182,13 +192,11 @@ function argvText(ev: DecodeInput, ptr: bigint): { value: readonly string[] | bi
   return { value: argv, text: `[${shown.join(', ')}]` };
 }
 
-/**
- * envp: strace prints the pointer and the count of variables (`0x7ffd…
- * /* 35 vars *\/`); the count needs a read of the array the native side
- * does not make, so only the pointer is printed.
- */
-function envpText(ptr: bigint): string {
-  return addr(ptr);
+/** envp: the pointer and, as a comment, how many variables it held (`0x7ffd… /* 35 vars *\/`). */
+function envpText(ev: DecodeInput, ptr: bigint): string {
+  if (ptr === 0n || ev.envc === undefined) return addr(ptr);
+  const n = ev.envc;
+  return `${addr(ptr)} /* ${n} var${n === 1 ? '' : 's'}${ev.envUnterminated ? ', unterminated' : ''} */`;
 }
 
 export function decodeExecve(ev: DecodeInput): Decoded {
@@ -197,7 +205,7 @@ export function decodeExecve(ev: DecodeInput): Decoded {
   const argv = argvText(ev, av);
   return {
     args: { pathname: path.value, argv: argv.value, envp },
-    entry: `${path.text}, ${argv.text}, ${envpText(envp)}`,
+    entry: `${path.text}, ${argv.text}, ${envpText(ev, envp)}`,
     exit: '',
     returns: 'decimal',
   };
@@ -211,7 +219,7 @@ export function decodeExecveat(ev: DecodeInput): Decoded {
   const f = uint32(flags);
   return {
     args: { dirfd, pathname: path.value, argv: argv.value, envp, flags: flagNames(AT_FLAGS, f) },
-    entry: `${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, ${path.text}, ${argv.text}, ${envpText(envp)}, ${formatFlags(AT_FLAGS, f)}`,
+    entry: `${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, ${path.text}, ${argv.text}, ${envpText(ev, envp)}, ${formatFlags(AT_FLAGS, f)}`,
     exit: '',
     returns: 'decimal',
   };

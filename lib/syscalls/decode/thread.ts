@@ -2,17 +2,21 @@
 // list, rseq, tid address, TLS (arch_prctl), signal stack, prctl. Printed as
 // strace 6.1 does (src/get_robust_list.c, prctl.c, sigaltstack.c).
 //
-// Several of these have results strace reads from tracee memory at exit
-// (ARCH_GET_FS's [value], sigaltstack's old stack, PR_GET_NAME's string) or
-// structures it reads at entry (sigaltstack's stack_t, PR_SET_NAME's
-// string). The native tracer does not capture those, so the decoders print
-// the pointer, which is what strace prints when that memory is unreadable,
-// i.e. exactly strace's line whenever the call failed with EFAULT or the
-// pointer is NULL.
+// Several of these print tracee memory: structures read at entry
+// (sigaltstack's stack_t, PR_SET_NAME's string) and results read at exit
+// (ARCH_GET_FS's [value], the old stack_t, PR_GET_NAME's string). The native
+// tracer copies them as lib/syscalls/memory-reads.ts says (ev.entryMem,
+// ev.exitMem); where a copy is missing (unreadable, or the call failed)
+// the pointer is printed, as strace does.
 
-import { addr, formatValue, hexVal, int32, lookup, signalName, uint32, valueName } from './format';
-import { ARCH_PRCTL, PRCTL, PR_SET_VMA, SUID_DUMP } from './flags';
-import type { Decoded, DecodeInput } from './types';
+import {
+  addr, cString, flagNames, formatFlags, formatFlagsVerbose, formatValue, hexVal, int32, lookup, memU32, memU64, quoteBytes,
+  signalName, uint32, valueName,
+} from './format';
+import { ARCH_PRCTL, PRCTL, PR_SET_VMA, PR_TSC, PR_UNALIGN, SS_FLAGS, SUID_DUMP, XFEATURE_MASK } from './flags';
+import { isErrorReturn } from './process';
+import { STACK_T_SIZE, TASK_COMM_LEN } from '../memory-reads';
+import type { ArgValue, Decoded, DecodeInput } from './types';
 
 export function decodeSetRobustList(ev: DecodeInput): Decoded {
   const [head, len] = ev.raw as [bigint, bigint];
@@ -57,9 +61,14 @@ export function decodeArchPrctl(ev: DecodeInput): Decoded {
     case ARCH_GET_GS:
     case ARCH_GET_XCOMP_SUPP:
     case ARCH_GET_XCOMP_PERM:
-    case ARCH_GET_XCOMP_GUEST_PERM:
-      // The value the kernel stored at addr (strace: [0x7f…]) is not captured.
-      return result(ev.ret === null ? '' : addr(a));
+    case ARCH_GET_XCOMP_GUEST_PERM: {
+      if (ev.ret === null) return result('');
+      const m = ev.exitMem;
+      if (m === undefined || m.length < 8 || isErrorReturn(ev.ret)) return result(addr(a));
+      const v = memU64(m, 0);
+      const shown = code === ARCH_GET_FS || code === ARCH_GET_GS ? addr(v) : formatFlagsVerbose(XFEATURE_MASK, v);
+      return { args: { ...args, value: v }, entry: `${name}, `, exit: `[${shown}]`, returns: 'decimal' };
+    }
     case ARCH_GET_CPUID:
       return { args, entry: name, exit: '', returns: 'decimal' };
     case ARCH_REQ_XCOMP_PERM:
@@ -71,15 +80,32 @@ export function decodeArchPrctl(ev: DecodeInput): Decoded {
   }
 }
 
-/** sigaltstack(ss, old_ss): both stack_t contents need tracee reads (see the top of this file). */
+/** A stack_t as strace prints it, from a copy of its 24 bytes; the pointer when there is none. */
+function stackT(mem: Uint8Array | undefined, ptr: bigint): { text: string; fields?: { sp: bigint; flags: readonly string[]; size: bigint } } {
+  if (ptr === 0n) return { text: 'NULL' };
+  if (mem === undefined || mem.length < STACK_T_SIZE) return { text: addr(ptr) };
+  const sp = memU64(mem, 0);
+  const flags = BigInt(memU32(mem, 8));
+  const size = memU64(mem, 16);
+  return {
+    text: `{ss_sp=${addr(sp)}, ss_flags=${formatFlags(SS_FLAGS, flags)}, ss_size=${size}}`,
+    fields: { sp, flags: flagNames(SS_FLAGS, flags), size },
+  };
+}
+
+/** sigaltstack(ss, old_ss): the new stack as read at entry, the old one as the kernel wrote it. */
 export function decodeSigaltstack(ev: DecodeInput): Decoded {
   const [ss, old] = ev.raw as [bigint, bigint];
-  return {
-    args: { ss, old_ss: old },
-    entry: `${addr(ss)}, `,
-    exit: ev.ret === null ? '' : addr(old),
-    returns: 'decimal',
-  };
+  const now = stackT(ev.entryMem, ss);
+  const args: Record<string, ArgValue> = { ss, old_ss: old };
+  if (now.fields) Object.assign(args, { ss_sp: now.fields.sp, ss_flags: now.fields.flags, ss_size: now.fields.size });
+  let exit = '';
+  if (ev.ret !== null) {
+    const was = stackT(isErrorReturn(ev.ret) ? undefined : ev.exitMem, old);
+    if (was.fields) Object.assign(args, { old_ss_sp: was.fields.sp, old_ss_flags: was.fields.flags, old_ss_size: was.fields.size });
+    exit = was.text;
+  }
+  return { args, entry: `${now.text}, `, exit, returns: 'decimal' };
 }
 
 const PR = {
@@ -130,9 +156,14 @@ export function decodePrctl(ev: DecodeInput): Decoded {
     case PR.GET_PDEATHSIG:
     case PR.GET_TSC:
     case PR.GET_UNALIGN:
-    case PR.GET_TID_ADDRESS:
-      // The result lands in memory at arg2: strace prints it, liveprobe the pointer.
-      return done(`${name}, `, base, ev.ret === null ? '' : addr(a2));
+    case PR.GET_TID_ADDRESS: {
+      // The result lands in memory at arg2, copied after a successful call.
+      if (ev.ret === null) return done(`${name}, `);
+      const m = isErrorReturn(ev.ret) ? undefined : ev.exitMem;
+      const result = m === undefined ? undefined : prctlResult(option, m);
+      if (result === undefined) return done(`${name}, `, base, addr(a2));
+      return done(`${name}, `, { ...base, result: result.value }, result.text);
+    }
     case PR.SET_CHILD_SUBREAPER:
     case PR.SET_ENDIAN:
     case PR.SET_FPEMU:
@@ -142,14 +173,19 @@ export function decodePrctl(ev: DecodeInput): Decoded {
       return done(`${name}, ${a2}`);
     case PR.SET_DUMPABLE:
       return done(`${name}, ${formatValue(SUID_DUMP, a2)}`);
-    case PR.SET_NAME:
-      // The name itself (strace: "go-thread") is in tracee memory.
-      return done(`${name}, ${addr(a2)}`, { option: base.option, name: a2 });
+    case PR.SET_NAME: {
+      // strace shows at most TASK_COMM_LEN - 1 bytes, the most the kernel keeps.
+      const s = a2 === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
+      if (s === undefined) return done(`${name}, ${addr(a2)}`, { option: base.option, name: a2 });
+      const text = quoteBytes(s.bytes, TASK_COMM_LEN - 1, !s.terminated || s.bytes.length > TASK_COMM_LEN - 1);
+      return done(`${name}, ${text}`, { option: base.option, name: latin(s.bytes.subarray(0, TASK_COMM_LEN - 1)) });
+    }
     case PR.SET_VMA: {
       const attr = valueName(PR_SET_VMA, a2);
       if (a2 === PR_SET_VMA_ANON_NAME) {
-        return done(`${name}, ${formatValue(PR_SET_VMA, a2)}, ${addr(a3)}, ${a4}, ${addr(a5)}`, {
-          option: base.option, attr, addr: a3, size: a4, name: a5,
+        const s = a5 === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
+        return done(`${name}, ${formatValue(PR_SET_VMA, a2)}, ${addr(a3)}, ${a4}, ${s ? quoteBytes(s.bytes, undefined, !s.terminated) : addr(a5)}`, {
+          option: base.option, attr, addr: a3, size: a4, name: s ? latin(s.bytes) : a5,
         });
       }
       return done(`${name}, ${formatValue(PR_SET_VMA, a2)}${raw([a3, a4, a5])}`, { ...base, attr });
@@ -169,3 +205,34 @@ export function decodePrctl(ev: DecodeInput): Decoded {
   }
 }
 
+
+/** A name as a JS string: UTF-8 where it is, never throwing on bytes that are not. */
+function latin(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}
+const utf8 = new TextDecoder();
+
+/** What a PR_GET_* option stored at arg2, as strace prints it inside [ ]. */
+function prctlResult(option: bigint, m: Uint8Array): { value: ArgValue; text: string } | undefined {
+  if (option === PR.GET_NAME) {
+    const s = cString(m);
+    return { value: latin(s.bytes), text: quoteBytes(s.bytes, TASK_COMM_LEN, !s.terminated) };
+  }
+  if (option === PR.GET_TID_ADDRESS) {
+    if (m.length < 8) return undefined;
+    const v = memU64(m, 0);
+    return { value: v, text: `[${addr(v)}]` };
+  }
+  if (m.length < 4) return undefined;
+  const v = memU32(m, 0);
+  switch (option) {
+    case PR.GET_PDEATHSIG:
+      return { value: v, text: `[${signalName(v)}]` };
+    case PR.GET_TSC:
+      return { value: valueName(PR_TSC, BigInt(v)), text: `[${formatValue(PR_TSC, BigInt(v))}]` };
+    case PR.GET_UNALIGN:
+      return { value: flagNames(PR_UNALIGN, BigInt(v)), text: `[${formatFlags(PR_UNALIGN, BigInt(v))}]` };
+    default:
+      return { value: v, text: `[${v}]` };
+  }
+}

@@ -26,6 +26,10 @@ export interface DecodeInput {
   readonly cloneArgs?: Uint8Array;
   readonly path?: string;
   readonly argv?: readonly string[];
+  readonly envc?: number;
+  readonly envUnterminated?: boolean;
+  readonly entryMem?: Uint8Array;
+  readonly exitMem?: Uint8Array;
   readonly truncated?: boolean;
   readonly readFailed?: boolean;
 }

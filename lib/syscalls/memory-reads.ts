@@ -1,0 +1,91 @@
+// The tracee memory strace prints for some calls and liveprobe therefore
+// copies: what it is, when (entry, or a successful exit), where (which
+// argument points at it), how much, and for which option values. This list
+// is the only place that says so: the native tracer carries the rules out
+// (native/src/read_rules.h) and the decoders read the copies they produce
+// (ev.entryMem / ev.exitMem). clone3's pidfd (its address is inside struct
+// clone_args) and execve's variable count are read by the native side on its
+// own, next to the clone_args and argv it already copies.
+import { ARCH_PRCTL, CLONE, PRCTL, PR_SET_VMA } from './decode/flags';
+import type { Xlat } from './decode/format';
+import { AUDIT_ARCH } from '../wire';
+import { type Arch, syscallNumber } from './table';
+
+export interface MemoryRead {
+  syscall: string;
+  /** 'exit': only after the call succeeded, when the kernel has written it. */
+  at: 'entry' | 'exit';
+  /** The argument holding the address (0-based). A NULL address is not read. */
+  ptrArg: number;
+  /** Bytes to copy; for a string, the most to copy before its NUL. */
+  bytes: number;
+  /** A C string: the copy stops after the NUL, which it keeps. */
+  string?: boolean;
+  /** Argument values that make the read apply: (uint32(arg) & mask) === value. At most two. */
+  when?: { arg: number; value: bigint; mask?: bigint }[];
+}
+
+function value(table: Xlat, name: string): bigint {
+  const e = table.entries.find(([n]) => n === name);
+  if (!e) throw new Error(`liveprobe: ${name} is not in its table`);
+  return e[1];
+}
+
+const pr = (name: string): bigint => value(PRCTL, name);
+const opt = (name: string): MemoryRead['when'] => [{ arg: 0, value: pr(name) }];
+
+/** sizeof(stack_t) on 64-bit: void *ss_sp; int ss_flags; size_t ss_size. */
+export const STACK_T_SIZE = 24;
+/** TASK_COMM_LEN: a thread name with its NUL. */
+export const TASK_COMM_LEN = 16;
+/** ANON_VMA_NAME_MAX_LEN: the longest anonymous-mapping name with its NUL. */
+export const ANON_VMA_NAME_MAX = 80;
+
+/** prctl options that store an int at arg2 (strace prints it as [value]). */
+export const PRCTL_INT_RESULTS = [
+  'PR_GET_PDEATHSIG', 'PR_GET_UNALIGN', 'PR_GET_FPEMU', 'PR_GET_FPEXC', 'PR_GET_ENDIAN', 'PR_GET_TSC',
+  'PR_GET_CHILD_SUBREAPER',
+] as const;
+/** arch_prctl codes that store an unsigned long at addr. */
+export const ARCH_PRCTL_RESULTS = [
+  'ARCH_GET_FS', 'ARCH_GET_GS', 'ARCH_GET_XCOMP_SUPP', 'ARCH_GET_XCOMP_PERM', 'ARCH_GET_XCOMP_GUEST_PERM',
+] as const;
+
+export const MEMORY_READS: readonly MemoryRead[] = [
+  { syscall: 'sigaltstack', at: 'entry', ptrArg: 0, bytes: STACK_T_SIZE },
+  { syscall: 'sigaltstack', at: 'exit', ptrArg: 1, bytes: STACK_T_SIZE },
+  { syscall: 'prctl', at: 'entry', when: opt('PR_SET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN, string: true },
+  {
+    syscall: 'prctl', at: 'entry', ptrArg: 4, bytes: ANON_VMA_NAME_MAX, string: true,
+    when: [{ arg: 0, value: pr('PR_SET_VMA') }, { arg: 1, value: value(PR_SET_VMA, 'PR_SET_VMA_ANON_NAME') }],
+  },
+  { syscall: 'prctl', at: 'exit', when: opt('PR_GET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN, string: true },
+  ...PRCTL_INT_RESULTS.map((name): MemoryRead => ({ syscall: 'prctl', at: 'exit', when: opt(name), ptrArg: 1, bytes: 4 })),
+  { syscall: 'prctl', at: 'exit', when: opt('PR_GET_TID_ADDRESS'), ptrArg: 1, bytes: 8 },
+  ...ARCH_PRCTL_RESULTS.map((name): MemoryRead => ({
+    syscall: 'arch_prctl', at: 'exit', when: [{ arg: 0, value: value(ARCH_PRCTL, name) }], ptrArg: 1, bytes: 8,
+  })),
+  // clone(CLONE_PIDFD) stores the pidfd at parent_tid (the third argument on every arch).
+  {
+    syscall: 'clone', at: 'exit', ptrArg: 2, bytes: 4,
+    when: [{ arg: 0, value: value(CLONE, 'CLONE_PIDFD'), mask: value(CLONE, 'CLONE_PIDFD') }],
+  },
+];
+
+const MASK32 = 0xffffffffn;
+
+/** The rules for one arch as the flat number list the native session takes (read_rules.h). */
+export function nativeReadRules(arch: Arch): number[] {
+  const out: number[] = [];
+  for (const r of MEMORY_READS) {
+    const nr = syscallNumber(arch, r.syscall);
+    if (nr === undefined) continue; // arch_prctl exists on x86_64 only
+    const conds = r.when ?? [];
+    out.push(AUDIT_ARCH[arch], nr, r.at === 'exit' ? 1 : 0, r.ptrArg, r.bytes, r.string ? 1 : 0);
+    for (let c = 0; c < 2; c++) {
+      const k = conds[c];
+      out.push(k ? k.arg : -1, k ? Number(k.mask ?? MASK32) : 0, k ? Number(k.value & MASK32) : 0);
+    }
+  }
+  return out;
+}

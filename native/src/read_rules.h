@@ -1,0 +1,54 @@
+// Tracee memory that TypeScript asks to have copied for a syscall: which
+// syscall, at entry or at a successful exit, which argument points at it, how
+// many bytes, and the argument values that make the read apply (prctl's
+// option, arch_prctl's code). The rules come from lib/syscalls/memory-reads.ts;
+// this file only carries them out, so the native side knows no option names.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace liveprobe {
+
+struct ReadRule {
+  static constexpr uint32_t kMaxBytes = 256;  // our bound on any one rule's read
+  // Numbers per rule in the flat list from JS: arch, nr, at_exit, ptr_arg,
+  // max_bytes, string, then two conditions, each as arg, mask, value.
+  static constexpr int kFields = 12;
+
+  uint32_t arch = 0;    // AUDIT_ARCH_* the numbers belong to
+  int32_t nr = -1;
+  bool at_exit = false;  // at a successful exit (the kernel wrote it), else at entry
+  uint8_t ptr_arg = 0;   // the argument that holds the address
+  uint32_t max_bytes = 0;
+  bool string = false;   // stop at the first NUL (kept in the copy, so "" is not "unreadable")
+  // Up to two conditions: (uint32(args[arg]) & mask) == value; arg -1: none.
+  // 32 bits because the options these select on are C ints in the kernel.
+  int8_t cond_arg[2] = {-1, -1};
+  uint32_t cond_mask[2] = {0, 0};
+  uint32_t cond_value[2] = {0, 0};
+};
+
+class ReadRules {
+ public:
+  // Parses the flat list (kFields numbers per rule); returns false, keeping
+  // no rule, if any value is out of range.
+  bool assign(const std::vector<double>& flat);
+
+  bool wants(int32_t nr) const { return nr >= 0 && size_t(nr) < any_.size() && any_[size_t(nr)]; }
+
+  // Copies what the first matching rule for this stop asks for into out.
+  // Leaves out empty (and sets read_failed) when the memory was unreadable
+  // or, for a string, ended before a NUL; a NULL pointer is not read.
+  void read(pid_t tid, uint32_t arch, int32_t nr, const uint64_t* args, bool at_exit,
+            std::string& out, bool& read_failed) const;
+
+ private:
+  std::vector<ReadRule> rules_;
+  std::vector<bool> any_;  // by syscall number
+};
+
+}  // namespace liveprobe
