@@ -3,15 +3,17 @@
 // For a syscall-heavy pure-Go workload and its C/pthreads twin (~100k
 // syscalls/s, test/fixtures/sysload*), runs in turn, round after round:
 // untraced; strace -f -e trace=%memory,clone,clone3; the same with
-// --seccomp-bpf; liveprobe run (default filter); liveprobe attach. Wall time is
+// --seccomp-bpf; liveprobe run (default filter); liveprobe attach; strace
+// attached the same way (-p); and bench/ptrace-floor.c, the least an attached
+// syscall tracer can do per stop (the floor for attach). Wall time is
 // the workload's own (it starts timing when released through its stdin gate,
 // so tracer start-up is not counted); CPU is user+sys of the whole process
 // tree (tracer included), from this process's cutime/cstime. Prints the median
 // of each variant's per-round ratio to the untraced run of the same round, and
 // checks every traced run printed the untraced checksum.
 //
-//   npm run bench -- [--rounds N] [--ops N] [--work N] [--quick]
-import { spawn } from 'node:child_process';
+//   npm run bench -- [--rounds N] [--ops N] [--work N] [--quick] [--load Go|C] [--only run,attach,...]
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
@@ -22,16 +24,22 @@ interface Options {
   rounds: number;
   ops: number;
   work: number;
+  /** Only the variants whose names contain one of these (untraced always runs). */
+  only: string[];
+  /** Only the workloads whose labels contain this. */
+  load: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { rounds: 5, ops: 300_000, work: 7_500 };
+  const o: Options = { rounds: 5, ops: 300_000, work: 7_500, only: [], load: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') Object.assign(o, { rounds: 2, ops: 60_000 });
     else if (a === '--rounds') o.rounds = Number(argv[++i]);
     else if (a === '--ops') o.ops = Number(argv[++i]);
     else if (a === '--work') o.work = Number(argv[++i]);
+    else if (a === '--only') o.only = String(argv[++i]).split(',');
+    else if (a === '--load') o.load = String(argv[++i]);
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -95,19 +103,36 @@ function allTraced(pid: number): boolean {
   }
 }
 
-/** Starts the workload under sh (not our child), attaches the CLI, then opens the gate. */
-async function runAttached(workload: string[]): Promise<Sample> {
+/** bench/ptrace-floor.c, built next to the compiled bench when its source is newer. */
+function ptraceFloor(): string {
+  const src = path.join(repoRoot(), 'bench', 'ptrace-floor.c');
+  const bin = path.join(repoRoot(), 'dist', 'bench', 'ptrace-floor');
+  if (!fs.existsSync(bin) || fs.statSync(bin).mtimeMs < fs.statSync(src).mtimeMs) {
+    execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
+  }
+  return bin;
+}
+
+/**
+ * Starts the workload under sh (not our child), attaches a tracer (the
+ * command `tracer(pid)`; by default the liveprobe CLI), then opens the gate.
+ */
+async function runAttached(
+  workload: string[],
+  tracer: (pid: number) => string[] = (pid) => [process.execPath, cli(), 'attach', '-o', '/dev/null', String(pid)],
+): Promise<Sample> {
   const cpu0 = childrenCpu();
   const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', ...workload], { stdio: ['pipe', 'pipe', 'inherit'] });
   const out = collectStdout(sh);
   const pid = await shellChild(sh.pid!, workload[0]!);
   // Let the runtime start its threads before attaching, as with a real process.
   await new Promise((r) => setTimeout(r, 100));
-  const tracer = spawn(process.execPath, [cli(), 'attach', '-o', '/dev/null', String(pid)], { stdio: 'ignore' });
+  const argv = tracer(pid);
+  const traced = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
   while (!allTraced(pid)) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 50));
   sh.stdin!.end('g');
-  const [code] = await Promise.all([waitExit(sh), waitExit(tracer)]);
+  const [code] = await Promise.all([waitExit(sh), waitExit(traced)]);
   if (code !== 0) throw new Error(`attached ${workload.join(' ')} exited ${code}`);
   const { checksum, wallMs } = parseOutput(await out);
   return { wallMs, cpuS: childrenCpu() - cpu0, checksum };
@@ -138,18 +163,23 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const [goLoad, cLoad] = await Promise.all([fixture('sysload'), fixture('sysload-c')]);
+  const floor = ptraceFloor();
   const filter = '%memory,clone,clone3';
   const rows: string[] = [];
   console.log(`liveprobe overhead: ${o.rounds} rounds, -ops ${o.ops} -work ${o.work}, 4 workers, GOMAXPROCS 2, ${new Date().toISOString()}`);
   for (const [label, bin] of [['Go (sysload)', goLoad], ['C (sysload-c)', cLoad]] as const) {
+    if (!label.includes(o.load)) continue;
     const load = [bin, '-ops', String(o.ops), '-work', String(o.work), '-gate'];
-    const variants: [string, () => Promise<Sample>][] = [
+    const all: [string, () => Promise<Sample>][] = [
       ['untraced', () => runCommand(load)],
       ['strace -f -e trace=' + filter, () => runCommand(['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
       ['strace -f --seccomp-bpf', () => runCommand(['strace', '-f', '--seccomp-bpf', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
       ['liveprobe run', () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
       ['liveprobe attach', () => runAttached(load)],
+      ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
+      ['bare ptrace attach (floor)', () => runAttached(load, (pid) => [floor, String(pid)])],
     ];
+    const variants = all.filter(([name], i) => i === 0 || o.only.length === 0 || o.only.some((w) => name.includes(w)));
     const samples = new Map<string, Sample[]>(variants.map(([n]) => [n, []]));
     await variants[0]![1](); // warm-up: page cache, CPU frequency
     for (let r = 0; r < o.rounds; r++) {
@@ -170,6 +200,7 @@ async function main(): Promise<void> {
       );
       if (!ok) process.exitCode = 1;
     }
+    if (o.only.length > 0) continue;
     const lat = await liveLatency(load);
     rows.push(`live latency (liveprobe run, syscall exit → event in for-await): p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms over ${lat.n} events`);
   }

@@ -102,6 +102,7 @@ class Tracer {
   bool spawnTarget(const RunOptions& opts);
   bool seizeAll(pid_t pid);
   void eventLoop();
+  pid_t waitForStop(int& st);
   void handleWaitStatus(pid_t tid, int status);
   void onSyscallStop(Task& t);
   void onSeccompStop(Task& t);
@@ -157,6 +158,12 @@ class Tracer {
   bool report_all_ = true;
   std::vector<bool> report_;
   ReadRules reads_;
+
+  // waitForStop's polling before it blocks (see there).
+  static constexpr uint64_t kSpinBurstNs = 200000;  // stops are coming close together
+  static constexpr uint64_t kSpinExitNs = 30000;    // a resumed call's exit stop is due
+  uint64_t last_wait_ns_ = ~uint64_t(0);
+  bool resumed_into_exit_ = false;
 
   // Wake-up: a forked helper child that exits when requestDetach() writes to
   // its pipe, so a tracer blocked in waitpid() returns without polling.
