@@ -3,9 +3,11 @@
 // For a syscall-heavy pure-Go workload and its C/pthreads twin (~100k
 // syscalls/s, test/fixtures/sysload*), runs in turn, round after round:
 // untraced; strace -f -e trace=%memory,clone,clone3; the same with
-// --seccomp-bpf; liveprobe run (default filter); liveprobe attach; strace
-// attached the same way (-p); and bench/ptrace-floor.c, the least an attached
-// syscall tracer can do per stop (the floor for attach). Wall time is
+// --seccomp-bpf; liveprobe run (default filter); bench/seccomp-floor.c, the
+// least a tracer launching with the same seccomp stops can do (the floor for
+// run); liveprobe attach; strace attached the same way (-p); and
+// bench/ptrace-floor.c, the least an attached syscall tracer can do per stop
+// (the floor for attach). Wall time is
 // the workload's own (it starts timing when released through its stdin gate,
 // so tracer start-up is not counted); CPU is user+sys of the whole process
 // tree (tracer included), from this process's cutime/cstime. Prints the median
@@ -18,6 +20,7 @@ import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
+import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
 import path from 'node:path';
 
 interface Options {
@@ -103,10 +106,10 @@ function allTraced(pid: number): boolean {
   }
 }
 
-/** bench/ptrace-floor.c, built next to the compiled bench when its source is newer. */
-function ptraceFloor(): string {
-  const src = path.join(repoRoot(), 'bench', 'ptrace-floor.c');
-  const bin = path.join(repoRoot(), 'dist', 'bench', 'ptrace-floor');
+/** bench/<name>.c, built next to the compiled bench when its source is newer. */
+function floorTracer(name: 'ptrace-floor' | 'seccomp-floor'): string {
+  const src = path.join(repoRoot(), 'bench', `${name}.c`);
+  const bin = path.join(repoRoot(), 'dist', 'bench', name);
   if (!fs.existsSync(bin) || fs.statSync(bin).mtimeMs < fs.statSync(src).mtimeMs) {
     execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
   }
@@ -163,7 +166,11 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const [goLoad, cLoad] = await Promise.all([fixture('sysload'), fixture('sysload-c')]);
-  const floor = ptraceFloor();
+  const floor = floorTracer('ptrace-floor');
+  const seccompFloor = floorTracer('seccomp-floor');
+  // liveprobe's default stop set, for the seccomp floor's filter.
+  const arch = hostArch();
+  const defaultStops = stopSetFor(defaultTraceFilter(arch), arch).numbers.join(',');
   const filter = '%memory,clone,clone3';
   const rows: string[] = [];
   console.log(`liveprobe overhead: ${o.rounds} rounds, -ops ${o.ops} -work ${o.work}, 4 workers, GOMAXPROCS 2, ${new Date().toISOString()}`);
@@ -175,6 +182,7 @@ async function main(): Promise<void> {
       ['strace -f -e trace=' + filter, () => runCommand(['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
       ['strace -f --seccomp-bpf', () => runCommand(['strace', '-f', '--seccomp-bpf', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
       ['liveprobe run', () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
+      ['bare seccomp run (floor, same stops)', () => runCommand([seccompFloor, defaultStops, ...load])],
       ['liveprobe attach', () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
       ['bare ptrace attach (floor)', () => runAttached(load, (pid) => [floor, String(pid)])],

@@ -697,15 +697,16 @@ void Tracer::eventLoop() {
 // The next stop, or -1 with errno. A stopped tracee waits for us, and on a
 // busy machine waking a tracer blocked in waitpid costs the tracee more than
 // the stop itself: the tracer must be scheduled onto a CPU the workload
-// holds. So while stops come close together (the last wait was short), or
-// when a call we just resumed is likely to return at once, poll for a
-// moment before blocking. A target whose stops are far apart only ever pays
-// one short poll after a resume. bench/overhead measures the effect.
+// holds. So poll for a moment before blocking, when a stop is likely soon:
+// while stops keep coming close together (a few quick waits in a row: every
+// syscall stops, under load), or when a call we just resumed is likely to
+// return at once (its exit stop). A target whose stops are far apart pays at
+// most one short poll after a resume. bench/overhead measures the effect.
 pid_t Tracer::waitForStop(int& st) {
   const uint64_t start = monotonicNs();
   pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
   if (w == 0) {
-    uint64_t window = last_wait_ns_ < kSpinBurstNs ? kSpinBurstNs : resumed_into_exit_ ? kSpinExitNs : 0;
+    uint64_t window = quick_waits_ >= kQuickWaitsForBurst ? kSpinBurstNs : resumed_into_exit_ ? kSpinExitNs : 0;
     while (w == 0 && monotonicNs() - start < window) {
       cpuRelax();
       w = waitpid(-1, &st, kWaitFlags | WNOHANG);
@@ -719,7 +720,7 @@ pid_t Tracer::waitForStop(int& st) {
   } else if (w > 0 && writer_.due(monotonicNs())) {
     writer_.flush();
   }
-  last_wait_ns_ = monotonicNs() - start;
+  quick_waits_ = monotonicNs() - start < kSpinBurstNs ? quick_waits_ + 1 : 0;
   return w;
 }
 

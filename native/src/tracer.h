@@ -162,7 +162,8 @@ class Tracer {
   // waitForStop's polling before it blocks (see there).
   static constexpr uint64_t kSpinBurstNs = 200000;  // stops are coming close together
   static constexpr uint64_t kSpinExitNs = 30000;    // a resumed call's exit stop is due
-  uint64_t last_wait_ns_ = ~uint64_t(0);
+  static constexpr uint32_t kQuickWaitsForBurst = 4;
+  uint32_t quick_waits_ = 0;  // waits in a row that ended within kSpinBurstNs
   bool resumed_into_exit_ = false;
 
   // Wake-up: a forked helper child that exits when requestDetach() writes to
