@@ -69,7 +69,6 @@ int main(int argc, char **argv) {
   ptrace(PTRACE_CONT, child, 0, 0);
 
   int status = 0;
-  unsigned long stops = 0;
   for (;;) {
     pid_t tid = waitpid(-1, &st, __WALL);
     if (tid < 0) {
@@ -85,11 +84,9 @@ int main(int argc, char **argv) {
     struct __ptrace_syscall_info info;
     if (event == PTRACE_EVENT_SECCOMP) {
       ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
-      stops++;
       ptrace(PTRACE_SYSCALL, tid, 0, 0);  // on to the exit stop
     } else if (sig == (SIGTRAP | 0x80)) {
       ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
-      stops++;
       ptrace(PTRACE_CONT, tid, 0, 0);
     } else if (event != 0) {
       ptrace(PTRACE_CONT, tid, 0, 0);  // clone/exec events, a new thread's first stop
@@ -99,6 +96,5 @@ int main(int argc, char **argv) {
       ptrace(PTRACE_CONT, tid, 0, sig == SIGSTOP ? 0 : sig);
     }
   }
-  fprintf(stderr, "seccomp-floor: %lu syscall stops\n", stops);
   return status;
 }

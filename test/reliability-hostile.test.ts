@@ -1,13 +1,16 @@
-// Issue 8, item 6: hostile tracee input. The hostile fixture makes 45 calls
-// with sizes, lengths and pointers no tracer may trust (clone3 sizes of 0,
-// 1 MiB and odd values; unmapped, straddling and kernel pointers; huge
-// mmap/munmap/mremap lengths; unreadable, unterminated and oversized execve
-// strings) and prints what it passed and what the kernel answered. liveprobe
+// Issue 8, item 6: hostile tracee input. The hostile fixture makes 51 calls
+// (52 on x86_64) with sizes, lengths and pointers no tracer may trust
+// (clone3 sizes of 0, 1 MiB and odd values; unmapped, straddling and kernel
+// pointers; huge mmap/munmap/mremap lengths; unreadable, unterminated and
+// oversized execve strings and environments; sigaltstack/prctl/arch_prctl
+// memory cut short) and prints what it passed and what the kernel answered. liveprobe
 // must report exactly that, copy no more than its bounds, and never crash.
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
+import { hostArch } from '../lib/syscalls';
+import { ANON_VMA_NAME_MAX } from '../lib/syscalls/memory-reads';
 import { fixture } from './helpers/fixtures';
 import { killStrayTracees, rawArgs, within } from './helpers/reliability';
 import { assertContiguous, collect, readAll, runCli } from './helpers/trace';
@@ -21,6 +24,7 @@ const T = { timeout: 30_000 };
 const CLONE_ARGS_MAX = 88;
 const PATH_MAX = 4096;
 const ARGV_MAX = 64;
+const CALLS = hostArch() === 'x86_64' ? 52 : 51;
 
 interface Call {
   name: string;
@@ -89,8 +93,8 @@ const ENAMETOOLONG = 36;
 
 function checkExecStrings(pairs: [Call, SyscallEvent][]): void {
   const execs = pairs.filter(([c]) => c.name === 'execve').map(([c, e]) => ({ c, e }));
-  assert.equal(execs.length, 7);
-  const [gone, kernel, unterminated, long, bigArgv, argvGone, argvKernel] = execs;
+  assert.equal(execs.length, 9);
+  const [gone, kernel, unterminated, long, bigArgv, argvGone, argvKernel, bigEnv, cutEnv] = execs;
   // Unreadable paths: nothing copied, and said so.
   for (const x of [gone!, kernel!]) {
     assert.equal(x.c.errno, EFAULT);
@@ -110,21 +114,48 @@ function checkExecStrings(pairs: [Call, SyscallEvent][]): void {
   for (const x of [argvGone!, argvKernel!]) {
     assert.deepEqual([x.e.path, x.e.argv, x.e.readFailed ?? false], ['/nonexistent/liveprobe-hostile', [], true]);
   }
+  // envp: its variables counted, or counted up to where it became unreadable.
+  assert.equal(bigEnv!.e.envc, 1000);
+  assert.match(bigEnv!.e.text, /, NULL, 0x[0-9a-f]+ \/\* 1000 vars \*\/\) = -1 ENOENT /);
+  assert.deepEqual([cutEnv!.e.envc, cutEnv!.e.envUnterminated], [5, true]);
+  assert.match(cutEnv!.e.text, /\/\* 5 vars, unterminated \*\/\) = -1 ENOENT /);
+}
+
+/** The copies made for strace's forms: never past their bounds, the pointer printed when cut short. */
+function checkMemoryReads(pairs: [Call, SyscallEvent][]): void {
+  const by = (name: string) => pairs.filter(([c]) => c.name === name).map(([, e]) => e);
+  const [altstack] = by('sigaltstack');
+  assert.deepEqual([altstack!.entryMem, altstack!.readFailed], [undefined, true]);
+  assert.match(altstack!.text, /^sigaltstack\(0x[0-9a-f]+, NULL\) = -1 EFAULT /);
+  const [setName, getName, setVma] = by('prctl');
+  assert.deepEqual([setName!.entryMem, setName!.readFailed], [undefined, true]);
+  assert.match(setName!.text, /^prctl\(PR_SET_NAME, 0x[0-9a-f]+\) = -1 EFAULT /);
+  assert.equal(getName!.exitMem, undefined);
+  assert.match(getName!.text, /^prctl\(PR_GET_NAME, 0x[0-9a-f]+\) = -1 EFAULT /);
+  // 5000 bytes of name: ANON_VMA_NAME_MAX copied, strace's 32 shown.
+  assert.deepEqual(Buffer.from(setVma!.entryMem ?? []), Buffer.alloc(ANON_VMA_NAME_MAX, 'a'));
+  assert.match(setVma!.text, /, "a{32}"\.\.\.\) = -1 EINVAL /);
+  if (hostArch() === 'x86_64') {
+    const [archPrctl] = by('arch_prctl');
+    assert.equal(archPrctl!.exitMem, undefined);
+    assert.equal(archPrctl!.text, 'arch_prctl(ARCH_GET_FS, 0xffffffff81000000) = -1 EFAULT (Bad address)');
+  }
 }
 
 describe('hostile syscall arguments', () => {
   for (const trace of [undefined, 'all']) {
-    test(`run${trace ? ' -e trace=all' : ' (seccomp filter)'}: 45 failing calls reported exactly as the kernel saw them, within bounds`, T, async () => {
+    test(`run${trace ? ' -e trace=all' : ' (seccomp filter)'}: ${CALLS} failing calls reported exactly as the kernel saw them, within bounds`, T, async () => {
       const hostile = await fixture('hostile');
       const session = run(hostile, [], { trace, stdio: ['ignore', 'pipe', 'inherit'] });
       const [events, out] = await within(Promise.all([collect(session), readAll(session.stdout)]), 20_000, 'run hostile');
       assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
-      assert.match(out, /\nhostile: 45 calls\n$/);
+      assert.match(out, new RegExp(`\\nhostile: ${CALLS} calls\\n$`));
       const calls = parseCalls(out);
-      assert.equal(calls.length, 45);
+      assert.equal(calls.length, CALLS);
       const pairs = pair(calls, events, session.pid!);
       checkExact(pairs);
       checkExecStrings(pairs);
+      checkMemoryReads(pairs);
       // No process was created by a bogus clone/clone3, and every bound held everywhere.
       assert.deepEqual(events.filter((e) => e.type === 'thread-start'), []);
       for (const e of events) {
@@ -132,6 +163,7 @@ describe('hostile syscall arguments', () => {
         assert.ok((e.cloneArgs?.length ?? 0) <= CLONE_ARGS_MAX);
         assert.ok(Buffer.byteLength(e.path ?? '') <= PATH_MAX);
         assert.ok((e.argv?.length ?? 0) <= ARGV_MAX);
+        assert.ok((e.entryMem?.length ?? 0) <= 256 && (e.exitMem?.length ?? 0) <= 256);
       }
       assert.equal(events.at(-1)!.type, 'exit');
       assertContiguous(events);
@@ -141,15 +173,15 @@ describe('hostile syscall arguments', () => {
   test('the CLI prints all of it, as text and as JSON, and exits 0', T, async () => {
     const hostile = await fixture('hostile');
     for (const json of [[], ['--json']]) {
-      const r = await runCli(['run', ...json, '-e', 'trace=clone3,clone,mmap,munmap,mremap,execve', hostile], { timeoutMs: 20_000 });
+      const r = await runCli(['run', ...json, '-e', 'trace=clone3,clone,mmap,munmap,mremap,execve,sigaltstack,prctl,arch_prctl', hostile], { timeoutMs: 20_000 });
       assert.equal(r.code, 0, r.stderr.slice(-1000));
-      assert.match(r.stdout, /\nhostile: 45 calls\n$/);
+      assert.match(r.stdout, new RegExp(`\\nhostile: ${CALLS} calls\\n$`));
       assert.doesNotMatch(r.stderr, /internal error|TypeError|RangeError/);
       const lines = r.stderr.trimEnd().split('\n');
       if (json.length) {
         const events = lines.map((l) => JSON.parse(l) as { type: string; name?: string });
-        // The 45 calls, the launch's execve, and the loader's and libc's mmap/munmap.
-        assert.ok(events.filter((e) => e.type === 'syscall').length >= 46);
+        // The calls of these names, the launch's execve, and the loader's and libc's mmap/munmap.
+        assert.ok(events.filter((e) => e.type === 'syscall').length >= 45);
       } else {
         assert.equal(lines.filter((l) => /clone3\(/.test(l)).length, 20);
         // Only the fields the copied bytes cover are shown (87 bytes: no cgroup).
