@@ -1,29 +1,28 @@
 // Writes lines to stderr or a file, waiting when the destination is full, so
 // a slow terminal slows the consumer (and through the credit window, the
-// target) instead of buffering without bound.
+// target) instead of buffering without bound. A file is written with
+// synchronous writes: an asynchronous one goes through libuv's thread pool,
+// two more thread wake-ups per chunk on CPUs the target may need.
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { LiveprobeError } from '../errors';
 
 export class LineWriter {
-  #stream: Writable;
-  #ownsStream: boolean;
+  /** stderr; or undefined when writing to #fd. */
+  #stream: Writable | undefined;
+  #fd = -1;
   #buffer: string[] = [];
   #bytes = 0;
 
   constructor(file?: string) {
     if (file === undefined) {
       this.#stream = process.stderr;
-      this.#ownsStream = false;
     } else {
-      let fd: number;
       try {
-        fd = fs.openSync(file, 'w');
+        this.#fd = fs.openSync(file, 'w');
       } catch (err) {
         throw new LiveprobeError('ENOENT', `cannot write ${file}: ${(err as Error).message.split(',')[0]}; pick a writable path`);
       }
-      this.#stream = fs.createWriteStream('', { fd });
-      this.#ownsStream = true;
     }
   }
 
@@ -32,7 +31,7 @@ export class LineWriter {
   async write(line: string): Promise<void> {
     this.#buffer.push(line, '\n');
     this.#bytes += line.length + 1;
-    if (this.#bytes >= 64 * 1024 || this.#stream.writableNeedDrain) {
+    if (this.#bytes >= 64 * 1024 || this.#stream?.writableNeedDrain) {
       await this.flush();
     } else if (!this.#scheduled) {
       // Lines go out as soon as the consumer waits for the next event.
@@ -49,20 +48,27 @@ export class LineWriter {
     const chunk = this.#buffer.join('');
     this.#buffer = [];
     this.#bytes = 0;
-    this.#stream.write(chunk);
+    if (this.#stream) {
+      this.#stream.write(chunk);
+      return;
+    }
+    const bytes = Buffer.from(chunk);
+    for (let off = 0; off < bytes.length; ) off += fs.writeSync(this.#fd, bytes, off);
   }
 
   async flush(): Promise<void> {
     this.#writeBuffered();
-    if (this.#stream.writableNeedDrain) {
-      await new Promise<void>((resolve) => this.#stream.once('drain', resolve));
+    const stream = this.#stream;
+    if (stream?.writableNeedDrain) {
+      await new Promise<void>((resolve) => stream.once('drain', resolve));
     }
   }
 
   async close(): Promise<void> {
     await this.flush();
-    if (this.#ownsStream) {
-      await new Promise<void>((resolve) => this.#stream.end(resolve));
+    if (this.#fd >= 0) {
+      fs.closeSync(this.#fd);
+      this.#fd = -1;
     }
   }
 }

@@ -10,7 +10,7 @@ import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
 import type { Explanation } from '../explain/explain';
 import { formatExplanation } from '../explain/format';
-import { UsageSampler } from '../explain/usage';
+import { UsageSampler, prepareUsageSampling } from '../explain/usage';
 import { compare } from './compare';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
@@ -29,6 +29,7 @@ async function trace(opts: CliOptions): Promise<number> {
   let filter: TraceFilter | undefined;
   if (opts.trace !== undefined) filter = parseTraceFilter(opts.trace, hostArch());
   const out = new LineWriter(opts.output);
+  await prepareUsageSampling();
   const session: Session =
     opts.command === 'run'
       ? run(opts.file!, opts.args, { followForks: opts.followForks, noAslr: opts.noAslr, trace: opts.trace })

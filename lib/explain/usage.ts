@@ -16,6 +16,22 @@ export interface UsageSummary {
   rssBytes: { min: number; max: number; last: number };
 }
 
+/**
+ * pidusage learns the clock tick and page size by running `getconf` twice
+ * (two forks of this whole Node process) on its first call. Done here, before
+ * a target starts, that happens while nothing is traced instead of in the
+ * target's first milliseconds; and the SIGCHLD handler it gives Node is made
+ * quiet about ptrace stops before there are any (see the addon).
+ */
+export async function prepareUsageSampling(): Promise<void> {
+  try {
+    await pidusage(process.pid);
+  } catch {
+    // sampling will try again, and report nothing if it cannot
+  }
+  native().quietChildStops();
+}
+
 export class UsageSampler {
   readonly samples: UsageSample[] = [];
   #timer: NodeJS.Timeout | undefined;
