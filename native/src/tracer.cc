@@ -25,6 +25,7 @@
 namespace liveprobe {
 
 namespace {
+
 // A pause between polls: lets a sibling hyperthread run, uses less power.
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -33,9 +34,6 @@ inline void cpuRelax() {
   asm volatile("yield");
 #endif
 }
-}  // namespace
-
-namespace {
 
 constexpr int kWaitFlags = __WALL | __WNOTHREAD;  // never reap Node's own children
 // How long the attach waits for progress before it stops waiting for tasks
