@@ -31,7 +31,7 @@
 #define HOST_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-#define MAX_NRS 256
+#define MAX_NRS 200 /* jumps are 8-bit: at most 255 compares */
 
 int main(int argc, char **argv) {
   if (argc < 3) {
@@ -39,8 +39,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   int nrs[MAX_NRS], n = 0;
-  for (char *s = argv[1], *t; n < MAX_NRS && (t = strsep(&s, ","));)
-    if (*t) nrs[n++] = atoi(t);
+  for (char *s = argv[1], *t; (t = strsep(&s, ","));) {
+    if (!*t) continue;
+    if (n == MAX_NRS) {
+      fprintf(stderr, "seccomp-floor: at most %d syscall numbers\n", MAX_NRS);
+      return 2;
+    }
+    nrs[n++] = atoi(t);
+  }
 
   struct sock_filter prog[MAX_NRS + 8];
   int k = 0;

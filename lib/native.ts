@@ -41,6 +41,9 @@ export interface NativeLayout {
   version: number;
   headerSize: number;
   recordSize: number;
+  /** Numbers per memory-read rule, and the most bytes one may copy (native/src/read_rules.h). */
+  readRuleFields: number;
+  readRuleMaxBytes: number;
   fields: Record<string, number>;
   header: Record<string, number>;
   kinds: Record<string, number>;

@@ -10,7 +10,7 @@ import { afterEach, describe, test } from 'node:test';
 import { run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
 import { hostArch } from '../lib/syscalls';
-import { ANON_VMA_NAME_MAX } from '../lib/syscalls/memory-reads';
+import { ANON_VMA_NAME_MAX, READ_RULE_MAX_BYTES } from '../lib/syscalls/memory-reads';
 import { fixture } from './helpers/fixtures';
 import { killStrayTracees, rawArgs, within } from './helpers/reliability';
 import { assertContiguous, collect, readAll, runCli } from './helpers/trace';
@@ -115,10 +115,12 @@ function checkExecStrings(pairs: [Call, SyscallEvent][]): void {
     assert.deepEqual([x.e.path, x.e.argv, x.e.readFailed ?? false], ['/nonexistent/liveprobe-hostile', [], true]);
   }
   // envp: its variables counted, or counted up to where it became unreadable.
+  // (Which error the kernel gives first, ENOENT or EFAULT, depends on the
+  // kernel version; checkExact compares it with the fixture's.)
   assert.equal(bigEnv!.e.envc, 1000);
-  assert.match(bigEnv!.e.text, /, NULL, 0x[0-9a-f]+ \/\* 1000 vars \*\/\) = -1 ENOENT /);
+  assert.match(bigEnv!.e.text, /, NULL, 0x[0-9a-f]+ \/\* 1000 vars \*\/\) = -1 E[A-Z]+ /);
   assert.deepEqual([cutEnv!.e.envc, cutEnv!.e.envUnterminated], [5, true]);
-  assert.match(cutEnv!.e.text, /\/\* 5 vars, unterminated \*\/\) = -1 ENOENT /);
+  assert.match(cutEnv!.e.text, /\/\* 5 vars, unterminated \*\/\) = -1 E[A-Z]+ /);
 }
 
 /** The copies made for strace's forms: never past their bounds, the pointer printed when cut short. */
@@ -163,7 +165,7 @@ describe('hostile syscall arguments', () => {
         assert.ok((e.cloneArgs?.length ?? 0) <= CLONE_ARGS_MAX);
         assert.ok(Buffer.byteLength(e.path ?? '') <= PATH_MAX);
         assert.ok((e.argv?.length ?? 0) <= ARGV_MAX);
-        assert.ok((e.entryMem?.length ?? 0) <= 256 && (e.exitMem?.length ?? 0) <= 256);
+        assert.ok((e.entryMem?.length ?? 0) <= READ_RULE_MAX_BYTES && (e.exitMem?.length ?? 0) <= READ_RULE_MAX_BYTES);
       }
       assert.equal(events.at(-1)!.type, 'exit');
       assertContiguous(events);
@@ -180,8 +182,8 @@ describe('hostile syscall arguments', () => {
       const lines = r.stderr.trimEnd().split('\n');
       if (json.length) {
         const events = lines.map((l) => JSON.parse(l) as { type: string; name?: string });
-        // The calls of these names, the launch's execve, and the loader's and libc's mmap/munmap.
-        assert.ok(events.filter((e) => e.type === 'syscall').length >= 45);
+        // Every call of the fixture's is of these names; plus the launch's execve and the loader's mmaps.
+        assert.ok(events.filter((e) => e.type === 'syscall').length >= CALLS + 1);
       } else {
         assert.equal(lines.filter((l) => /clone3\(/.test(l)).length, 20);
         // Only the fields the copied bytes cover are shown (87 bytes: no cgroup).

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { native } from '../lib/native';
 import { syscallNumber, type Arch } from '../lib/syscalls/table';
 import { AUDIT_ARCH, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
-import { MEMORY_READS, nativeReadRules } from '../lib/syscalls/memory-reads';
+import { MEMORY_READS, READ_RULE_FIELDS, READ_RULE_MAX_BYTES, nativeReadRules } from '../lib/syscalls/memory-reads';
 
 test('record and batch layout: native/src/wire.h equals lib/wire.ts', () => {
   const l = native().layout();
@@ -30,21 +30,33 @@ test('the syscall numbers the native side knows equal the TypeScript tables', ()
   }
 });
 
-test('memory-read rules: 12 numbers each, per arch; the addon refuses a malformed list', () => {
+test('memory-read rules: the layout native reads, per arch; the addon refuses a malformed list', () => {
+  const l = native().layout();
+  assert.equal(l.readRuleFields, READ_RULE_FIELDS);
+  assert.equal(l.readRuleMaxBytes, READ_RULE_MAX_BYTES);
+  const n = READ_RULE_FIELDS;
   const x86 = nativeReadRules('x86_64');
   const arm = nativeReadRules('aarch64');
-  assert.equal(x86.length % 12, 0);
-  assert.equal(arm.length % 12, 0);
+  assert.equal(x86.length % n, 0);
+  assert.equal(arm.length % n, 0);
   // arch_prctl is x86-only: its rules are left out on arm64.
   const archPrctl = MEMORY_READS.filter((r) => r.syscall === 'arch_prctl').length;
   assert.ok(archPrctl > 0);
-  assert.equal(x86.length / 12 - arm.length / 12, archPrctl);
-  for (let i = 0; i < x86.length; i += 12) assert.equal(x86[i], AUDIT_ARCH.x86_64);
+  assert.equal(x86.length / n - arm.length / n, archPrctl);
+  for (let i = 0; i < x86.length; i += n) assert.equal(x86[i], AUDIT_ARCH.x86_64);
 
   const { NativeSession } = native();
   const attempt = (readRules: unknown) => () =>
     new NativeSession('attach', { pid: process.pid, followForks: false, overflow: 'block', traceAll: true, traceNrs: [], readRules: readRules as number[] }, () => {});
-  for (const bad of [[1, 2, 3], [...x86.slice(0, 11), 'x'], x86.map((v, i) => (i === 4 ? 100000 : v)), 'rules']) {
-    assert.throws(attempt(bad), /readRules is a list of rules, 12 numbers each/);
+  const bytesAt = 4;
+  const keepAt = 6;
+  for (const bad of [
+    [1, 2, 3],
+    [...x86.slice(0, n - 1), 'x'],
+    x86.map((v, i) => (i === bytesAt ? READ_RULE_MAX_BYTES + 1 : v)),
+    x86.map((v, i) => (i === keepAt ? x86[bytesAt]! + 1 : v)),
+    'rules',
+  ]) {
+    assert.throws(attempt(bad), /readRules is the flat list of lib\/syscalls\/memory-reads.ts/);
   }
 });

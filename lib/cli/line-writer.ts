@@ -1,8 +1,10 @@
 // Writes lines to stderr or a file, waiting when the destination is full, so
 // a slow terminal slows the consumer (and through the credit window, the
-// target) instead of buffering without bound. A file is written with
-// synchronous writes: an asynchronous one goes through libuv's thread pool,
-// two more thread wake-ups per chunk on CPUs the target may need.
+// target) instead of buffering without bound. A regular file is written
+// with synchronous writes: an asynchronous one goes through libuv's thread
+// pool, two more thread wake-ups per chunk on CPUs the target may need. A
+// pipe or FIFO keeps a stream, so a stalled reader never blocks the event
+// loop (Ctrl-C must still detach).
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { LiveprobeError } from '../errors';
@@ -17,13 +19,16 @@ export class LineWriter {
   constructor(file?: string) {
     if (file === undefined) {
       this.#stream = process.stderr;
-    } else {
-      try {
-        this.#fd = fs.openSync(file, 'w');
-      } catch (err) {
-        throw new LiveprobeError('ENOENT', `cannot write ${file}: ${(err as Error).message.split(',')[0]}; pick a writable path`);
-      }
+      return;
     }
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'w');
+    } catch (err) {
+      throw new LiveprobeError('ENOENT', `cannot write ${file}: ${(err as Error).message.split(',')[0]}; pick a writable path`);
+    }
+    if (fs.fstatSync(fd).isFile()) this.#fd = fd;
+    else this.#stream = fs.createWriteStream('', { fd });
   }
 
   #scheduled = false;
@@ -65,10 +70,16 @@ export class LineWriter {
   }
 
   async close(): Promise<void> {
-    await this.flush();
-    if (this.#fd >= 0) {
-      fs.closeSync(this.#fd);
-      this.#fd = -1;
+    try {
+      await this.flush();
+    } finally {
+      if (this.#fd >= 0) {
+        fs.closeSync(this.#fd);
+        this.#fd = -1;
+      } else if (this.#stream && this.#stream !== process.stderr) {
+        const stream = this.#stream;
+        await new Promise<void>((resolve) => stream.end(resolve));
+      }
     }
   }
 }

@@ -21,6 +21,12 @@ export interface MemoryRead {
   bytes: number;
   /** A C string: the copy stops after the NUL, which it keeps. */
   string?: boolean;
+  /**
+   * A string that becomes unreadable before its NUL is still copied
+   * (unterminated) when at least this many bytes were readable: strace's own
+   * read length, for which it prints the string with `...`.
+   */
+  keepBytes?: number;
   /** Argument values that make the read apply: (uint32(arg) & mask) === value. At most two. */
   when?: { arg: number; value: bigint; mask?: bigint }[];
 }
@@ -38,6 +44,13 @@ const opt = (name: string): MemoryRead['when'] => [{ arg: 0, value: pr(name) }];
 export const STACK_T_SIZE = 24;
 /** TASK_COMM_LEN: a thread name with its NUL. */
 export const TASK_COMM_LEN = 16;
+/** strace's default string limit (-s 32) plus the byte that tells it the string goes on. */
+const STRACE_STRING_READ = 33;
+/** Numbers per rule in nativeReadRules' list; the most bytes one rule may copy (native/src/read_rules.h). */
+export const READ_RULE_FIELDS = 13;
+export const READ_RULE_MAX_BYTES = 256;
+/** Calls the native side reads on its own (clone_args, exec strings, mmap's file, calls that never return): no rules. */
+const NATIVE_OWN = new Set(['clone3', 'execve', 'execveat', 'mmap', 'exit', 'exit_group']);
 /** ANON_VMA_NAME_MAX_LEN: the longest anonymous-mapping name with its NUL. */
 export const ANON_VMA_NAME_MAX = 80;
 
@@ -54,9 +67,11 @@ export const ARCH_PRCTL_RESULTS = [
 export const MEMORY_READS: readonly MemoryRead[] = [
   { syscall: 'sigaltstack', at: 'entry', ptrArg: 0, bytes: STACK_T_SIZE },
   { syscall: 'sigaltstack', at: 'exit', ptrArg: 1, bytes: STACK_T_SIZE },
-  { syscall: 'prctl', at: 'entry', when: opt('PR_SET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN, string: true },
+  // strace reads 15 bytes: a name is shown whole if its NUL is among them, else with `...`.
+  { syscall: 'prctl', at: 'entry', when: opt('PR_SET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN - 1, string: true },
   {
-    syscall: 'prctl', at: 'entry', ptrArg: 4, bytes: ANON_VMA_NAME_MAX, string: true,
+    // The whole name for the model (80 bytes at most), as strace if only its 33 are readable.
+    syscall: 'prctl', at: 'entry', ptrArg: 4, bytes: ANON_VMA_NAME_MAX, string: true, keepBytes: STRACE_STRING_READ,
     when: [{ arg: 0, value: pr('PR_SET_VMA') }, { arg: 1, value: value(PR_SET_VMA, 'PR_SET_VMA_ANON_NAME') }],
   },
   { syscall: 'prctl', at: 'exit', when: opt('PR_GET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN, string: true },
@@ -81,7 +96,11 @@ export function nativeReadRules(arch: Arch): number[] {
     const nr = syscallNumber(arch, r.syscall);
     if (nr === undefined) continue; // arch_prctl exists on x86_64 only
     const conds = r.when ?? [];
-    out.push(AUDIT_ARCH[arch], nr, r.at === 'exit' ? 1 : 0, r.ptrArg, r.bytes, r.string ? 1 : 0);
+    // What the native side cannot carry out must not be dropped silently.
+    if (NATIVE_OWN.has(r.syscall) || conds.length > 2 || r.bytes > READ_RULE_MAX_BYTES || conds.some((k) => (k.mask ?? 0n) > MASK32)) {
+      throw new Error(`liveprobe: memory-read rule for ${r.syscall} cannot be carried out natively`);
+    }
+    out.push(AUDIT_ARCH[arch], nr, r.at === 'exit' ? 1 : 0, r.ptrArg, r.bytes, r.string ? 1 : 0, r.keepBytes ?? 0);
     for (let c = 0; c < 2; c++) {
       const k = conds[c];
       out.push(k ? k.arg : -1, k ? Number(k.mask ?? MASK32) : 0, k ? Number(k.value & MASK32) : 0);

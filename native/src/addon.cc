@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 
+#include "read_rules.h"
 #include "syscall_numbers.h"
 #include "tracer.h"
 #include "wire.h"
@@ -139,7 +140,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       run_.follow_forks = o.Get("followForks").ToBoolean();
       readTraceSet(o, run_.trace_all, run_.trace_nrs);
       if (!readReadRules(o, run_.reads)) {
-        Napi::TypeError::New(env, "Usage: readRules is a list of rules, 12 numbers each").ThrowAsJavaScriptException();
+        Napi::TypeError::New(env, "Usage: readRules is the flat list of lib/syscalls/memory-reads.ts nativeReadRules()").ThrowAsJavaScriptException();
         return;
       }
       if (run_.file.empty() || run_.argv.empty()) {
@@ -152,7 +153,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       attach_.follow_forks = o.Get("followForks").ToBoolean();
       readTraceSet(o, attach_.trace_all, attach_.trace_nrs);
       if (!readReadRules(o, attach_.reads)) {
-        Napi::TypeError::New(env, "Usage: readRules is a list of rules, 12 numbers each").ThrowAsJavaScriptException();
+        Napi::TypeError::New(env, "Usage: readRules is the flat list of lib/syscalls/memory-reads.ts nativeReadRules()").ThrowAsJavaScriptException();
         return;
       }
       if (attach_.pid <= 0) {
@@ -266,6 +267,8 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   o.Set("version", wire::kVersion);
   o.Set("headerSize", uint32_t(sizeof(wire::BatchHeader)));
   o.Set("recordSize", uint32_t(sizeof(wire::Record)));
+  o.Set("readRuleFields", uint32_t(ReadRule::kFields));
+  o.Set("readRuleMaxBytes", uint32_t(ReadRule::kMaxBytes));
   Napi::Object fields = Napi::Object::New(env);
 #define LIVEPROBE_FIELD(name) fields.Set(#name, uint32_t(offsetof(wire::Record, name)));
   LIVEPROBE_RECORD_FIELDS(LIVEPROBE_FIELD)

@@ -18,7 +18,8 @@ bool ReadRules::assign(const std::vector<double>& flat) {
   for (size_t i = 0; i < flat.size(); i += ReadRule::kFields) {
     const double* f = &flat[i];
     if (!integral(f[0], 0, 4294967295.0) || !integral(f[1], 0, 1023) || !integral(f[2], 0, 1) ||
-        !integral(f[3], 0, 5) || !integral(f[4], 1, ReadRule::kMaxBytes) || !integral(f[5], 0, 1))
+        !integral(f[3], 0, 5) || !integral(f[4], 1, ReadRule::kMaxBytes) || !integral(f[5], 0, 1) ||
+        !integral(f[6], 0, f[4]))
       return false;
     ReadRule r;
     r.arch = uint32_t(f[0]);
@@ -27,9 +28,10 @@ bool ReadRules::assign(const std::vector<double>& flat) {
     r.ptr_arg = uint8_t(f[3]);
     r.max_bytes = uint32_t(f[4]);
     r.string = f[5] != 0;
+    r.keep_bytes = uint32_t(f[6]);
     // Then two conditions, each as arg (-1: none), mask, value.
     for (int c = 0; c < 2; ++c) {
-      const double* k = &f[6 + 3 * c];
+      const double* k = &f[7 + 3 * c];
       if (!integral(k[0], -1, 5) || !integral(k[1], 0, 4294967295.0) || !integral(k[2], 0, 4294967295.0))
         return false;
       r.cond_arg[c] = int8_t(k[0]);
@@ -58,8 +60,11 @@ void ReadRules::read(pid_t tid, uint32_t arch, int32_t nr, const uint64_t* args,
     if (r.string) {
       bool cut = false;
       if (!readTraceeString(tid, addr, r.max_bytes, out, cut)) {
-        out.clear();
-        read_failed = true;
+        // Unreadable before its NUL: keep a long enough start, unterminated.
+        if (r.keep_bytes == 0 || out.size() < r.keep_bytes) {
+          out.clear();
+          read_failed = true;
+        }
       } else if (!cut) {
         out.push_back('\0');
       }

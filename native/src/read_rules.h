@@ -16,8 +16,8 @@ namespace liveprobe {
 struct ReadRule {
   static constexpr uint32_t kMaxBytes = 256;  // our bound on any one rule's read
   // Numbers per rule in the flat list from JS: arch, nr, at_exit, ptr_arg,
-  // max_bytes, string, then two conditions, each as arg, mask, value.
-  static constexpr int kFields = 12;
+  // max_bytes, string, keep_bytes, then two conditions, each as arg, mask, value.
+  static constexpr int kFields = 13;
 
   uint32_t arch = 0;    // AUDIT_ARCH_* the numbers belong to
   int32_t nr = -1;
@@ -25,8 +25,14 @@ struct ReadRule {
   uint8_t ptr_arg = 0;   // the argument that holds the address
   uint32_t max_bytes = 0;
   bool string = false;   // stop at the first NUL (kept in the copy, so "" is not "unreadable")
+  // A string that becomes unreadable before its NUL is kept (without a NUL)
+  // when at least this many bytes were read; else the read failed. strace
+  // prints such a string when its own read length was readable.
+  uint32_t keep_bytes = 0;
   // Up to two conditions: (uint32(args[arg]) & mask) == value; arg -1: none.
-  // 32 bits because the options these select on are C ints in the kernel.
+  // Low 32 bits only: the options these select on are C ints in the kernel;
+  // for a wider argument (PR_SET_VMA's attr, clone's flags) a value with the
+  // same low bits makes a copy the decoder then ignores, nothing worse.
   int8_t cond_arg[2] = {-1, -1};
   uint32_t cond_mask[2] = {0, 0};
   uint32_t cond_value[2] = {0, 0};

@@ -1,6 +1,7 @@
 #include "tracer.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/personality.h>
@@ -653,6 +654,12 @@ void Tracer::attachSession(const AttachOptions& opts) {
 // ---------------------------------------------------------------- event loop
 
 void Tracer::eventLoop() {
+  // Polling for a stop only helps when the tracee can run meanwhile: not if
+  // this thread may use a single CPU (the tracees' affinity is theirs, but
+  // this is the common case of a pinned tracer).
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  spin_allowed_ = sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 1;
   bool detach_started = false;
   while (!tasks_.empty()) {
     if (detach_requested_ && !detach_started) {
@@ -703,7 +710,7 @@ void Tracer::eventLoop() {
 pid_t Tracer::waitForStop(int& st) {
   const uint64_t start = monotonicNs();
   pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
-  if (w == 0) {
+  if (w == 0 && spin_allowed_) {
     uint64_t window = quick_waits_ >= kQuickWaitsForBurst ? kSpinBurstNs : resumed_into_exit_ ? kSpinExitNs : 0;
     while (w == 0 && monotonicNs() - start < window) {
       cpuRelax();
@@ -988,18 +995,18 @@ void Tracer::finishSyscall(Task& t, int64_t rval) {
     ssize_t n = readlink(fdpath.c_str(), link, sizeof link);
     if (n > 0) t.pending.data.assign(link, size_t(n));
   }
-  if (rval > 0 || rval < -4095 || (rval == 0 && !isSyscall(t.pending.nr, t.pending.arch, nr::kClone3)))
-    readAtExit(t);
+  if (rval >= 0 || rval < -4095) readAtExit(t, rval);
   emitSyscall(t, t.pending, rval, wire::kFlagHasReturn);
 }
 
 // What the kernel wrote for a call that succeeded: the rules' reads, and
 // clone3's pidfd, whose address is inside struct clone_args.
-void Tracer::readAtExit(Task& t) {
+void Tracer::readAtExit(Task& t, int64_t rval) {
   Pending& p = t.pending;
   if (!reports(p.nr)) return;
   bool failed = false;
   if (isSyscall(p.nr, p.arch, nr::kClone3)) {
+    if (rval <= 0) return;  // the pidfd is the parent's
     constexpr uint64_t kClonePidfd = 0x1000;  // linux/sched.h; older libc headers lack it
     uint64_t flags = 0, pidfd = 0;
     if (p.data.size() < 16) return;

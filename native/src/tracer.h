@@ -108,7 +108,7 @@ class Tracer {
   void onSeccompStop(Task& t);
   void beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t arch, uint16_t flags);
   void finishSyscall(Task& t, int64_t rval);
-  void readAtExit(Task& t);
+  void readAtExit(Task& t, int64_t rval);
   void onCloneEvent(Task& t, int event);
   void onExecEvent(Task& t);
   void onSignalDeliveryStop(Task& t, int sig);
@@ -164,6 +164,7 @@ class Tracer {
   static constexpr uint64_t kSpinExitNs = 30000;    // a resumed call's exit stop is due
   static constexpr uint32_t kQuickWaitsForBurst = 4;
   uint32_t quick_waits_ = 0;  // waits in a row that ended within kSpinBurstNs
+  bool spin_allowed_ = true;  // more than one CPU to run on
   bool resumed_into_exit_ = false;
 
   // Wake-up: a forked helper child that exits when requestDetach() writes to

@@ -185,9 +185,15 @@ export function linesByRole(
 export function canonicalGoLine(line: TraceLine): string {
   let text = line.text;
   text = text.replace(/0x[0-9a-f]{9,}/g, '<addr>').replace(/parent_tid=\[\d+\]/g, 'parent_tid=[<tid>]');
+  // Go 1.26's random heap base can fall below 4 GiB (0xa0000000): the
+  // address argument and result of the memory calls are addresses whatever
+  // their size.
+  if (MEMORY_CALLS.has(line.name)) text = text.replace(/^(\w+)\(0x[0-9a-f]+/, '$1(<addr>').replace(/ = 0x[0-9a-f]+$/, ' = <addr>');
   if (RETURNS_TID.has(line.name)) text = text.replace(/ = \d+$/, ' = <tid>');
   return text;
 }
+
+const MEMORY_CALLS = new Set(['mmap', 'munmap', 'mprotect', 'madvise', 'mremap']);
 
 /** A canonical line with every number masked: what remains is the line's form (call, names, fields, formats). */
 export function lineForm(canonical: string): string {
@@ -200,9 +206,12 @@ const RESTARTED = / = \? ERESTART[A-Z_]+ \([^)]*\)$/;
 /**
  * The Go heap's 4 MiB commits over its arena reservation. How many the
  * runtime needs during init depends on where in the arena its randomized heap
- * base falls, so they are left out of the ordered startup and checked by form.
+ * base falls, so they are left out of the ordered startup and checked by form
+ * (and so are the arena reservations themselves, below).
  */
 const GO_HEAP_COMMIT = 'mmap(<addr>, 4194304, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0) = <addr>';
+const GO_HEAP_ARENA = 'mmap(<addr>, 67108864, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = <addr>';
+const GO_ARENA_METADATA = /^mmap\(NULL, \d+, PROT_READ\|PROT_WRITE, MAP_PRIVATE\|MAP_ANONYMOUS, -1, 0\) = <addr>$/;
 
 export interface GoTraceSummary {
   /**
@@ -234,10 +243,16 @@ export function summarizeGoTrace(lines: readonly TraceLine[], mainTid: number): 
     allForms: new Set(),
     restarted: [],
   };
+  let afterArena = false;
   lines.forEach((l, i) => {
     const text = canonicalGoLine(l);
     summary.allForms.add(lineForm(text));
-    if (i <= end && l.tid === mainTid && text !== GO_HEAP_COMMIT) {
+    // A heap arena reservation and the heapArena metadata mmap right after
+    // it: how many the runtime makes during init depends on its random heap
+    // base too (one more when the first lands near the end of its hint).
+    const arenaLine = text === GO_HEAP_ARENA || (afterArena && GO_ARENA_METADATA.test(text));
+    if (l.tid === mainTid) afterArena = text === GO_HEAP_ARENA;
+    if (i <= end && l.tid === mainTid && text !== GO_HEAP_COMMIT && !arenaLine) {
       startup.push(text);
       return;
     }

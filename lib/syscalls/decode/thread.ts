@@ -15,7 +15,7 @@ import {
 } from './format';
 import { ARCH_PRCTL, PRCTL, PR_SET_VMA, PR_TSC, PR_UNALIGN, SS_FLAGS, SUID_DUMP, XFEATURE_MASK } from './flags';
 import { isErrorReturn } from './process';
-import { STACK_T_SIZE, TASK_COMM_LEN } from '../memory-reads';
+import { MEMORY_READS, STACK_T_SIZE, TASK_COMM_LEN } from '../memory-reads';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
 export function decodeSetRobustList(ev: DecodeInput): Decoded {
@@ -119,12 +119,17 @@ const PR = {
 } as const;
 const PR_SET_VMA_ANON_NAME = 0n;
 
+/** The PR_GET_* options whose result lands in memory at arg2: those memory-reads.ts copies at exit. */
+const PRCTL_EXIT_READS = new Set(
+  MEMORY_READS.filter((r) => r.syscall === 'prctl' && r.at === 'exit').map((r) => r.when![0]!.value),
+);
+
 /**
- * prctl(option, arg2, arg3, arg4, arg5). Decoded per option where strace
- * decodes it from registers alone; options whose strace form reads tracee
- * memory print the pointer; options strace decodes with tables liveprobe
- * does not carry (capabilities, seccomp filters, …) print their raw
- * arguments in hex, as strace does for options it does not know.
+ * prctl(option, arg2, arg3, arg4, arg5). Decoded per option as strace does:
+ * from registers, and from the tracee memory memory-reads.ts copies (the
+ * pointer where the copy is missing); options strace decodes with tables
+ * liveprobe does not carry (capabilities, seccomp filters, …) print their
+ * raw arguments in hex, as strace does for options it does not know.
  */
 export function decodePrctl(ev: DecodeInput): Decoded {
   const [rawOption, a2, a3, a4, a5] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
@@ -135,6 +140,14 @@ export function decodePrctl(ev: DecodeInput): Decoded {
     aux === undefined ? { args, entry, exit, returns: 'decimal' } : { args, entry, exit, returns: 'decimal', aux };
   const raw = (from: bigint[]): string => from.map((v) => `, ${hexVal(v)}`).join('');
 
+  if (PRCTL_EXIT_READS.has(option)) {
+    // The result lands in memory at arg2, copied after a successful call.
+    if (ev.ret === null) return done(`${name}, `);
+    const m = isErrorReturn(ev.ret) ? undefined : ev.exitMem;
+    const result = m === undefined ? undefined : prctlResult(option, m);
+    if (result === undefined) return done(`${name}, `, base, addr(a2));
+    return done(`${name}, `, { ...base, result: result.value }, result.text);
+  }
   switch (option) {
     case PR.GET_KEEPCAPS:
     case PR.GET_SECCOMP:
@@ -148,22 +161,6 @@ export function decodePrctl(ev: DecodeInput): Decoded {
       const aux = ret !== null && ret >= 0n ? lookup(SUID_DUMP, ret) : undefined;
       return done(name, base, '', aux);
     }
-    case PR.GET_CHILD_SUBREAPER:
-    case PR.GET_ENDIAN:
-    case PR.GET_FPEMU:
-    case PR.GET_FPEXC:
-    case PR.GET_NAME:
-    case PR.GET_PDEATHSIG:
-    case PR.GET_TSC:
-    case PR.GET_UNALIGN:
-    case PR.GET_TID_ADDRESS: {
-      // The result lands in memory at arg2, copied after a successful call.
-      if (ev.ret === null) return done(`${name}, `);
-      const m = isErrorReturn(ev.ret) ? undefined : ev.exitMem;
-      const result = m === undefined ? undefined : prctlResult(option, m);
-      if (result === undefined) return done(`${name}, `, base, addr(a2));
-      return done(`${name}, `, { ...base, result: result.value }, result.text);
-    }
     case PR.SET_CHILD_SUBREAPER:
     case PR.SET_ENDIAN:
     case PR.SET_FPEMU:
@@ -174,18 +171,17 @@ export function decodePrctl(ev: DecodeInput): Decoded {
     case PR.SET_DUMPABLE:
       return done(`${name}, ${formatValue(SUID_DUMP, a2)}`);
     case PR.SET_NAME: {
-      // strace shows at most TASK_COMM_LEN - 1 bytes, the most the kernel keeps.
+      // 15 bytes copied, as strace reads: no NUL among them means `...`.
       const s = a2 === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
       if (s === undefined) return done(`${name}, ${addr(a2)}`, { option: base.option, name: a2 });
-      const text = quoteBytes(s.bytes, TASK_COMM_LEN - 1, !s.terminated || s.bytes.length > TASK_COMM_LEN - 1);
-      return done(`${name}, ${text}`, { option: base.option, name: latin(s.bytes.subarray(0, TASK_COMM_LEN - 1)) });
+      return done(`${name}, ${quoteBytes(s.bytes, TASK_COMM_LEN - 1, !s.terminated)}`, { option: base.option, name: text(s.bytes) });
     }
     case PR.SET_VMA: {
       const attr = valueName(PR_SET_VMA, a2);
       if (a2 === PR_SET_VMA_ANON_NAME) {
         const s = a5 === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
         return done(`${name}, ${formatValue(PR_SET_VMA, a2)}, ${addr(a3)}, ${a4}, ${s ? quoteBytes(s.bytes, undefined, !s.terminated) : addr(a5)}`, {
-          option: base.option, attr, addr: a3, size: a4, name: s ? latin(s.bytes) : a5,
+          option: base.option, attr, addr: a3, size: a4, name: s ? text(s.bytes) : a5,
         });
       }
       return done(`${name}, ${formatValue(PR_SET_VMA, a2)}${raw([a3, a4, a5])}`, { ...base, attr });
@@ -206,8 +202,8 @@ export function decodePrctl(ev: DecodeInput): Decoded {
 }
 
 
-/** A name as a JS string: UTF-8 where it is, never throwing on bytes that are not. */
-function latin(bytes: Uint8Array): string {
+/** A name as a JS string: UTF-8 where it is, U+FFFD for bytes that are not (never throws). */
+function text(bytes: Uint8Array): string {
   return utf8.decode(bytes);
 }
 const utf8 = new TextDecoder();
@@ -216,7 +212,7 @@ const utf8 = new TextDecoder();
 function prctlResult(option: bigint, m: Uint8Array): { value: ArgValue; text: string } | undefined {
   if (option === PR.GET_NAME) {
     const s = cString(m);
-    return { value: latin(s.bytes), text: quoteBytes(s.bytes, TASK_COMM_LEN, !s.terminated) };
+    return { value: text(s.bytes), text: quoteBytes(s.bytes, TASK_COMM_LEN, !s.terminated) };
   }
   if (option === PR.GET_TID_ADDRESS) {
     if (m.length < 8) return undefined;
