@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
-import { attach, run } from '../lib';
+import { type Session, attach, run } from '../lib';
 import type { SignalEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
 import {
@@ -53,6 +53,33 @@ function startCli(args: string[], detached = false): Cli {
 }
 
 /** A process whose output grows every 5 ms while it runs. */
+/**
+ * Ten attach/detach rounds on a ticker with three threads (seeded timings):
+ * each round attaches, lets `race` send its signal against the detach, waits
+ * for the session's end, then runs `after`'s checks.
+ */
+async function racingDetaches(
+  seed: number,
+  race: (target: LiveTarget, session: Session, rand: () => number, round: number) => Promise<void>,
+  after: (target: LiveTarget, round: number) => Promise<void>,
+): Promise<void> {
+  const target = await startLive(await fixture('lifecycle'), ['ticker', '3', '60000']);
+  await target.waitFor(/ticking\n/);
+  const rand = prng(seed);
+  try {
+    for (let i = 0; i < 10; i++) {
+      const session = attach(target.pid);
+      const done = consume(session);
+      await session.ready;
+      await race(target, session, rand, i);
+      await done;
+      await after(target, i);
+    }
+  } finally {
+    target.kill();
+  }
+}
+
 async function progresses(target: LiveTarget, ms = 100): Promise<boolean> {
   const before = target.output().length;
   await sleep(ms);
@@ -244,57 +271,43 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
   });
 
   test('SIGSTOP racing the detach (10 timings): stopped and untraced afterwards; SIGCONT resumes', T, async () => {
-    const lifecycle = await fixture('lifecycle');
-    const target = await startLive(lifecycle, ['ticker', '3', '60000']);
-    await target.waitFor(/ticking\n/);
-    const rand = prng(3);
-    try {
-      for (let i = 0; i < 10; i++) {
-        const session = attach(target.pid);
-        const done = consume(session);
-        await session.ready;
+    await racingDetaches(
+      3,
+      async (target, session, rand, i) => {
         await sleep(Math.floor(rand() * 20));
         // The stop lands before, during or after the tracer interrupts the tasks.
         const stopAfterMs = Math.floor(rand() * 3);
         const stopping = sleep(stopAfterMs).then(() => process.kill(target.pid, 'SIGSTOP'));
         await within(session.detach(), 5_000, `detach ${i}`);
         await stopping;
-        await done;
+      },
+      async (target, i) => {
         await until(() => states(target.pid) === 'TTTT', `round ${i}: all four tasks stopped`);
         assert.ok(untraced(target.pid), `round ${i}: untraced`);
         assert.ok(await staysStill(target, 50), `round ${i}: still stopped`);
         process.kill(target.pid, 'SIGCONT');
         await until(() => !/[tT]/.test(states(target.pid)), `round ${i}: all tasks resume`);
         assert.ok(await progresses(target, 200), `round ${i}: runs again`);
-      }
-    } finally {
-      target.kill();
-    }
+      },
+    );
   });
 
   test('SIGCONT racing the detach of a stopped process (10 timings): running and untraced afterwards', T, async () => {
-    const lifecycle = await fixture('lifecycle');
-    const target = await startLive(lifecycle, ['ticker', '3', '60000']);
-    await target.waitFor(/ticking\n/);
-    const rand = prng(5);
-    try {
-      for (let i = 0; i < 10; i++) {
-        const session = attach(target.pid);
-        const done = consume(session);
-        await session.ready;
+    await racingDetaches(
+      5,
+      async (target, session, rand, i) => {
         process.kill(target.pid, 'SIGSTOP');
         await until(() => states(target.pid) === 'tttt', `round ${i}: group-stop`);
         const continuing = sleep(Math.floor(rand() * 3)).then(() => process.kill(target.pid, 'SIGCONT'));
         await within(session.detach(), 5_000, `detach ${i}`);
         await continuing;
-        await done;
+      },
+      async (target, i) => {
         assert.ok(untraced(target.pid), `round ${i}: untraced`);
         await until(() => !/[tT]/.test(states(target.pid)), `round ${i}: all tasks running`);
         assert.ok(await progresses(target, 200), `round ${i}: runs`);
-      }
-    } finally {
-      target.kill();
-    }
+      },
+    );
   });
 
   test('attach to a process that is already stopped: attach completes, it stays stopped, SIGCONT resumes it while traced', T, async () => {

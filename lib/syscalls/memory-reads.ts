@@ -7,7 +7,7 @@
 // clone_args) and execve's variable count are read by the native side on its
 // own, next to the clone_args and argv it already copies.
 import { ARCH_PRCTL, CLONE, PRCTL, PR_SET_VMA } from './decode/flags';
-import type { Xlat } from './decode/format';
+import { valueOf } from './decode/format';
 import { AUDIT_ARCH } from '../wire';
 import { type Arch, syscallNumber } from './table';
 
@@ -31,13 +31,7 @@ export interface MemoryRead {
   when?: { arg: number; value: bigint; mask?: bigint }[];
 }
 
-function value(table: Xlat, name: string): bigint {
-  const e = table.entries.find(([n]) => n === name);
-  if (!e) throw new Error(`liveprobe: ${name} is not in its table`);
-  return e[1];
-}
-
-const pr = (name: string): bigint => value(PRCTL, name);
+const pr = (name: string): bigint => valueOf(PRCTL, name);
 const opt = (name: string): MemoryRead['when'] => [{ arg: 0, value: pr(name) }];
 
 /** sizeof(stack_t) on 64-bit: void *ss_sp; int ss_flags; size_t ss_size. */
@@ -72,18 +66,18 @@ export const MEMORY_READS: readonly MemoryRead[] = [
   {
     // The whole name for the model (80 bytes at most), as strace if only its 33 are readable.
     syscall: 'prctl', at: 'entry', ptrArg: 4, bytes: ANON_VMA_NAME_MAX, string: true, keepBytes: STRACE_STRING_READ,
-    when: [{ arg: 0, value: pr('PR_SET_VMA') }, { arg: 1, value: value(PR_SET_VMA, 'PR_SET_VMA_ANON_NAME') }],
+    when: [{ arg: 0, value: pr('PR_SET_VMA') }, { arg: 1, value: valueOf(PR_SET_VMA, 'PR_SET_VMA_ANON_NAME') }],
   },
   { syscall: 'prctl', at: 'exit', when: opt('PR_GET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN, string: true },
   ...PRCTL_INT_RESULTS.map((name): MemoryRead => ({ syscall: 'prctl', at: 'exit', when: opt(name), ptrArg: 1, bytes: 4 })),
   { syscall: 'prctl', at: 'exit', when: opt('PR_GET_TID_ADDRESS'), ptrArg: 1, bytes: 8 },
   ...ARCH_PRCTL_RESULTS.map((name): MemoryRead => ({
-    syscall: 'arch_prctl', at: 'exit', when: [{ arg: 0, value: value(ARCH_PRCTL, name) }], ptrArg: 1, bytes: 8,
+    syscall: 'arch_prctl', at: 'exit', when: [{ arg: 0, value: valueOf(ARCH_PRCTL, name) }], ptrArg: 1, bytes: 8,
   })),
   // clone(CLONE_PIDFD) stores the pidfd at parent_tid (the third argument on every arch).
   {
     syscall: 'clone', at: 'exit', ptrArg: 2, bytes: 4,
-    when: [{ arg: 0, value: value(CLONE, 'CLONE_PIDFD'), mask: value(CLONE, 'CLONE_PIDFD') }],
+    when: [{ arg: 0, value: valueOf(CLONE, 'CLONE_PIDFD'), mask: valueOf(CLONE, 'CLONE_PIDFD') }],
   },
 ];
 

@@ -97,6 +97,24 @@ export function formatFlags(table: Xlat, value: bigint): string {
   return decodeFlags(table, value).text;
 }
 
+/**
+ * Named values from a table, by name without the prefix: the decoders' case
+ * labels come from the same tables that print them. Throws on a name the
+ * table lacks, so a typo cannot become `undefined` at run time.
+ */
+export function namedValues<K extends string>(table: Xlat, prefix: string, keys: readonly K[]): Record<K, bigint> {
+  const out = {} as Record<K, bigint>;
+  for (const k of keys) out[k] = valueOf(table, prefix + k);
+  return out;
+}
+
+/** One named value of a table (throws when the table lacks it). */
+export function valueOf(table: Xlat, name: string): bigint {
+  const e = table.entries.find(([n]) => n === name);
+  if (!e) throw new Error(`liveprobe: ${name} is not in its table`);
+  return e[1];
+}
+
 /** A value's name in an enum-like table, or undefined. */
 export function lookup(table: Xlat, value: bigint): string | undefined {
   for (const [name, v] of table.entries) if (v === value) return name;

@@ -6,16 +6,13 @@
 // path, argv and variable count. The child's tid that CLONE_PARENT_SETTID
 // stores at parent_tid is the return value, so it is not read again.
 
-import { addr, flagNames, formatFlags, hexVal, int32, memU32, quoteString, signalName, uint32 } from './format';
+import { addr, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteString, signalName, uint32 } from './format';
 import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
-const CLONE_PIDFD = 0x1000n;
-const CLONE_SETTLS = 0x80000n;
-const CLONE_PARENT_SETTID = 0x100000n;
-const CLONE_CHILD_CLEARTID = 0x200000n;
-const CLONE_CHILD_SETTID = 0x1000000n;
-const CLONE_INTO_CGROUP = 0x200000000n;
+const { PIDFD: CLONE_PIDFD, SETTLS: CLONE_SETTLS, PARENT_SETTID: CLONE_PARENT_SETTID, CHILD_CLEARTID: CLONE_CHILD_CLEARTID,
+  CHILD_SETTID: CLONE_CHILD_SETTID, INTO_CGROUP: CLONE_INTO_CGROUP } = namedValues(CLONE3, 'CLONE_',
+  ['PIDFD', 'SETTLS', 'PARENT_SETTID', 'CHILD_CLEARTID', 'CHILD_SETTID', 'INTO_CGROUP'] as const);
 
 /** A return value that is an error (the kernel's -4095..-1). */
 export function isErrorReturn(ret: bigint | null): boolean {

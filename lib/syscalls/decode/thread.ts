@@ -10,8 +10,8 @@
 // the pointer is printed, as strace does.
 
 import {
-  addr, cString, flagNames, formatFlags, formatFlagsVerbose, formatValue, hexVal, int32, lookup, memU32, memU64, quoteBytes,
-  signalName, uint32, valueName,
+  addr, cString, flagNames, formatFlags, formatFlagsVerbose, formatValue, hexVal, int32, lookup, memU32, memU64, namedValues,
+  quoteBytes, signalName, uint32, valueName, valueOf,
 } from './format';
 import { ARCH_PRCTL, PRCTL, PR_SET_VMA, PR_TSC, PR_UNALIGN, SS_FLAGS, SUID_DUMP, XFEATURE_MASK } from './flags';
 import { isErrorReturn } from './process';
@@ -40,14 +40,10 @@ export function decodeSetTidAddress(ev: DecodeInput): Decoded {
   return { args: { tidptr }, entry: hexVal(tidptr), exit: '', returns: 'decimal' };
 }
 
-const ARCH_GET_FS = 0x1003n;
-const ARCH_GET_GS = 0x1004n;
-const ARCH_GET_CPUID = 0x1011n;
-const ARCH_GET_XCOMP_SUPP = 0x1021n;
-const ARCH_GET_XCOMP_PERM = 0x1022n;
-const ARCH_REQ_XCOMP_PERM = 0x1023n;
-const ARCH_GET_XCOMP_GUEST_PERM = 0x1024n;
-const ARCH_REQ_XCOMP_GUEST_PERM = 0x1025n;
+const ARCH = namedValues(ARCH_PRCTL, 'ARCH_', [
+  'GET_FS', 'GET_GS', 'GET_CPUID', 'GET_XCOMP_SUPP', 'GET_XCOMP_PERM', 'REQ_XCOMP_PERM', 'GET_XCOMP_GUEST_PERM',
+  'REQ_XCOMP_GUEST_PERM',
+] as const);
 
 /** x86_64 only (arm64 has no arch_prctl). */
 export function decodeArchPrctl(ev: DecodeInput): Decoded {
@@ -57,22 +53,22 @@ export function decodeArchPrctl(ev: DecodeInput): Decoded {
   const args = { code: valueName(ARCH_PRCTL, code), addr: a };
   const result = (exit: string): Decoded => ({ args, entry: `${name}, `, exit, returns: 'decimal' });
   switch (code) {
-    case ARCH_GET_FS:
-    case ARCH_GET_GS:
-    case ARCH_GET_XCOMP_SUPP:
-    case ARCH_GET_XCOMP_PERM:
-    case ARCH_GET_XCOMP_GUEST_PERM: {
+    case ARCH.GET_FS:
+    case ARCH.GET_GS:
+    case ARCH.GET_XCOMP_SUPP:
+    case ARCH.GET_XCOMP_PERM:
+    case ARCH.GET_XCOMP_GUEST_PERM: {
       if (ev.ret === null) return result('');
       const m = ev.exitMem;
       if (m === undefined || m.length < 8 || isErrorReturn(ev.ret)) return result(addr(a));
       const v = memU64(m, 0);
-      const shown = code === ARCH_GET_FS || code === ARCH_GET_GS ? addr(v) : formatFlagsVerbose(XFEATURE_MASK, v);
+      const shown = code === ARCH.GET_FS || code === ARCH.GET_GS ? addr(v) : formatFlagsVerbose(XFEATURE_MASK, v);
       return { args: { ...args, value: v }, entry: `${name}, `, exit: `[${shown}]`, returns: 'decimal' };
     }
-    case ARCH_GET_CPUID:
+    case ARCH.GET_CPUID:
       return { args, entry: name, exit: '', returns: 'decimal' };
-    case ARCH_REQ_XCOMP_PERM:
-    case ARCH_REQ_XCOMP_GUEST_PERM:
+    case ARCH.REQ_XCOMP_PERM:
+    case ARCH.REQ_XCOMP_GUEST_PERM:
       // strace names the feature from x86_xfeature_bits; liveprobe has no such table.
       return { args, entry: `${name}, ${hexVal(a)} /* XFEATURE_??? */`, exit: '', returns: 'decimal' };
     default:
@@ -108,16 +104,14 @@ export function decodeSigaltstack(ev: DecodeInput): Decoded {
   return { args, entry: `${now.text}, `, exit, returns: 'decimal' };
 }
 
-const PR = {
-  SET_PDEATHSIG: 1n, GET_PDEATHSIG: 2n, GET_DUMPABLE: 3n, SET_DUMPABLE: 4n, GET_UNALIGN: 5n,
-  GET_KEEPCAPS: 7n, SET_KEEPCAPS: 8n, GET_FPEMU: 9n, SET_FPEMU: 10n, GET_FPEXC: 11n, SET_FPEXC: 12n,
-  GET_TIMING: 13n, SET_TIMING: 14n, SET_NAME: 15n, GET_NAME: 16n, GET_ENDIAN: 19n, SET_ENDIAN: 20n,
-  GET_SECCOMP: 21n, GET_TSC: 25n, SET_TIMERSLACK: 29n, GET_TIMERSLACK: 30n,
-  TASK_PERF_EVENTS_DISABLE: 31n, TASK_PERF_EVENTS_ENABLE: 32n, SET_CHILD_SUBREAPER: 36n,
-  GET_CHILD_SUBREAPER: 37n, SET_NO_NEW_PRIVS: 38n, GET_TID_ADDRESS: 40n, SET_THP_DISABLE: 41n,
-  SET_IO_FLUSHER: 57n, SET_VMA: 0x53564d41n, SET_PTRACER: 0x59616d61n,
-} as const;
-const PR_SET_VMA_ANON_NAME = 0n;
+const PR = namedValues(PRCTL, 'PR_', [
+  'SET_PDEATHSIG', 'GET_PDEATHSIG', 'GET_DUMPABLE', 'SET_DUMPABLE', 'GET_UNALIGN', 'GET_KEEPCAPS', 'SET_KEEPCAPS',
+  'GET_FPEMU', 'SET_FPEMU', 'GET_FPEXC', 'SET_FPEXC', 'GET_TIMING', 'SET_TIMING', 'SET_NAME', 'GET_NAME',
+  'GET_ENDIAN', 'SET_ENDIAN', 'GET_SECCOMP', 'GET_TSC', 'SET_TIMERSLACK', 'GET_TIMERSLACK',
+  'TASK_PERF_EVENTS_DISABLE', 'TASK_PERF_EVENTS_ENABLE', 'SET_CHILD_SUBREAPER', 'GET_CHILD_SUBREAPER',
+  'SET_NO_NEW_PRIVS', 'GET_TID_ADDRESS', 'SET_THP_DISABLE', 'SET_IO_FLUSHER', 'SET_VMA', 'SET_PTRACER',
+] as const);
+const PR_SET_VMA_ANON_NAME = valueOf(PR_SET_VMA, 'PR_SET_VMA_ANON_NAME');
 
 /** The PR_GET_* options whose result lands in memory at arg2: those memory-reads.ts copies at exit. */
 const PRCTL_EXIT_READS = new Set(
