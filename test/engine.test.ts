@@ -63,6 +63,26 @@ describe('run', () => {
     assert.ok(snap && snap.type === 'snapshot' && snap.maps.includes(ex7));
   });
 
+  test('events reach the consumer while the target sleeps, not when it exits', T, async () => {
+    // The tracer sleeps in waitpid while ex7 sleeps; what it holds then is
+    // sent by its idle flusher (native/src/idle_flusher.h), not at the exit.
+    const session = run(await fixture('ex7'), ['-sleep', '3s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    let exited = false;
+    void session.exited.then(() => (exited = true), () => undefined);
+    let checked = false;
+    for await (const ev of session) {
+      if (ev.type === 'syscall' && ev.name === 'clone3' && !checked) {
+        checked = true;
+        const pid = session.pid!;
+        const state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+        assert.equal(exited, false, 'the exit has not been reported yet');
+        assert.notEqual(state, 'Z', 'ex7 is still alive (in its 3 s sleep)');
+        await session.detach();
+      }
+    }
+    assert.ok(checked, 'ex7 makes its cgo threads with clone3');
+  });
+
   test('the tight-loop Go program finishes: SIGURG preemption signals are re-injected', T, async () => {
     const spin = await fixture('spin');
     const session = run(spin, ['-n', '4', '-for', '300ms'], { stdio: ['ignore', 'pipe', 'inherit'] });

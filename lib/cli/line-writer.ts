@@ -1,10 +1,11 @@
 // Writes lines to stderr or a file, waiting when the destination is full, so
 // a slow terminal slows the consumer (and through the credit window, the
-// target) instead of buffering without bound. A regular file is written
-// with synchronous writes: an asynchronous one goes through libuv's thread
-// pool, two more thread wake-ups per chunk on CPUs the target may need. A
-// pipe or FIFO keeps a stream, so a stalled reader never blocks the event
-// loop (Ctrl-C must still detach).
+// target) instead of buffering without bound. A regular file or a
+// character device (/dev/null, a terminal: Node writes to a TTY
+// synchronously too) is written with synchronous writes: an asynchronous one
+// goes through libuv's thread pool, two more thread wake-ups per chunk on
+// CPUs the target may need. A pipe, FIFO or socket keeps a stream, so a
+// stalled reader never blocks the event loop (Ctrl-C must still detach).
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { LiveprobeError } from '../errors';
@@ -27,7 +28,8 @@ export class LineWriter {
     } catch (err) {
       throw new LiveprobeError('ENOENT', `cannot write ${file}: ${(err as Error).message.split(',')[0]}; pick a writable path`);
     }
-    if (fs.fstatSync(fd).isFile()) this.#fd = fd;
+    const st = fs.fstatSync(fd);
+    if (st.isFile() || st.isCharacterDevice()) this.#fd = fd;
     else this.#stream = fs.createWriteStream('', { fd });
   }
 
