@@ -64,8 +64,8 @@ describe('run', () => {
   });
 
   test('events reach the consumer while the target sleeps, not when it exits', T, async () => {
-    // The tracer sleeps in waitpid while ex7 sleeps; what it holds then is
-    // sent by its idle flusher (native/src/idle_flusher.h), not at the exit.
+    // The tracer sleeps in waitpid while ex7 sleeps; it must send what it
+    // holds before it does (native/src/tracer.cc, waitForStop), not at the exit.
     const session = run(await fixture('ex7'), ['-sleep', '3s'], { stdio: ['ignore', 'ignore', 'inherit'] });
     let exited = false;
     void session.exited.then(() => (exited = true), () => undefined);

@@ -15,7 +15,6 @@ uint64_t monotonicNs() {
 wire::Record& BatchWriter::add(wire::Kind kind, uint32_t pid, uint32_t tid) {
   uint64_t now = monotonicNs();
   if (records_.empty()) first_ns_ = now;
-  last_ns_ = now;
   records_.emplace_back();
   wire::Record& r = records_.back();
   std::memset(&r, 0, sizeof r);
@@ -38,11 +37,6 @@ bool BatchWriter::due(uint64_t now_ns) const {
   if (records_.empty()) return false;
   return records_.size() >= kBatchMaxRecords || data_.size() >= kBatchMaxData ||
          now_ns - first_ns_ >= kBatchMaxAgeNs;
-}
-
-uint64_t BatchWriter::idleDeadline(uint64_t quiet_ns) const {
-  uint64_t quiet = last_ns_ + quiet_ns, oldest = first_ns_ + kBatchMaxAgeNs;
-  return quiet < oldest ? quiet : oldest;
 }
 
 void BatchWriter::flush(bool last) {

@@ -29,9 +29,6 @@ class BatchWriter {
   bool empty() const { return records_.empty(); }
   // Full or old enough that a consumer should see it now.
   bool due(uint64_t now_ns) const;
-  // When a batch waiting for the next record should go out anyway: quiet_ns
-  // after the last record, but no later than the oldest may get (due()).
-  uint64_t idleDeadline(uint64_t quiet_ns) const;
   // Sends what is pending (possibly nothing, when last is set) to the sink.
   void flush(bool last = false);
   void addLost(uint64_t n) { lost_ += n; }
@@ -44,7 +41,6 @@ class BatchWriter {
   uint64_t next_seq_ = 0;
   uint64_t lost_ = 0;
   uint64_t first_ns_ = 0;
-  uint64_t last_ns_ = 0;
 };
 
 constexpr size_t kBatchMaxRecords = 1024;

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -16,7 +15,6 @@
 #include <vector>
 
 #include "batch_writer.h"
-#include "idle_flusher.h"
 #include "read_rules.h"
 
 namespace liveprobe {
@@ -168,9 +166,6 @@ class Tracer {
   uint32_t quick_waits_ = 0;  // waits in a row that ended within kSpinBurstNs
   bool spin_allowed_ = true;  // more than one CPU to run on
   bool resumed_into_exit_ = false;
-  // Sends pending records while waitForStop blocks (see idle_flusher.h);
-  // exists for the event loop's lifetime.
-  std::unique_ptr<IdleFlusher> flusher_;
 
   // Wake-up: a forked helper child that exits when requestDetach() writes to
   // its pipe, so a tracer blocked in waitpid() returns without polling.
