@@ -157,6 +157,14 @@ async function liveLatency(workload: string[]): Promise<{ p50: number; p99: numb
   return { p50: q(0.5), p99: q(0.99), n: delays.length };
 }
 
+/** Variant names that other rows refer to. */
+const RUN = 'liveprobe run';
+const SECCOMP_FLOOR = 'bare seccomp run (floor, same stops)';
+const ATTACH = 'liveprobe attach';
+const PTRACE_FLOOR = 'bare ptrace attach (floor)';
+/** The least a tracer of the same design can do: liveprobe's mode → its floor variant. */
+const FLOOR_OF: Record<string, string> = { [RUN]: SECCOMP_FLOOR, [ATTACH]: PTRACE_FLOOR };
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -181,11 +189,11 @@ async function main(): Promise<void> {
       ['untraced', () => runCommand(load)],
       ['strace -f -e trace=' + filter, () => runCommand(['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
       ['strace -f --seccomp-bpf', () => runCommand(['strace', '-f', '--seccomp-bpf', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
-      ['liveprobe run', () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
-      ['bare seccomp run (floor, same stops)', () => runCommand([seccompFloor, defaultStops, ...load])],
-      ['liveprobe attach', () => runAttached(load)],
+      [RUN, () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
+      [SECCOMP_FLOOR, () => runCommand([seccompFloor, defaultStops, ...load])],
+      [ATTACH, () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
-      ['bare ptrace attach (floor)', () => runAttached(load, (pid) => [floor, String(pid)])],
+      [PTRACE_FLOOR, () => runAttached(load, (pid) => [floor, String(pid)])],
     ];
     const variants = all.filter(([name], i) => i === 0 || o.only.length === 0 || o.only.some((w) => name.includes(w)));
     const samples = new Map<string, Sample[]>(variants.map(([n]) => [n, []]));
@@ -195,16 +203,20 @@ async function main(): Promise<void> {
     }
     const base = samples.get('untraced')!;
     rows.push(`\n${label}`);
-    rows.push('| traced by | wall ms (median) | cpu s (median) | wall ratio | cpu ratio | checksum |');
-    rows.push('|---|---|---|---|---|---|');
+    rows.push('| traced by | wall ms (median) | cpu s (median) | wall ratio | cpu ratio | wall vs its floor | checksum |');
+    rows.push('|---|---|---|---|---|---|---|');
     for (const [name] of variants) {
       const s = samples.get(name)!;
       const ok = s.every((x) => x.checksum === base[0]!.checksum);
       const wallRatio = median(s.map((x, i) => x.wallMs / base[i]!.wallMs));
       const cpuRatio = median(s.map((x, i) => x.cpuS / base[i]!.cpuS));
+      // The floors swing with the machine as much as liveprobe does, so each
+      // liveprobe mode is also compared with its floor of the same round.
+      const floor = samples.get(FLOOR_OF[name] ?? '');
+      const vsFloor = floor ? median(s.map((x, i) => x.wallMs / floor[i]!.wallMs)).toFixed(2) : '';
       rows.push(
         `| ${name} | ${median(s.map((x) => x.wallMs)).toFixed(0)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ` +
-          `${wallRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${ok ? 'ok' : 'MISMATCH'} |`,
+          `${wallRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${vsFloor} | ${ok ? 'ok' : 'MISMATCH'} |`,
       );
       if (!ok) process.exitCode = 1;
     }

@@ -709,8 +709,7 @@ void Tracer::eventLoop() {
 // most one short poll after a resume. Under a seccomp filter stops come in
 // short clusters (a Go preemption: tgkill's two stops, the signal's) far
 // apart, so a burst there is over when it is noticed: polling after it only
-// takes CPU from the target (run on the Go load: ~70 ms of 1.8 s).
-// bench/overhead measures the effect.
+// takes CPU from the target. bench/overhead measures the effect.
 pid_t Tracer::waitForStop(int& st) {
   const uint64_t start = monotonicNs();
   pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
