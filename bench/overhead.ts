@@ -212,8 +212,9 @@ async function main(): Promise<void> {
       const cpuRatio = median(s.map((x, i) => x.cpuS / base[i]!.cpuS));
       // The floors swing with the machine as much as liveprobe does, so each
       // liveprobe mode is also compared with its floor of the same round.
-      const floor = samples.get(FLOOR_OF[name] ?? '');
-      const vsFloor = floor ? median(s.map((x, i) => x.wallMs / floor[i]!.wallMs)).toFixed(2) : '';
+      // Blank when --only left the floor out.
+      const floorSamples = samples.get(FLOOR_OF[name] ?? '');
+      const vsFloor = floorSamples ? median(s.map((x, i) => x.wallMs / floorSamples[i]!.wallMs)).toFixed(2) : '';
       rows.push(
         `| ${name} | ${median(s.map((x) => x.wallMs)).toFixed(0)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ` +
           `${wallRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${vsFloor} | ${ok ? 'ok' : 'MISMATCH'} |`,

@@ -1,12 +1,14 @@
 // Writes lines to stderr or a file, waiting when the destination is full, so
 // a slow terminal slows the consumer (and through the credit window, the
 // target) instead of buffering without bound. A regular file or a
-// character device (/dev/null, a terminal: Node writes to a TTY
-// synchronously too) is written with synchronous writes: an asynchronous one
-// goes through libuv's thread pool, two more thread wake-ups per chunk on
-// CPUs the target may need. A pipe, FIFO or socket keeps a stream, so a
-// stalled reader never blocks the event loop (Ctrl-C must still detach).
+// character device other than a terminal (/dev/null) is written with
+// synchronous writes: an asynchronous one goes through libuv's thread pool,
+// two more thread wake-ups per chunk on CPUs the target may need. A pipe,
+// FIFO, socket or terminal keeps a stream, so a stalled reader (a paused
+// terminal: Ctrl-S, a stuck ssh session) never blocks the event loop
+// (Ctrl-C must still detach).
 import fs from 'node:fs';
+import tty from 'node:tty';
 import type { Writable } from 'node:stream';
 import { LiveprobeError } from '../errors';
 
@@ -29,7 +31,7 @@ export class LineWriter {
       throw new LiveprobeError('ENOENT', `cannot write ${file}: ${(err as Error).message.split(',')[0]}; pick a writable path`);
     }
     const st = fs.fstatSync(fd);
-    if (st.isFile() || st.isCharacterDevice()) this.#fd = fd;
+    if (st.isFile() || (st.isCharacterDevice() && !tty.isatty(fd))) this.#fd = fd;
     else this.#stream = fs.createWriteStream('', { fd });
   }
 

@@ -706,15 +706,19 @@ void Tracer::eventLoop() {
 // while stops keep coming close together (a few quick waits in a row: every
 // syscall stops, under load), or when a call we just resumed is likely to
 // return at once (its exit stop). A target whose stops are far apart pays at
-// most one short poll after a resume. Under a seccomp filter stops come in
-// short clusters (a Go preemption: tgkill's two stops, the signal's) far
-// apart, so a burst there is over when it is noticed: polling after it only
-// takes CPU from the target. bench/overhead measures the effect.
+// most one short poll after a resume. Under a seccomp filter with the
+// default trace set, stops come in short clusters (a Go preemption: tgkill's
+// two stops, the signal's) far apart, so such a burst is over when it is
+// noticed and polling after it only takes CPU from the target: there a
+// burst takes more quick waits in a row, so that a filtered set that does
+// stop all the time (-e trace=read,write on an I/O-bound target) still
+// polls. bench/overhead measures the effect.
 pid_t Tracer::waitForStop(int& st) {
   const uint64_t start = monotonicNs();
   pid_t w = waitpid(-1, &st, kWaitFlags | WNOHANG);
   if (w == 0 && spin_allowed_) {
-    uint64_t window = !filtering_ && quick_waits_ >= kQuickWaitsForBurst ? kSpinBurstNs : resumed_into_exit_ ? kSpinExitNs : 0;
+    const uint32_t burst = filtering_ ? kQuickWaitsForBurstFiltered : kQuickWaitsForBurst;
+    uint64_t window = quick_waits_ >= burst ? kSpinBurstNs : resumed_into_exit_ ? kSpinExitNs : 0;
     while (w == 0 && monotonicNs() - start < window) {
       cpuRelax();
       w = waitpid(-1, &st, kWaitFlags | WNOHANG);
@@ -723,11 +727,8 @@ pid_t Tracer::waitForStop(int& st) {
   resumed_into_exit_ = false;
   if (w == 0) {
     // Flush before sleeping, so the consumer sees events while the target
-    // is quiet. (Holding them back for a moment, for fewer and larger
-    // batches, was tried: a thread that flushes 0.2-1 ms after the last stop
-    // made a third as many batches on the Go load, but must itself be
-    // scheduled on the CPUs the target keeps busy, and live latency p99 went
-    // from 6-15 ms to 12-37 ms for no overhead change the bench could see.)
+    // is quiet. (Holding them back for fewer, larger batches was tried and
+    // cost more latency than it saved: README, Performance.)
     writer_.flush();
     w = waitpid(-1, &st, kWaitFlags);
   } else if (w > 0 && writer_.due(monotonicNs())) {

@@ -163,6 +163,9 @@ class Tracer {
   static constexpr uint64_t kSpinBurstNs = 200000;  // stops are coming close together
   static constexpr uint64_t kSpinExitNs = 30000;    // a resumed call's exit stop is due
   static constexpr uint32_t kQuickWaitsForBurst = 4;
+  // Under a seccomp filter a short cluster (a Go preemption: 3-4 stops) is
+  // not a stream; only a longer run of quick waits is (see waitForStop).
+  static constexpr uint32_t kQuickWaitsForBurstFiltered = 16;
   uint32_t quick_waits_ = 0;  // waits in a row that ended within kSpinBurstNs
   bool spin_allowed_ = true;  // more than one CPU to run on
   bool resumed_into_exit_ = false;
