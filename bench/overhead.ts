@@ -174,7 +174,7 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const [goLoad, cLoad] = await Promise.all([fixture('sysload'), fixture('sysload-c')]);
-  const floor = floorTracer('ptrace-floor');
+  const ptraceFloor = floorTracer('ptrace-floor');
   const seccompFloor = floorTracer('seccomp-floor');
   // liveprobe's default stop set, for the seccomp floor's filter.
   const arch = hostArch();
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       [SECCOMP_FLOOR, () => runCommand([seccompFloor, defaultStops, ...load])],
       [ATTACH, () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
-      [PTRACE_FLOOR, () => runAttached(load, (pid) => [floor, String(pid)])],
+      [PTRACE_FLOOR, () => runAttached(load, (pid) => [ptraceFloor, String(pid)])],
     ];
     const variants = all.filter(([name], i) => i === 0 || o.only.length === 0 || o.only.some((w) => name.includes(w)));
     const samples = new Map<string, Sample[]>(variants.map(([n]) => [n, []]));

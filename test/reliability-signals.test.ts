@@ -52,7 +52,6 @@ function startCli(args: string[], detached = false): Cli {
   return { child, pid: child.pid!, stdout: () => out, stderr: () => err, exit };
 }
 
-/** A process whose output grows every 5 ms while it runs. */
 /**
  * Ten attach/detach rounds on a ticker with three threads (seeded timings):
  * each round attaches, lets `race` send its signal against the detach, waits
@@ -80,6 +79,7 @@ async function racingDetaches(
   }
 }
 
+/** A process whose output grows every 5 ms while it runs. */
 async function progresses(target: LiveTarget, ms = 100): Promise<boolean> {
   const before = target.output().length;
   await sleep(ms);

@@ -731,10 +731,11 @@ pid_t Tracer::waitForStop(int& st) {
     // cost more latency than it saved: README, Performance.)
     writer_.flush();
     w = waitpid(-1, &st, kWaitFlags);
-  } else if (w > 0 && writer_.due(monotonicNs())) {
-    writer_.flush();
   }
-  quick_waits_ = monotonicNs() - start < kSpinBurstNs ? quick_waits_ + 1 : 0;
+  // One clock read per stop for both: after a block the writer is empty, never due.
+  const uint64_t now = monotonicNs();
+  if (w > 0 && writer_.due(now)) writer_.flush();
+  quick_waits_ = now - start < kSpinBurstNs ? quick_waits_ + 1 : 0;
   return w;
 }
 
