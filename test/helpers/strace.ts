@@ -213,6 +213,21 @@ const GO_HEAP_COMMIT = 'mmap(<addr>, 4194304, PROT_READ|PROT_WRITE, MAP_PRIVATE|
 const GO_HEAP_ARENA = 'mmap(<addr>, 67108864, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = <addr>';
 const GO_ARENA_METADATA = /^mmap\(NULL, \d+, PROT_READ\|PROT_WRITE, MAP_PRIVATE\|MAP_ANONYMOUS, -1, 0\) = <addr>$/;
 
+/**
+ * For one thread's canonical lines in order: whether a line is one whose
+ * number during Go's init depends on its random heap base: a heap commit, a
+ * heap arena reservation, or the heapArena metadata mmap right after one
+ * (one more arena when the first lands near the end of its hint).
+ */
+export function goHeapBaseVariance(): (canonical: string) => boolean {
+  let afterArena = false;
+  return (text) => {
+    const varies = text === GO_HEAP_COMMIT || text === GO_HEAP_ARENA || (afterArena && GO_ARENA_METADATA.test(text));
+    afterArena = text === GO_HEAP_ARENA;
+    return varies;
+  };
+}
+
 export interface GoTraceSummary {
   /**
    * The main thread's lines up to and including the Go runtime's minit on m0
@@ -243,16 +258,11 @@ export function summarizeGoTrace(lines: readonly TraceLine[], mainTid: number): 
     allForms: new Set(),
     restarted: [],
   };
-  let afterArena = false;
+  const mainVaries = goHeapBaseVariance();
   lines.forEach((l, i) => {
     const text = canonicalGoLine(l);
     summary.allForms.add(lineForm(text));
-    // A heap arena reservation and the heapArena metadata mmap right after
-    // it: how many the runtime makes during init depends on its random heap
-    // base too (one more when the first lands near the end of its hint).
-    const arenaLine = text === GO_HEAP_ARENA || (afterArena && GO_ARENA_METADATA.test(text));
-    if (l.tid === mainTid) afterArena = text === GO_HEAP_ARENA;
-    if (i <= end && l.tid === mainTid && text !== GO_HEAP_COMMIT && !arenaLine) {
+    if (i <= end && l.tid === mainTid && !mainVaries(text)) {
       startup.push(text);
       return;
     }
