@@ -3,9 +3,10 @@
 // For a syscall-heavy pure-Go workload and its C/pthreads twin (~100k
 // syscalls/s, test/fixtures/sysload*), runs in turn, round after round:
 // untraced; strace -f -e trace=%memory,clone,clone3; the same with
-// --seccomp-bpf; liveprobe run (default filter); bench/seccomp-floor.c, the
-// least a tracer launching with the same seccomp stops can do (the floor for
-// run); liveprobe attach; strace attached the same way (-p); and
+// --seccomp-bpf; liveprobe run (default filter, Go's preemption quiet);
+// bench/seccomp-floor.c, the least a tracer launching with the same seccomp
+// stops can do (the floor for run); the same two with Go's preemption
+// tgkill stopped and shown (--preemption); liveprobe attach; strace attached the same way (-p); and
 // bench/ptrace-floor.c, the least an attached syscall tracer can do per stop
 // (the floor for attach). Wall time is
 // the workload's own (it starts timing when released through its stdin gate,
@@ -21,6 +22,7 @@ import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
 import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
+import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 import path from 'node:path';
 
 interface Options {
@@ -160,10 +162,16 @@ async function liveLatency(workload: string[]): Promise<{ p50: number; p99: numb
 /** Variant names that other rows refer to. */
 const RUN = 'liveprobe run';
 const SECCOMP_FLOOR = 'bare seccomp run (floor, same stops)';
+const RUN_PREEMPTION = 'liveprobe run --preemption';
+const SECCOMP_FLOOR_PREEMPTION = 'bare seccomp run, preemption tgkill stopped (its floor)';
 const ATTACH = 'liveprobe attach';
 const PTRACE_FLOOR = 'bare ptrace attach (floor)';
 /** The least a tracer of the same design can do: liveprobe's mode → its floor variant. */
-const FLOOR_OF: Record<string, string> = { [RUN]: SECCOMP_FLOOR, [ATTACH]: PTRACE_FLOOR };
+const FLOOR_OF: Record<string, string> = {
+  [RUN]: SECCOMP_FLOOR,
+  [RUN_PREEMPTION]: SECCOMP_FLOOR_PREEMPTION,
+  [ATTACH]: PTRACE_FLOOR,
+};
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -179,6 +187,10 @@ async function main(): Promise<void> {
   // liveprobe's default stop set, for the seccomp floor's filter.
   const arch = hostArch();
   const defaultStops = stopSetFor(defaultTraceFilter(arch), arch).numbers.join(',');
+  // The same quiet calls as liveprobe's filter (lib/syscalls/quieting.ts), as -q nr:arg:value.
+  const { quietCalls } = nativeQuietRules(arch, false);
+  const quietArgs: string[] = [];
+  for (let i = 0; i < quietCalls.length; i += QUIET_CALL_FIELDS) quietArgs.push('-q', quietCalls.slice(i + 1, i + 4).join(':'));
   const filter = '%memory,clone,clone3';
   const rows: string[] = [];
   console.log(`liveprobe overhead: ${o.rounds} rounds, -ops ${o.ops} -work ${o.work}, 4 workers, GOMAXPROCS 2, ${new Date().toISOString()}`);
@@ -190,7 +202,9 @@ async function main(): Promise<void> {
       ['strace -f -e trace=' + filter, () => runCommand(['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
       ['strace -f --seccomp-bpf', () => runCommand(['strace', '-f', '--seccomp-bpf', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
       [RUN, () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
-      [SECCOMP_FLOOR, () => runCommand([seccompFloor, defaultStops, ...load])],
+      [SECCOMP_FLOOR, () => runCommand([seccompFloor, ...quietArgs, defaultStops, ...load])],
+      [RUN_PREEMPTION, () => runCommand([process.execPath, cli(), 'run', '--preemption', '-o', '/dev/null', '--', ...load])],
+      [SECCOMP_FLOOR_PREEMPTION, () => runCommand([seccompFloor, defaultStops, ...load])],
       [ATTACH, () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
       [PTRACE_FLOOR, () => runAttached(load, (pid) => [ptraceFloor, String(pid)])],

@@ -13,6 +13,7 @@ import { toJsonLine } from '../lib/cli/format-json';
 import { BatchView } from '../lib/wire';
 import { hostArch } from '../lib/syscalls';
 import { nativeReadRules } from '../lib/syscalls/memory-reads';
+import { nativeQuietRules } from '../lib/syscalls/quieting';
 import { fixture } from '../test/helpers/fixtures';
 
 async function record(): Promise<ArrayBuffer[]> {
@@ -25,6 +26,7 @@ async function record(): Promise<ArrayBuffer[]> {
       {
         file: bin, argv: [bin, '-ops', '150000', '-work', '10'], env: [], cwd: process.cwd(), stdio: [0, 1, 2],
         noAslr: false, followForks: false, overflow: 'block', traceAll: true, traceNrs: [], readRules: nativeReadRules(hostArch()),
+        ...nativeQuietRules(hostArch(), false),
       },
       (ab) => {
         batches.push(ab);

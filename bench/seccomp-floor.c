@@ -6,8 +6,12 @@
 // seccomp stop with PTRACE_SYSCALL to see the exit (as any tracer that
 // reports return values must), asks PTRACE_GET_SYSCALL_INFO at both, and
 // passes signals on. No decoding, no output, no allocation per stop.
+// Each -q nr:arg:value lets that call through untraced when the argument's
+// low word equals value, as liveprobe's quiet rules do (Go's preemption
+// tgkill(..., SIGURG)).
 //
-//   seccomp-floor <nr,nr,...> <program> [args...]    exits with the program's status
+//   seccomp-floor [-q nr:arg:value]... <nr,nr,...> <program> [args...]
+//   exits with the program's status
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,10 +36,22 @@
 #endif
 
 #define MAX_NRS 200 /* jumps are 8-bit: at most 255 compares */
+#define MAX_QUIET 4
 
 int main(int argc, char **argv) {
+  unsigned quiet[MAX_QUIET][3];
+  int nq = 0;
+  while (argc > 2 && strcmp(argv[1], "-q") == 0) {
+    if (nq == MAX_QUIET || sscanf(argv[2], "%u:%u:%u", &quiet[nq][0], &quiet[nq][1], &quiet[nq][2]) != 3 || quiet[nq][1] > 5) {
+      fprintf(stderr, "seccomp-floor: -q takes nr:arg:value, at most %d times\n", MAX_QUIET);
+      return 2;
+    }
+    nq++;
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 3) {
-    fprintf(stderr, "usage: seccomp-floor <nr,nr,...> <program> [args...]\n");
+    fprintf(stderr, "usage: seccomp-floor [-q nr:arg:value]... <nr,nr,...> <program> [args...]\n");
     return 2;
   }
   int nrs[MAX_NRS], n = 0;
@@ -48,12 +64,19 @@ int main(int argc, char **argv) {
     nrs[n++] = atoi(t);
   }
 
-  struct sock_filter prog[MAX_NRS + 8];
+  struct sock_filter prog[MAX_NRS + 5 * MAX_QUIET + 8];
   int k = 0;
   prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
   prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, HOST_ARCH, 1, 0);
   prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
   prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  for (int q = 0; q < nq; q++) {
+    prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, quiet[q][0], 0, 4);
+    prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) + 8 * quiet[q][1]);
+    prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, quiet[q][2], 0, 1);
+    prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+  }
   for (int i = 0; i < n; i++) prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs[i], n - i, 0);
   prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
   prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);

@@ -17,6 +17,9 @@ export interface NativeRunOptions {
   traceNrs: number[];
   /** Tracee memory to copy, as lib/syscalls/memory-reads.ts's nativeReadRules gives it. */
   readRules: number[];
+  /** Runtime noise not to stop on or report, as lib/syscalls/quieting.ts's nativeQuietRules gives it. */
+  quietCalls: number[];
+  quietSelfSignals: number[];
 }
 
 export interface NativeAttachOptions {
@@ -26,6 +29,8 @@ export interface NativeAttachOptions {
   traceAll: boolean;
   traceNrs: number[];
   readRules: number[];
+  quietCalls: number[];
+  quietSelfSignals: number[];
 }
 
 export interface NativeSession {
@@ -44,6 +49,8 @@ export interface NativeLayout {
   /** Numbers per memory-read rule, and the most bytes one may copy (native/src/read_rules.h). */
   readRuleFields: number;
   readRuleMaxBytes: number;
+  /** Numbers per quiet-call rule (native/src/quiet_rules.h). */
+  quietCallFields: number;
   fields: Record<string, number>;
   header: Record<string, number>;
   kinds: Record<string, number>;

@@ -18,6 +18,7 @@ import { type NativeSession, native } from './native';
 import { attachPermissionFacts, explainAttachEperm } from './permissions';
 import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
 import { nativeReadRules } from './syscalls/memory-reads';
+import { nativeQuietRules } from './syscalls/quieting';
 import { BatchView, ERROR_SITE, FIELD, KIND } from './wire';
 
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
@@ -38,6 +39,14 @@ interface CommonOptions {
    * becomes a seccomp filter: other syscalls run at full speed.
    */
   trace?: string;
+  /**
+   * Show Go's asynchronous preemption: the tgkill(pid, tid, SIGURG) calls of
+   * its sysmon and the SIGURG deliveries they cause. Default false: they are
+   * left out (and cost almost nothing under the seccomp filter); the signals
+   * are delivered all the same and counted in stats.hiddenSignals
+   * (lib/syscalls/quieting.ts).
+   */
+  preemption?: boolean;
 }
 
 export interface RunOptions extends CommonOptions {
@@ -63,6 +72,10 @@ export interface SessionStats {
   batches: number;
   /** Records dropped in 'drop' mode; always 0 in 'block' mode. */
   lost: number;
+  /** Signal deliveries left out as Go preemption (see the preemption option); delivered all the same. */
+  hiddenSignals: number;
+  /** ptrace stops of the target's threads: each one paused a thread for the tracer. */
+  stops: number;
 }
 
 /** What a session yields: the tracer's events, and the detectors' findings right after the event that completed each. */
@@ -92,7 +105,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   readonly stdin: Writable | null = null;
   readonly stdout: Readable | null = null;
   readonly stderr: Readable | null = null;
-  readonly stats: SessionStats = { events: 0, batches: 0, lost: 0 };
+  readonly stats: SessionStats = { events: 0, batches: 0, lost: 0, hiddenSignals: 0, stops: 0 };
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
@@ -159,6 +172,7 @@ export class Session implements AsyncIterable<SessionEvent> {
       traceAll: stop.all,
       traceNrs: stop.numbers,
       readRules: nativeReadRules(hostArch()),
+      ...nativeQuietRules(hostArch(), opts.preemption ?? false),
     }, opts);
   }
 
@@ -176,6 +190,7 @@ export class Session implements AsyncIterable<SessionEvent> {
       traceAll: stop.all,
       traceNrs: stop.numbers,
       readRules: nativeReadRules(hostArch()),
+      ...nativeQuietRules(hostArch(), opts.preemption ?? false),
     }, opts);
   }
 
@@ -310,6 +325,8 @@ export class Session implements AsyncIterable<SessionEvent> {
     }
     this.stats.batches++;
     this.stats.lost += Number(batch.lost);
+    this.stats.hiddenSignals += batch.hidden;
+    this.stats.stops += batch.stops;
     this.stats.events += batch.count;
     // Decoded once, here: the model, then the detectors, see every record in
     // order; a finding goes right after the event that completed it.

@@ -2,11 +2,11 @@
 // constants against the layout the compiler produced (native layout()).
 
 export const MAGIC = 0x4c505231;
-export const VERSION = 1;
-export const HEADER_SIZE = 32;
+export const VERSION = 2;
+export const HEADER_SIZE = 40;
 export const RECORD_SIZE = 128;
 
-export const HEADER = { count: 8, dataBytes: 12, lost: 16, flags: 24 } as const;
+export const HEADER = { version: 4, count: 8, dataBytes: 12, lost: 16, flags: 24, hidden: 28, stops: 32 } as const;
 
 export const FIELD = {
   seq: 0,
@@ -63,6 +63,10 @@ export class BatchView {
   readonly view: DataView;
   readonly count: number;
   readonly lost: bigint;
+  /** Signals a quiet rule kept out of the trace since the previous batch (lib/syscalls/quieting.ts). */
+  readonly hidden: number;
+  /** ptrace stops of the tracees since the previous batch. */
+  readonly stops: number;
   readonly last: boolean;
   readonly dataStart: number;
 
@@ -71,8 +75,14 @@ export class BatchView {
     if (buffer.byteLength < HEADER_SIZE || this.view.getUint32(0, true) !== MAGIC) {
       throw new Error('liveprobe: corrupt batch from the native tracer (bad magic)');
     }
+    const version = this.view.getUint16(HEADER.version, true);
+    if (version !== VERSION) {
+      throw new Error(`liveprobe: the native addon speaks wire version ${version}, this code ${VERSION}; rebuild it (npm run build:native)`);
+    }
     this.count = this.view.getUint32(HEADER.count, true);
     this.lost = this.view.getBigUint64(HEADER.lost, true);
+    this.hidden = this.view.getUint32(HEADER.hidden, true);
+    this.stops = this.view.getUint32(HEADER.stops, true);
     this.last = (this.view.getUint32(HEADER.flags, true) & FLAG.batchLast) !== 0;
     this.dataStart = HEADER_SIZE + this.count * RECORD_SIZE;
     const dataBytes = this.view.getUint32(HEADER.dataBytes, true);

@@ -7,12 +7,15 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { LiveprobeError, attach, run } from '../lib';
-import type { SyscallEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
+import type { SignalEvent, SyscallEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
 import { assertContiguous, collect, readAll, runCli, sleep, startUnderShell, tasksOf, waitForThreads } from './helpers/trace';
 
 const execFileP = promisify(execFile);
 const T = { timeout: 60_000 };
+/** siginfo si_code: sent by kill(2), by tgkill/tkill. */
+const SI_USER = 0;
+const SI_TKILL = -6;
 
 function syscalls(events: TraceEvent[]): SyscallEvent[] {
   return events.filter((e): e is SyscallEvent => e.type === 'syscall');
@@ -88,15 +91,89 @@ describe('run', () => {
     assert.ok(checked, 'ex7 makes its cgo threads with clone3');
   });
 
-  test('the tight-loop Go program finishes: SIGURG preemption signals are re-injected', T, async () => {
+  test('the tight-loop Go program finishes: its preemption SIGURGs are re-injected; left out and counted by default, shown with preemption', T, async () => {
     const spin = await fixture('spin');
-    const session = run(spin, ['-n', '4', '-for', '300ms'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [events, out] = await Promise.all([collect(session), readAll(session.stdout)]);
-    assert.equal(out, 'spin: done\n');
+    for (const preemption of [false, true]) {
+      const session = run(spin, ['-n', '4', '-for', '300ms'], { stdio: ['ignore', 'pipe', 'inherit'], preemption });
+      const [events, out] = await Promise.all([collect(session), readAll(session.stdout)]);
+      assert.equal(out, 'spin: done\n');
+      assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+      assertContiguous(events);
+      const pid = session.pid!;
+      const urgs = events.filter((e): e is SignalEvent => e.type === 'signal' && e.signal === 'SIGURG');
+      const kills = syscalls(events).filter((e) => e.name === 'tgkill');
+      if (preemption) {
+        assert.ok(urgs.length > 0, 'preemption signals were seen and passed on');
+        for (const u of urgs) assert.deepEqual([u.code, u.senderPid, u.pid], [SI_TKILL, pid, pid], 'sent by the process itself');
+        assert.ok(kills.length > 0, 'and the tgkill calls that sent them');
+        for (const k of kills) assert.deepEqual([k.raw[0], k.raw[2]], [BigInt(pid), 23n], 'tgkill(pid, tid, SIGURG)');
+        assert.equal(session.stats.hiddenSignals, 0);
+      } else {
+        assert.deepEqual(urgs, []);
+        assert.deepEqual(kills, []);
+        assert.ok(session.stats.hiddenSignals > 0, 'the preemptions were counted, not lost');
+      }
+    }
+  });
+
+  test('only a SIGURG a process sends itself is quiet: raise(SIGUSR1) is shown, and so is SIGURG with preemption; trace=all hides it too', T, async () => {
+    const exitwith = await fixture('exitwith');
+    const trace = async (sig: number, opts: { preemption?: boolean; trace?: string }) => {
+      const session = run(exitwith, ['signal', String(sig)], opts);
+      const events = await collect(session);
+      assertContiguous(events);
+      const pid = session.pid!;
+      return {
+        exit: await session.exited,
+        hidden: session.stats.hiddenSignals,
+        stops: session.stats.stops,
+        // glibc's raise: tgkill(getpid(), gettid(), sig), here from the leader.
+        kills: syscalls(events).filter((e) => e.name === 'tgkill').map((e) => [e.raw[0], e.raw[1], e.raw[2], e.ret]),
+        signals: events.filter((e): e is SignalEvent => e.type === 'signal').map((e) => [e.signal, e.code, e.senderPid]),
+        raised: [[BigInt(pid), BigInt(pid), BigInt(sig), 0n]],
+        pid,
+      };
+    };
+    const usr1 = await trace(10, {});
+    assert.deepEqual(usr1.exit, { code: null, signal: 'SIGUSR1', detached: false });
+    assert.deepEqual(usr1.kills, usr1.raised);
+    assert.deepEqual(usr1.signals, [['SIGUSR1', SI_TKILL, usr1.pid]]);
+    assert.equal(usr1.hidden, 0);
+
+    const quietStops: Record<string, number> = {};
+    for (const traceSet of ['default', 'all']) {
+      // SIGURG's default action is to ignore it: exitwith returns 0.
+      const quiet = await trace(23, { trace: traceSet === 'all' ? 'all' : undefined });
+      assert.deepEqual(quiet.exit, { code: 0, signal: null, detached: false });
+      assert.deepEqual([quiet.kills, quiet.signals, quiet.hidden], [[], [], 1], `trace=${traceSet}`);
+      quietStops[traceSet] = quiet.stops;
+    }
+    const shown = await trace(23, { preemption: true });
+    assert.deepEqual(shown.exit, { code: 0, signal: null, detached: false });
+    assert.deepEqual(shown.kills, shown.raised);
+    assert.deepEqual([shown.signals, shown.hidden], [[['SIGURG', SI_TKILL, shown.pid]], 0]);
+    // Under the seccomp filter the quiet tgkill does not even stop: shown, it
+    // costs its seccomp stop and its exit stop; the delivery stop is there
+    // either way.
+    assert.equal(shown.stops - quietStops.default!, 2, `stops: ${shown.stops} shown, ${quietStops.default} quiet`);
+    assert.ok(quietStops.all! > shown.stops, 'with trace=all every syscall stops');
+  });
+
+  test('a SIGURG from another process is reported with the default settings', T, async () => {
+    const spin = await fixture('spin');
+    const session = run(spin, ['-n', '1', '-for', '2s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const events: TraceEvent[] = [];
+    let sent = false;
+    for await (const ev of session) {
+      events.push(ev);
+      if (ev.type === 'started' && !sent) {
+        sent = true;
+        process.kill(ev.pid, 'SIGURG'); // Go ignores it (it keeps a handler for preemption)
+      }
+    }
     assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
-    const urgs = events.filter((e) => e.type === 'signal' && e.signal === 'SIGURG');
-    assert.ok(urgs.length > 0, 'preemption signals were seen and passed on');
-    assertContiguous(events);
+    const urgs = events.filter((e): e is SignalEvent => e.type === 'signal' && e.signal === 'SIGURG');
+    assert.deepEqual(urgs.map((u) => [u.code, u.senderPid]), [[SI_USER, process.pid]]);
   });
 
   test('exit code 3 and death by SIGKILL are reported as such', T, async () => {

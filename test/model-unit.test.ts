@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AddressSpace, AddressSpaces, type ModelChange, type Provenance, compareWithMaps, parseMaps } from '../lib/model';
 import { syscallNumber } from '../lib/syscalls/table';
-import { AUDIT_ARCH, BatchView, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE } from '../lib/wire';
+import { AUDIT_ARCH, BatchView, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
 
 const PAGE = 4096n;
 const T = { timeout: 20_000 };
@@ -265,6 +265,7 @@ describe('address-space model (unit)', () => {
       const buf = new ArrayBuffer(HEADER_SIZE + recs.length * RECORD_SIZE + dataBytes);
       const v = new DataView(buf);
       v.setUint32(0, MAGIC, true);
+      v.setUint16(HEADER.version, VERSION, true);
       v.setUint32(HEADER.count, recs.length, true);
       v.setUint32(HEADER.dataBytes, dataBytes, true);
       v.setBigUint64(HEADER.lost, lost, true);

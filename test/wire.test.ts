@@ -5,6 +5,7 @@ import { native } from '../lib/native';
 import { syscallNumber, type Arch } from '../lib/syscalls/table';
 import { AUDIT_ARCH, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
 import { MEMORY_READS, READ_RULE_FIELDS, READ_RULE_MAX_BYTES, nativeReadRules } from '../lib/syscalls/memory-reads';
+import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 
 test('record and batch layout: native/src/wire.h equals lib/wire.ts', () => {
   const l = native().layout();
@@ -47,7 +48,7 @@ test('memory-read rules: the layout native reads, per arch; the addon refuses a 
 
   const { NativeSession } = native();
   const attempt = (readRules: unknown) => () =>
-    new NativeSession('attach', { pid: process.pid, followForks: false, overflow: 'block', traceAll: true, traceNrs: [], readRules: readRules as number[] }, () => {});
+    new NativeSession('attach', { pid: process.pid, followForks: false, overflow: 'block', traceAll: true, traceNrs: [], readRules: readRules as number[], quietCalls: [], quietSelfSignals: [] }, () => {});
   const bytesAt = 4;
   const keepAt = 6;
   for (const bad of [
@@ -58,5 +59,37 @@ test('memory-read rules: the layout native reads, per arch; the addon refuses a 
     'rules',
   ]) {
     assert.throws(attempt(bad), /readRules is the flat list of lib\/syscalls\/memory-reads.ts/);
+  }
+});
+
+test('quiet rules: preemption tgkill/tkill by their signal argument, per arch; the addon refuses a malformed list', () => {
+  assert.equal(native().layout().quietCallFields, QUIET_CALL_FIELDS);
+  for (const arch of ['x86_64', 'aarch64'] as const) {
+    const { quietCalls, quietSelfSignals } = nativeQuietRules(arch, false);
+    // SIGURG is 23 in the generic numbering both arches use.
+    assert.deepEqual(quietSelfSignals, [23]);
+    assert.deepEqual(quietCalls, [
+      AUDIT_ARCH[arch], syscallNumber(arch, 'tgkill'), 2, 23,
+      AUDIT_ARCH[arch], syscallNumber(arch, 'tkill'), 1, 23,
+    ]);
+    assert.deepEqual(nativeQuietRules(arch, true), { quietCalls: [], quietSelfSignals: [] });
+  }
+  const good = nativeQuietRules('x86_64', false);
+  const { NativeSession } = native();
+  const attempt = (quietCalls: unknown, quietSelfSignals: unknown) => () =>
+    new NativeSession('attach', {
+      pid: process.pid, followForks: false, overflow: 'block', traceAll: true, traceNrs: [], readRules: [],
+      quietCalls: quietCalls as number[], quietSelfSignals: quietSelfSignals as number[],
+    }, () => {});
+  // Accepted (never started: unref'd so that it does not hold the test open).
+  attempt(good.quietCalls, good.quietSelfSignals)().unref();
+  for (const [calls, sigs] of [
+    [good.quietCalls.slice(0, 3), good.quietSelfSignals],
+    [good.quietCalls.map((v, i) => (i === 2 ? 6 : v)), good.quietSelfSignals], // no seventh argument
+    [good.quietCalls, [65]],
+    [good.quietCalls, ['SIGURG']],
+    ['tgkill', good.quietSelfSignals],
+  ]) {
+    assert.throws(attempt(calls, sigs), /quietCalls and quietSelfSignals are the lists of lib\/syscalls\/quieting.ts/);
   }
 });

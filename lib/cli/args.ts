@@ -20,6 +20,8 @@ export interface CliOptions {
   /** compare: the two command lines. */
   compare?: [string[], string[]];
   trace?: string;
+  /** Show Go's preemption tgkill/SIGURG instead of counting them. */
+  preemption: boolean;
   file?: string;
   args: string[];
   pid?: number;
@@ -38,6 +40,9 @@ options:
       --duration <sec>    detach after <sec> seconds (fractions allowed)
   -f, --follow-forks      trace child processes too
   -e, --trace <expr>      syscalls to show, as strace's -e trace= (e.g. %memory,clone3)
+      --preemption        show Go's async preemption (tgkill(..., SIGURG) and its
+                          SIGURG), which is otherwise only counted: it is
+                          hundreds a second on a busy Go program
       --no-aslr           run: start the target with address randomization off
       --maps              at exit or detach, print the address-space model
                           (/proc/PID/maps layout plus a class column)
@@ -61,7 +66,9 @@ function takeValue(argv: string[], i: number, name: string): string {
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, args: [] };
+  const opts: CliOptions = {
+    command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false, args: [],
+  };
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
   if (command === '-V' || command === '--version') return { ...opts, command: 'version' };
@@ -112,6 +119,9 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       case '--no-aslr':
         opts.noAslr = true;
+        break;
+      case '--preemption':
+        opts.preemption = true;
         break;
       case '--summary':
         opts.summary = true;

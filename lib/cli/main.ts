@@ -32,8 +32,8 @@ async function trace(opts: CliOptions): Promise<number> {
   await prepareUsageSampling();
   const session: Session =
     opts.command === 'run'
-      ? run(opts.file!, opts.args, { followForks: opts.followForks, noAslr: opts.noAslr, trace: opts.trace })
-      : attach(opts.pid!, { followForks: opts.followForks, trace: opts.trace });
+      ? run(opts.file!, opts.args, { followForks: opts.followForks, noAslr: opts.noAslr, trace: opts.trace, preemption: opts.preemption })
+      : attach(opts.pid!, { followForks: opts.followForks, trace: opts.trace, preemption: opts.preemption });
 
   // attach: Ctrl-C / SIGTERM detach and leave the target running.
   // run: the terminal delivers Ctrl-C to the target too (same process group),
@@ -88,6 +88,15 @@ async function trace(opts: CliOptions): Promise<number> {
       await out.write(render(ev, opts.json, colour));
     }
     sampler?.stop();
+    const hidden = session.stats.hiddenSignals;
+    if (hidden > 0) {
+      // What was left out is said, never silently dropped.
+      await out.write(
+        opts.json
+          ? toJson({ type: 'hidden', preemptionSignals: hidden })
+          : `liveprobe: ${hidden} Go preemption signals (SIGURG a process sent its own thread) and the tgkill calls that sent them were not shown; --preemption shows them`,
+      );
+    }
     if (summary || opts.json) {
       const fresh = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;
       const e = fresh ?? last ?? session.explain(sampler?.summary());

@@ -11,6 +11,7 @@
 #include <memory>
 #include <thread>
 
+#include "quiet_rules.h"
 #include "read_rules.h"
 #include "syscall_numbers.h"
 #include "tracer.h"
@@ -82,21 +83,32 @@ void readTraceSet(const Napi::Object& o, bool& all, std::vector<int32_t>& nrs) {
   }
 }
 
+// An optional array of numbers; false if it is something else or holds a non-number.
+bool numberArrayProp(const Napi::Object& o, const char* key, std::vector<double>& out) {
+  out.clear();
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsArray()) return false;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) return false;
+    out.push_back(e.As<Napi::Number>().DoubleValue());
+  }
+  return true;
+}
+
 // readRules: the flat number list of lib/syscalls/memory-reads.ts (see read_rules.h).
 bool readReadRules(const Napi::Object& o, ReadRules& rules) {
-  Napi::Value v = o.Get("readRules");
   std::vector<double> flat;
-  if (v.IsArray()) {
-    Napi::Array a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value e = a.Get(i);
-      if (!e.IsNumber()) return false;
-      flat.push_back(e.As<Napi::Number>().DoubleValue());
-    }
-  } else if (!v.IsUndefined()) {
-    return false;
-  }
-  return rules.assign(flat);
+  return numberArrayProp(o, "readRules", flat) && rules.assign(flat);
+}
+
+// quietCalls and quietSelfSignals: lib/syscalls/quieting.ts (see quiet_rules.h).
+bool readQuietRules(const Napi::Object& o, QuietRules& rules) {
+  std::vector<double> calls, signals;
+  return numberArrayProp(o, "quietCalls", calls) && numberArrayProp(o, "quietSelfSignals", signals) &&
+         rules.assign(calls, signals);
 }
 
 class NativeSession : public Napi::ObjectWrap<NativeSession> {
@@ -143,6 +155,10 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
         Napi::TypeError::New(env, "Usage: readRules is the flat list of lib/syscalls/memory-reads.ts nativeReadRules()").ThrowAsJavaScriptException();
         return;
       }
+      if (!readQuietRules(o, run_.quiet)) {
+        Napi::TypeError::New(env, "Usage: quietCalls and quietSelfSignals are the lists of lib/syscalls/quieting.ts nativeQuietRules()").ThrowAsJavaScriptException();
+        return;
+      }
       if (run_.file.empty() || run_.argv.empty()) {
         Napi::TypeError::New(env, "Usage: run options need file and argv").ThrowAsJavaScriptException();
         return;
@@ -154,6 +170,10 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       readTraceSet(o, attach_.trace_all, attach_.trace_nrs);
       if (!readReadRules(o, attach_.reads)) {
         Napi::TypeError::New(env, "Usage: readRules is the flat list of lib/syscalls/memory-reads.ts nativeReadRules()").ThrowAsJavaScriptException();
+        return;
+      }
+      if (!readQuietRules(o, attach_.quiet)) {
+        Napi::TypeError::New(env, "Usage: quietCalls and quietSelfSignals are the lists of lib/syscalls/quieting.ts nativeQuietRules()").ThrowAsJavaScriptException();
         return;
       }
       if (attach_.pid <= 0) {
@@ -269,16 +289,20 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   o.Set("recordSize", uint32_t(sizeof(wire::Record)));
   o.Set("readRuleFields", uint32_t(ReadRule::kFields));
   o.Set("readRuleMaxBytes", uint32_t(ReadRule::kMaxBytes));
+  o.Set("quietCallFields", uint32_t(QuietCall::kFields));
   Napi::Object fields = Napi::Object::New(env);
 #define LIVEPROBE_FIELD(name) fields.Set(#name, uint32_t(offsetof(wire::Record, name)));
   LIVEPROBE_RECORD_FIELDS(LIVEPROBE_FIELD)
 #undef LIVEPROBE_FIELD
   o.Set("fields", fields);
   Napi::Object header = Napi::Object::New(env);
+  header.Set("version", uint32_t(offsetof(wire::BatchHeader, version)));
   header.Set("count", uint32_t(offsetof(wire::BatchHeader, count)));
   header.Set("dataBytes", uint32_t(offsetof(wire::BatchHeader, data_bytes)));
   header.Set("lost", uint32_t(offsetof(wire::BatchHeader, lost)));
   header.Set("flags", uint32_t(offsetof(wire::BatchHeader, flags)));
+  header.Set("hidden", uint32_t(offsetof(wire::BatchHeader, hidden)));
+  header.Set("stops", uint32_t(offsetof(wire::BatchHeader, stops)));
   o.Set("header", header);
   Napi::Object kinds = Napi::Object::New(env);
   kinds.Set("syscall", uint32_t(wire::Kind::kSyscall));

@@ -48,6 +48,8 @@ void BatchWriter::flush(bool last) {
   h.count = uint32_t(records_.size());
   h.data_bytes = uint32_t(data_.size());
   h.lost = lost_;
+  h.hidden = hidden_;
+  h.stops = stops_;
   h.flags = last ? wire::kBatchLast : 0;
   std::vector<uint8_t> out(sizeof h + records_.size() * sizeof(wire::Record) + data_.size());
   std::memcpy(out.data(), &h, sizeof h);
@@ -60,6 +62,8 @@ void BatchWriter::flush(bool last) {
   records_.clear();
   data_.clear();
   lost_ = 0;
+  hidden_ = 0;
+  stops_ = 0;
   sink_(std::move(out), count);
 }
 

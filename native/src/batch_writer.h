@@ -32,6 +32,9 @@ class BatchWriter {
   // Sends what is pending (possibly nothing, when last is set) to the sink.
   void flush(bool last = false);
   void addLost(uint64_t n) { lost_ += n; }
+  // Counts what a quiet rule kept out of the trace; sent with the next batch.
+  void addHidden(uint32_t n) { hidden_ += n; }
+  void addStop() { ++stops_; }
   uint64_t nextSeq() const { return next_seq_; }
 
  private:
@@ -40,6 +43,8 @@ class BatchWriter {
   std::vector<uint8_t> data_;
   uint64_t next_seq_ = 0;
   uint64_t lost_ = 0;
+  uint32_t hidden_ = 0;
+  uint32_t stops_ = 0;
   uint64_t first_ns_ = 0;
 };
 

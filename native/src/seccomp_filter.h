@@ -8,12 +8,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "quiet_rules.h"
+
 namespace liveprobe {
 
 // Builds the program for the host architecture. Syscalls of any other
 // architecture (i386 via int 0x80) and x32 numbers are always traced: the
-// numbers in the set would not mean the same there.
-std::vector<sock_filter> buildSeccompFilter(const std::vector<int32_t>& traced);
+// numbers in the set would not mean the same there. A traced call that a
+// quiet rule of the host arch matches runs untraced.
+std::vector<sock_filter> buildSeccompFilter(const std::vector<int32_t>& traced,
+                                           const std::vector<QuietCall>& quiet);
 
 // Installs it in the calling thread: async-signal-safe (called between fork
 // and exec). Returns 0 or an errno.

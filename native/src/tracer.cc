@@ -256,7 +256,7 @@ void Tracer::emitError(int err, wire::ErrorSite site, pid_t pid, const std::stri
 }
 
 void Tracer::emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t extra_flags) {
-  if (t.quiet || silenced_ || !reports(p.nr)) return;
+  if (t.quiet || silenced_ || p.hidden || !reports(p.nr)) return;
   wire::Record& r = writer_.add(wire::Kind::kSyscall, uint32_t(t.tgid), uint32_t(t.tid));
   r.nr = p.nr;
   r.arch = p.arch;
@@ -355,7 +355,7 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
   int stdio[3] = {opts.stdio[0], opts.stdio[1], opts.stdio[2]};
   bool no_aslr = opts.no_aslr;
   std::vector<sock_filter> filter;
-  if (filtering_) filter = buildSeccompFilter(opts.trace_nrs);
+  if (filtering_) filter = buildSeccompFilter(opts.trace_nrs, opts.quiet.calls());
   bool filtering = filtering_;
 
   int sync[2], err[2];
@@ -471,6 +471,7 @@ void Tracer::runSession(const RunOptions& opts) {
   filtering_ = !opts.trace_all && opts.trace_nrs.size() <= 200;
   setTraceSet(opts.trace_all, opts.trace_nrs);
   reads_ = opts.reads;
+  quiet_ = opts.quiet;
   phase_ = Phase::kTracing;
   if (!startWakeChild()) {
     emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
@@ -566,6 +567,7 @@ void Tracer::attachSession(const AttachOptions& opts) {
   follow_forks_ = opts.follow_forks;
   setTraceSet(opts.trace_all, opts.trace_nrs);
   reads_ = opts.reads;
+  quiet_ = opts.quiet;
   target_pid_ = opts.pid;
   if (!startWakeChild()) {
     emitError(errno, wire::ErrorSite::kInternal, 0, "could not start the wake-up helper");
@@ -819,6 +821,7 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
     return;
   }
   if (!WIFSTOPPED(status)) return;
+  writer_.addStop();
   auto it = tasks_.find(tid);
   if (it == tasks_.end()) {
     // A new child's first stop can come before its parent's clone event;
@@ -878,6 +881,12 @@ void Tracer::onSignalDeliveryStop(Task& t, int sig) {
   }
   t.inject_sig = sig;  // re-injected at resume: Go's SIGURG preemption depends on it
   if (t.pre_exec || t.quiet || silenced_) return;
+  // Sent by the process to its own thread (Go's preemption: tgkill(getpid(),
+  // tid, SIGURG)); a kill from outside is SI_USER and always reported.
+  if (si.si_code == SI_TKILL && pid_t(si.si_pid) == t.tgid && quiet_.hidesSelfSignal(sig)) {
+    writer_.addHidden(1);
+    return;
+  }
   wire::Record& r = writer_.add(wire::Kind::kSignal, uint32_t(t.tgid), uint32_t(t.tid));
   r.a = uint32_t(sig);
   r.b = uint32_t(si.si_code);
@@ -945,6 +954,7 @@ void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t ar
   p.data_flags = 0;
   p.count = 0;
   p.count_unterminated = false;
+  p.hidden = quiet_.hidesCall(arch, nr, args);
   t.in_syscall = true;
 
   if (isSyscall(nr, arch, nr::kClone3)) {
@@ -982,7 +992,7 @@ void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t ar
     // Never returns: report it now.
     if (!t.pre_exec) emitSyscall(t, p, 0, 0);
     t.in_syscall = false;
-  } else if (reads_.wants(nr) && reports(nr)) {
+  } else if (reads_.wants(nr) && reports(nr) && !p.hidden) {
     bool failed = false;
     reads_.read(t.tid, arch, nr, args, false, p.data, failed);
     if (failed) p.data_flags |= wire::kFlagReadFailed;

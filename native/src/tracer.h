@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "batch_writer.h"
+#include "quiet_rules.h"
 #include "read_rules.h"
 
 namespace liveprobe {
@@ -30,6 +31,7 @@ struct RunOptions {
   bool trace_all = true;          // false: only trace_nrs stop (seccomp) and are reported
   std::vector<int32_t> trace_nrs;
   ReadRules reads;                // tracee memory to copy for some calls
+  QuietRules quiet;               // runtime noise: not stopped (seccomp) or not reported
 };
 
 struct AttachOptions {
@@ -38,6 +40,7 @@ struct AttachOptions {
   bool trace_all = true;          // false: only trace_nrs are reported (every syscall still stops)
   std::vector<int32_t> trace_nrs;
   ReadRules reads;
+  QuietRules quiet;               // runtime noise: not reported
 };
 
 enum class OverflowPolicy { kBlock, kDrop };
@@ -79,6 +82,7 @@ class Tracer {
     uint16_t data_flags = 0;
     uint32_t count = 0;  // execve's envp entries (data_flags has kFlagHasCount)
     bool count_unterminated = false;  // the array became unreadable before its NULL
+    bool hidden = false;  // a quiet rule matched: never reported
   };
 
   struct Task {
@@ -158,6 +162,7 @@ class Tracer {
   bool report_all_ = true;
   std::vector<bool> report_;
   ReadRules reads_;
+  QuietRules quiet_;
 
   // waitForStop's polling before it blocks (see there).
   static constexpr uint64_t kSpinBurstNs = 200000;  // stops are coming close together

@@ -13,7 +13,7 @@
 namespace liveprobe::wire {
 
 constexpr uint32_t kMagic = 0x4c505231;  // "LPR1"
-constexpr uint16_t kVersion = 1;
+constexpr uint16_t kVersion = 2;
 
 struct BatchHeader {
   uint32_t magic;
@@ -23,9 +23,11 @@ struct BatchHeader {
   uint32_t data_bytes;  // size of the data area after the records
   uint64_t lost;        // records dropped before this batch ('drop' mode only)
   uint32_t flags;       // kBatchLast: the session has ended, nothing follows
+  uint32_t hidden;      // signals a quiet rule kept out since the last batch (tracer.cc)
+  uint32_t stops;       // ptrace stops of the tracees since the last batch: what tracing cost them
   uint32_t reserved;
 };
-static_assert(sizeof(BatchHeader) == 32, "batch header layout");
+static_assert(sizeof(BatchHeader) == 40, "batch header layout");
 
 constexpr uint32_t kBatchLast = 1;
 

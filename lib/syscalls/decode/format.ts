@@ -152,6 +152,13 @@ export function signalName(sig: number): string {
   return String(sig);
 }
 
+/** The number of a signal named as signalName names it (SIGURG → 23). */
+export function signalNumber(name: string): number {
+  const sig = SIGNAL_NAMES.indexOf(name);
+  if (sig <= 0) throw new Error(`liveprobe: no signal named ${name}`);
+  return sig;
+}
+
 /** strace's default string limit (-s 32). */
 export const MAX_STRLEN = 32;
 
