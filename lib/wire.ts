@@ -82,7 +82,7 @@ export class BatchView {
     this.count = this.view.getUint32(HEADER.count, true);
     this.lost = this.view.getBigUint64(HEADER.lost, true);
     this.hidden = this.view.getUint32(HEADER.hidden, true);
-    this.stops = this.view.getUint32(HEADER.stops, true);
+    this.stops = Number(this.view.getBigUint64(HEADER.stops, true));
     this.last = (this.view.getUint32(HEADER.flags, true) & FLAG.batchLast) !== 0;
     this.dataStart = HEADER_SIZE + this.count * RECORD_SIZE;
     const dataBytes = this.view.getUint32(HEADER.dataBytes, true);

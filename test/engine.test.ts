@@ -265,6 +265,37 @@ describe('attach', () => {
     assert.equal(await target.output, 'Hello from stdio\n');
   });
 
+  test('to a busy Go program: every syscall stops, its preemption is counted, not shown; with preemption it is', T, async () => {
+    const spin = await fixture('spin');
+    for (const preemption of [false, true]) {
+      const target = await startUnderShell(spin, ['-n', '4', '-for', '2s']);
+      try {
+        await waitForThreads(target.pid, 3);
+        const session = attach(target.pid, { preemption });
+        const consuming = collect(session);
+        await session.ready;
+        await sleep(400);
+        await session.detach();
+        const events = await consuming;
+        assertContiguous(events);
+        const urgs = events.filter((e): e is SignalEvent => e.type === 'signal' && e.signal === 'SIGURG');
+        const kills = syscalls(events).filter((e) => e.name === 'tgkill');
+        assert.ok(session.stats.stops > 0);
+        if (preemption) {
+          assert.ok(urgs.length > 0 && kills.length > 0, `${urgs.length} SIGURG and ${kills.length} tgkill shown`);
+          assert.ok(kills.every((k) => k.raw[0] === BigInt(target.pid) && k.raw[2] === 23n));
+          assert.equal(session.stats.hiddenSignals, 0);
+        } else {
+          assert.deepEqual([urgs, kills], [[], []]);
+          assert.ok(session.stats.hiddenSignals > 0, 'the preemptions were counted');
+        }
+        assert.equal(await target.exited, 0, 'it finishes after the detach');
+      } finally {
+        target.kill();
+      }
+    }
+  });
+
   test('bad input: no such pid, already traced, invalid pid', T, async () => {
     const none = attach(2 ** 22 + 12345);
     await assert.rejects(none.ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'ESRCH');

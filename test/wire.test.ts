@@ -87,6 +87,7 @@ test('quiet rules: preemption tgkill/tkill by their signal argument, per arch; t
     [good.quietCalls.slice(0, 3), good.quietSelfSignals],
     [good.quietCalls.map((v, i) => (i === 2 ? 6 : v)), good.quietSelfSignals], // no seventh argument
     [good.quietCalls, [65]],
+    [Array.from({ length: 17 }, () => good.quietCalls.slice(0, QUIET_CALL_FIELDS)).flat(), good.quietSelfSignals], // 16 at most
     [good.quietCalls, ['SIGURG']],
     ['tgkill', good.quietSelfSignals],
   ]) {

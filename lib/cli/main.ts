@@ -91,11 +91,10 @@ async function trace(opts: CliOptions): Promise<number> {
     const hidden = session.stats.hiddenSignals;
     if (hidden > 0) {
       // What was left out is said, never silently dropped.
-      await out.write(
-        opts.json
-          ? toJson({ type: 'hidden', preemptionSignals: hidden })
-          : `liveprobe: ${hidden} Go preemption signals (SIGURG a process sent its own thread) and the tgkill calls that sent them were not shown; --preemption shows them`,
-      );
+      const text =
+        `liveprobe: ${hidden} SIGURG a process sent its own threads (Go's preemption) were passed on, ` +
+        'not shown, nor the tgkill calls that send them; --preemption shows them';
+      await out.write(opts.json ? toJson({ type: 'hidden', preemptionSignals: hidden }) : text);
     }
     if (summary || opts.json) {
       const fresh = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;

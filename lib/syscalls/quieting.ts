@@ -8,13 +8,15 @@
 // report wakes the consumer). README, Performance, has the figures.
 //
 // Quiet does not mean changed: the signal is still delivered, the call still
-// runs. Under the seccomp filter a preemption tgkill does not stop at all;
-// when every syscall stops (attach, -e trace=all) it stops but is not
-// reported. A delivery stop of SIGURG that the process sent itself (si_code
-// SI_TKILL from its own tgid) is passed on and counted (SessionStats
-// hiddenSignals); a SIGURG from another process, or from a socket's
-// out-of-band data (SI_KERNEL), is always reported. The `preemption` option
-// (--preemption) shows them all again.
+// runs. Under the seccomp filter a tgkill/tkill of SIGURG does not stop at
+// all (BPF sees the arguments, not the caller, so one aimed at another
+// process is let through too); when every syscall stops (attach, -e
+// trace=all) it stops but is not reported. A delivery stop of SIGURG that
+// the process sent itself (si_code SI_TKILL from its own pid, in its own pid
+// namespace) is passed on and counted (SessionStats hiddenSignals), whatever
+// the program: a C program's raise(SIGURG) is quiet too. A SIGURG from
+// another process, or from a socket's out-of-band data, is always reported.
+// The `preemption` option (--preemption) shows them all again.
 import { signalNumber } from './decode/format';
 import { type Arch, syscallNumber } from './table';
 import { AUDIT_ARCH } from '../wire';
@@ -26,7 +28,7 @@ const PREEMPTION_CALLS: readonly { syscall: string; sigArg: number }[] = [
 ];
 export const PREEMPTION_SIGNAL = 'SIGURG';
 
-/** Numbers per call rule in nativeQuietRules' calls (native/src/quiet_rules.h). */
+/** Numbers per call rule in nativeQuietRules' quietCalls (native/src/quiet_rules.h). */
 export const QUIET_CALL_FIELDS = 4;
 
 export interface NativeQuietRules {

@@ -34,7 +34,7 @@ class BatchWriter {
   void addLost(uint64_t n) { lost_ += n; }
   // Counts what a quiet rule kept out of the trace; sent with the next batch.
   void addHidden(uint32_t n) { hidden_ += n; }
-  void addStop() { ++stops_; }
+  void addStops(uint64_t n) { stops_ += n; }
   uint64_t nextSeq() const { return next_seq_; }
 
  private:
@@ -44,7 +44,7 @@ class BatchWriter {
   uint64_t next_seq_ = 0;
   uint64_t lost_ = 0;
   uint32_t hidden_ = 0;
-  uint32_t stops_ = 0;
+  uint64_t stops_ = 0;
   uint64_t first_ns_ = 0;
 };
 

@@ -11,7 +11,7 @@ bool integral(double v, double lo, double hi) { return std::floor(v) == v && v >
 bool QuietRules::assign(const std::vector<double>& calls, const std::vector<double>& self_signals) {
   calls_.clear();
   self_signals_.clear();
-  if (calls.size() % QuietCall::kFields != 0) return false;
+  if (calls.size() % QuietCall::kFields != 0 || calls.size() / QuietCall::kFields > QuietCall::kMax) return false;
   std::vector<QuietCall> parsed;
   for (size_t i = 0; i < calls.size(); i += QuietCall::kFields) {
     const double* f = &calls[i];
@@ -21,6 +21,7 @@ bool QuietRules::assign(const std::vector<double>& calls, const std::vector<doub
     parsed.push_back(QuietCall{uint32_t(f[0]), int32_t(f[1]), uint8_t(f[2]), uint32_t(f[3])});
   }
   std::vector<int> sigs;
+  if (self_signals.size() > QuietCall::kMax) return false;
   for (double s : self_signals) {
     if (!integral(s, 1, 64)) return false;
     sigs.push_back(int(s));

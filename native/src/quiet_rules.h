@@ -9,6 +9,7 @@
 // This side carries the rules out and knows no names.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -17,6 +18,8 @@ namespace liveprobe {
 struct QuietCall {
   // Numbers per rule in the flat list from JS: arch, nr, arg, value.
   static constexpr int kFields = 4;
+  // Each costs five BPF instructions in every filtered syscall.
+  static constexpr size_t kMax = 16;
 
   uint32_t arch = 0;  // AUDIT_ARCH_* the number belongs to
   int32_t nr = -1;

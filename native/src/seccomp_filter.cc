@@ -8,8 +8,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
-
 namespace liveprobe {
 
 namespace {
@@ -35,17 +33,18 @@ std::vector<sock_filter> buildSeccompFilter(const std::vector<int32_t>& traced,
   p.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   p.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 0, 1));
   p.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_TRACE));
-  // A quiet call of a traced number runs untraced: five instructions each,
-  // before the list, so that every jump stays short. Only this arch's rules
-  // apply (the others' numbers never get past the arch check).
+  // A quiet call runs untraced: five instructions per rule, before the
+  // list, so that every jump stays short. A miss reloads the number and goes
+  // on (to another rule for the same call, then to the list). Only this
+  // arch's rules apply: other numbers never get past the arch check.
   for (const QuietCall& q : quiet) {
-    if (q.arch != kHostArch || std::find(traced.begin(), traced.end(), q.nr) == traced.end()) continue;
-    p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, uint32_t(q.nr), 0, 4));  // another call: skip the block
+    if (q.arch != kHostArch) continue;
+    p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, uint32_t(q.nr), 0, 4));  // another call: skip the rule
     // The argument's low word (little-endian): the kernel reads an int there.
     p.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, uint32_t(offsetof(seccomp_data, args) + 8 * q.arg)));
     p.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, q.value, 0, 1));
     p.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-    p.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_TRACE));
+    p.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   }
   // One comparison per traced number; a match jumps to the final RET_TRACE.
   size_t n = traced.size();

@@ -14,8 +14,8 @@ namespace liveprobe {
 
 // Builds the program for the host architecture. Syscalls of any other
 // architecture (i386 via int 0x80) and x32 numbers are always traced: the
-// numbers in the set would not mean the same there. A traced call that a
-// quiet rule of the host arch matches runs untraced.
+// numbers in the set would not mean the same there. A call that a quiet
+// rule of the host arch matches runs untraced.
 std::vector<sock_filter> buildSeccompFilter(const std::vector<int32_t>& traced,
                                            const std::vector<QuietCall>& quiet);
 

@@ -85,6 +85,21 @@ pid_t tgidOf(pid_t tid) {
   return pid_t(std::strtol(status.c_str() + at + 6, nullptr, 10));
 }
 
+// The process's pid in its innermost pid namespace (the last of NStgid),
+// which is how the kernel writes si_pid for a signal it sends itself; the
+// same as tgid unless it lives in a container. tgid if unreadable.
+pid_t tgidInOwnNamespace(pid_t tgid) {
+  std::string status;
+  if (!readFile("/proc/" + std::to_string(tgid) + "/status", status)) return tgid;
+  auto at = status.find("\nNStgid:");
+  if (at == std::string::npos) return tgid;
+  auto end = status.find('\n', at + 1);
+  std::string line = status.substr(at + 8, end == std::string::npos ? std::string::npos : end - at - 8);
+  auto last = line.find_last_of(" \t");
+  pid_t ns = pid_t(std::strtol(line.c_str() + (last == std::string::npos ? 0 : last + 1), nullptr, 10));
+  return ns > 0 ? ns : tgid;
+}
+
 bool isZombie(pid_t tgid, pid_t tid) {
   std::string stat;
   if (!readFile("/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/stat", stat))
@@ -187,7 +202,12 @@ void Tracer::deliverBatch(std::vector<uint8_t>&& batch, uint32_t count) {
       --credits_;
     } else if (policy_ == OverflowPolicy::kDrop && !detach_requested_ && count > 0) {
       lk.unlock();
+      // The records are dropped and counted; the header's counts go on with the next batch.
+      wire::BatchHeader h;
+      std::memcpy(&h, batch.data(), sizeof h);
       writer_.addLost(count);
+      writer_.addHidden(h.hidden);
+      writer_.addStops(h.stops);
       return;
     }
   }
@@ -708,11 +728,11 @@ void Tracer::eventLoop() {
 // while stops keep coming close together (a few quick waits in a row: every
 // syscall stops, under load), or when a call we just resumed is likely to
 // return at once (its exit stop). A target whose stops are far apart pays at
-// most one short poll after a resume. Under a seccomp filter with the
-// default trace set, stops come in short clusters (a Go preemption: tgkill's
-// two stops, the signal's) far apart, so such a burst is over when it is
-// noticed and polling after it only takes CPU from the target: there a
-// burst takes more quick waits in a row, so that a filtered set that does
+// most one short poll after a resume. Under a seccomp filter, stops come
+// alone or in short clusters far apart (a Go preemption's signal; with
+// --preemption also its tgkill's two stops), so such a burst is over when
+// it is noticed and polling after it only takes CPU from the target: there
+// a burst takes more quick waits in a row, so that a filtered set that does
 // stop all the time (-e trace=read,write on an I/O-bound target) still
 // polls. bench/overhead measures the effect.
 pid_t Tracer::waitForStop(int& st) {
@@ -821,7 +841,7 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
     return;
   }
   if (!WIFSTOPPED(status)) return;
-  writer_.addStop();
+  writer_.addStops(1);
   auto it = tasks_.find(tid);
   if (it == tasks_.end()) {
     // A new child's first stop can come before its parent's clone event;
@@ -873,6 +893,14 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
   if (again != tasks_.end()) afterStop(again->second);
 }
 
+pid_t Tracer::ownNamespaceTgid(pid_t tgid) {
+  auto it = own_ns_tgid_.find(tgid);
+  if (it != own_ns_tgid_.end()) return it->second;
+  pid_t ns = tgidInOwnNamespace(tgid);
+  own_ns_tgid_.emplace(tgid, ns);
+  return ns;
+}
+
 void Tracer::onSignalDeliveryStop(Task& t, int sig) {
   siginfo_t si;
   std::memset(&si, 0, sizeof si);
@@ -883,7 +911,7 @@ void Tracer::onSignalDeliveryStop(Task& t, int sig) {
   if (t.pre_exec || t.quiet || silenced_) return;
   // Sent by the process to its own thread (Go's preemption: tgkill(getpid(),
   // tid, SIGURG)); a kill from outside is SI_USER and always reported.
-  if (si.si_code == SI_TKILL && pid_t(si.si_pid) == t.tgid && quiet_.hidesSelfSignal(sig)) {
+  if (si.si_code == SI_TKILL && quiet_.hidesSelfSignal(sig) && pid_t(si.si_pid) == ownNamespaceTgid(t.tgid)) {
     writer_.addHidden(1);
     return;
   }
@@ -1191,6 +1219,7 @@ void Tracer::onTaskGone(pid_t tid, int status) {
   // Children held for a clone event from this process get none if it died
   // first (a SIGKILL skips the event stop).
   if (!tracesProcess(gone_tgid)) {
+    own_ns_tgid_.erase(gone_tgid);
     std::vector<pid_t> orphans;
     for (const auto& [other, o] : tasks_)
       if (o.awaiting_parent && o.parent_tgid == gone_tgid) orphans.push_back(other);

@@ -116,6 +116,7 @@ class Tracer {
   void onCloneEvent(Task& t, int event);
   void onExecEvent(Task& t);
   void onSignalDeliveryStop(Task& t, int sig);
+  pid_t ownNamespaceTgid(pid_t tgid);
   void onTaskGone(pid_t tid, int status);
   void afterStop(Task& t);
   bool tracesProcess(pid_t tgid) const;
@@ -163,6 +164,9 @@ class Tracer {
   std::vector<bool> report_;
   ReadRules reads_;
   QuietRules quiet_;
+  // Each traced process's pid in its own pid namespace (si_pid of a signal
+  // it sent itself), read once: see ownNamespaceTgid.
+  std::unordered_map<pid_t, pid_t> own_ns_tgid_;
 
   // waitForStop's polling before it blocks (see there).
   static constexpr uint64_t kSpinBurstNs = 200000;  // stops are coming close together

@@ -24,8 +24,7 @@ struct BatchHeader {
   uint64_t lost;        // records dropped before this batch ('drop' mode only)
   uint32_t flags;       // kBatchLast: the session has ended, nothing follows
   uint32_t hidden;      // signals a quiet rule kept out since the last batch (tracer.cc)
-  uint32_t stops;       // ptrace stops of the tracees since the last batch: what tracing cost them
-  uint32_t reserved;
+  uint64_t stops;       // ptrace stops of the tracees since the last batch: what tracing cost them
 };
 static_assert(sizeof(BatchHeader) == 40, "batch header layout");
 
