@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { LiveprobeError, attach, run } from '../lib';
 import type { SignalEvent, SyscallEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
-import { fixture } from './helpers/fixtures';
+import { fixture, repoRoot } from './helpers/fixtures';
 import { assertContiguous, collect, readAll, runCli, sleep, startUnderShell, tasksOf, waitForThreads } from './helpers/trace';
 
 const execFileP = promisify(execFile);
@@ -293,6 +293,27 @@ describe('attach', () => {
       } finally {
         target.kill();
       }
+    }
+  });
+
+  test('Node exits right after a detach, 20 times: the tracer thread never uses the torn-down environment', T, async () => {
+    // The detached record unrefs the session, so Node may tear down while
+    // the tracer thread still sends its last batch and releases the
+    // thread-safe function (CI's ASan run once aborted there). A busy target
+    // keeps both CPUs taken, so the tracer thread is often preempted there.
+    const spin = await fixture('spin');
+    const target = await startUnderShell(spin, ['-n', '4', '-for', '60s']);
+    const lib = path.join(repoRoot(), 'dist', 'lib', 'index.js');
+    const script = `const s = require(${JSON.stringify(lib)}).attach(${target.pid}); s.ready.then(() => s.detach());`;
+    try {
+      await waitForThreads(target.pid, 2);
+      for (let i = 0; i < 20; i++) {
+        const { stdout, stderr } = await execFileP(process.execPath, ['-e', script]);
+        assert.deepEqual([stdout, stderr], ['', ''], `round ${i}`);
+      }
+      assert.equal(tasksOf(target.pid).length > 0, true, 'the target runs on');
+    } finally {
+      target.kill();
     }
   });
 

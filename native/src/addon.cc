@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "quiet_rules.h"
@@ -40,11 +41,46 @@ using BatchTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Batch, CallJs>;
 struct Core : BatchTransport {
   explicit Core(OverflowPolicy policy) : tracer(*this, policy) {}
   void send(std::vector<uint8_t>&& bytes) override {
+    std::lock_guard<std::mutex> lk(tsfn_mu);
+    if (env_gone) return;  // Node is exiting: nobody to tell
     auto* b = new Batch{std::move(bytes)};
     if (tsfn.BlockingCall(b) != napi_ok) delete b;  // napi_closing: nobody to tell
   }
+  // The tracer thread's last word. Not after the environment's teardown has
+  // begun: the thread-safe function may be freed by then (an unref'd session
+  // lets Node exit while this thread still finishes its detach).
+  void release() {
+    std::lock_guard<std::mutex> lk(tsfn_mu);
+    if (!env_gone) tsfn.Release();
+  }
   Tracer tracer;
   BatchTsfn tsfn;
+  std::mutex tsfn_mu;  // held by every use of tsfn off the JS thread
+  bool env_gone = false;
+};
+
+// Runs on the JS thread when Node tears the environment down, before the
+// thread-safe function's own clean-up (hooks run last-added first): from
+// then on the tracer thread leaves the TSFN alone. It waits for a call in
+// flight (tsfn_mu); BlockingCall on an unbounded queue does not block.
+struct EnvHook {
+  std::weak_ptr<Core> core;
+  napi_env env = nullptr;
+  bool ran = false;
+
+  static void onTeardown(void* arg) {
+    auto* h = static_cast<EnvHook*>(arg);
+    h->ran = true;
+    if (std::shared_ptr<Core> core = h->core.lock()) {
+      std::lock_guard<std::mutex> lk(core->tsfn_mu);
+      core->env_gone = true;
+    }
+  }
+  // The TSFN's finalizer (JS thread): the session is over, in teardown or not.
+  static void onTsfnFinalized(Napi::Env env, EnvHook* h, std::nullptr_t*) {
+    if (!h->ran) napi_remove_env_cleanup_hook(env, onTeardown, h);
+    delete h;
+  }
 };
 
 std::string stringProp(const Napi::Object& o, const char* key) {
@@ -136,7 +172,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     Napi::Object o = info[1].As<Napi::Object>();
     OverflowPolicy policy =
         stringProp(o, "overflow") == "drop" ? OverflowPolicy::kDrop : OverflowPolicy::kBlock;
-    core_ = std::make_shared<Core>(policy);
+    // Not make_shared: the teardown hook's weak_ptr must not keep the whole Core allocated.
+    core_ = std::shared_ptr<Core>(new Core(policy));
     if (mode_ == "run") {
       run_.file = stringProp(o, "file");
       run_.argv = stringArrayProp(o, "argv");
@@ -184,7 +221,11 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       Napi::TypeError::New(env, "Usage: mode is 'run' or 'attach'").ThrowAsJavaScriptException();
       return;
     }
-    core_->tsfn = BatchTsfn::New(env, info[2].As<Napi::Function>(), "liveprobe-batches", 0, 1);
+    auto* hook = new EnvHook{core_, env};
+    core_->tsfn = BatchTsfn::New(env, info[2].As<Napi::Function>(), "liveprobe-batches", 0, 1,
+                                 static_cast<std::nullptr_t*>(nullptr), EnvHook::onTsfnFinalized, hook);
+    // Added after the TSFN, so it runs before the TSFN's own teardown hook.
+    napi_add_env_cleanup_hook(env, EnvHook::onTeardown, hook);
   }
 
  private:
@@ -202,13 +243,13 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
       RunOptions opts = run_;
       std::thread([core, opts] {
         core->tracer.runSession(opts);
-        core->tsfn.Release();
+        core->release();
       }).detach();
     } else {
       AttachOptions opts = attach_;
       std::thread([core, opts] {
         core->tracer.attachSession(opts);
-        core->tsfn.Release();
+        core->release();
       }).detach();
     }
     return info.Env().Undefined();
