@@ -348,6 +348,23 @@ describe('attach', () => {
 });
 
 describe('cli', () => {
+  test('the preemption left out is said in the last line; --preemption shows it instead', T, async () => {
+    const spin = await fixture('spin');
+    const quiet = await runCli(['run', spin, '-n', '4', '-for', '300ms']);
+    assert.equal(quiet.code, 0);
+    const lines = quiet.stderr.trimEnd().split('\n');
+    assert.match(
+      lines.at(-1)!,
+      /^liveprobe: not shown: [1-9]\d* SIGURG the process sent its own threads \(Go's preemption; delivered as usual\) and the tgkill calls that sent them; --preemption shows them$/,
+    );
+    assert.deepEqual(lines.filter((l) => /--- SIGURG|tgkill\(/.test(l)), []);
+    const shown = await runCli(['run', '--preemption', spin, '-n', '4', '-for', '300ms']);
+    assert.equal(shown.code, 0);
+    assert.match(shown.stderr, /--- SIGURG \{si_signo=SIGURG, /);
+    assert.match(shown.stderr, /tgkill\(0x[0-9a-f]+, 0x[0-9a-f]+, 0x17\) = 0/);
+    assert.doesNotMatch(shown.stderr, /not shown/);
+  });
+
   test('run exits with the target code: 3, and 137 for SIGKILL', T, async () => {
     const exitwith = await fixture('exitwith');
     const r3 = await runCli(['run', exitwith, 'code', '3']);

@@ -30,10 +30,11 @@ async function trace(opts: CliOptions): Promise<number> {
   if (opts.trace !== undefined) filter = parseTraceFilter(opts.trace, hostArch());
   const out = new LineWriter(opts.output);
   await prepareUsageSampling();
+  const common = { followForks: opts.followForks, trace: opts.trace, preemption: opts.preemption };
   const session: Session =
     opts.command === 'run'
-      ? run(opts.file!, opts.args, { followForks: opts.followForks, noAslr: opts.noAslr, trace: opts.trace, preemption: opts.preemption })
-      : attach(opts.pid!, { followForks: opts.followForks, trace: opts.trace, preemption: opts.preemption });
+      ? run(opts.file!, opts.args, { ...common, noAslr: opts.noAslr })
+      : attach(opts.pid!, common);
 
   // attach: Ctrl-C / SIGTERM detach and leave the target running.
   // run: the terminal delivers Ctrl-C to the target too (same process group),
@@ -92,8 +93,8 @@ async function trace(opts: CliOptions): Promise<number> {
     if (hidden > 0) {
       // What was left out is said, never silently dropped.
       const text =
-        `liveprobe: ${hidden} SIGURG a process sent its own threads (Go's preemption) were passed on, ` +
-        'not shown, nor the tgkill calls that send them; --preemption shows them';
+        `liveprobe: not shown: ${hidden} SIGURG the process sent its own threads (Go's preemption; ` +
+        'delivered as usual) and the tgkill calls that sent them; --preemption shows them';
       await out.write(opts.json ? toJson({ type: 'hidden', preemptionSignals: hidden }) : text);
     }
     if (summary || opts.json) {
