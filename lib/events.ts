@@ -269,8 +269,9 @@ function archOf(audit: number): Arch {
  * in-band error.
  */
 export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEvent | ErrorRecord {
-  const seq = Number(b.u64(i, FIELD.seq));
-  const time = Number(b.u64(i, FIELD.time_ns) - baseNs) / 1e6;
+  const base = Number(baseNs);
+  const seq = b.u64n(i, FIELD.seq);
+  const time = (b.u64n(i, FIELD.time_ns) - base) / 1e6;
   const pid = b.u32(i, FIELD.pid);
   const tid = b.u32(i, FIELD.tid);
   const kind = b.u16(i, FIELD.kind);
@@ -282,7 +283,7 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
       const arch = archOf(b.u32(i, FIELD.arch));
       const raw: bigint[] = [];
       for (let k = 0; k < 6; k++) raw.push(b.u64(i, FIELD.args + 8 * k));
-      const entryNs = b.u64(i, FIELD.entry_ns);
+      const entryNs = b.u64n(i, FIELD.entry_ns);
       const name = syscallName(arch, nr);
       const ev = new SyscallRecord({
         type: 'syscall',
@@ -296,7 +297,7 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
         raw,
         ret: flags & FLAG.hasReturn ? b.i64(i, FIELD.ret) : null,
         unfinished: (flags & FLAG.unfinished) !== 0,
-        entryTime: flags & FLAG.noEntry ? null : Number(entryNs - baseNs) / 1e6,
+        entryTime: flags & FLAG.noEntry ? null : (entryNs - base) / 1e6,
       });
       const data = b.data(i, 1);
       const data2 = b.data(i, 2);

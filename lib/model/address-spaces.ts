@@ -160,13 +160,13 @@ export class AddressSpaces {
   provenance(b: BatchView, i: number, cause: string): Provenance {
     const p: { tid: number; seq: number; time: number; cause: string; entered?: number } = {
       tid: b.u32(i, FIELD.tid),
-      seq: Number(b.u64(i, FIELD.seq)),
-      time: Number(b.u64(i, FIELD.time_ns) - this.#baseNs) / 1e6,
+      seq: b.u64n(i, FIELD.seq),
+      time: (b.u64n(i, FIELD.time_ns) - Number(this.#baseNs)) / 1e6,
       cause,
     };
-    const entry = b.u64(i, FIELD.entry_ns);
-    if (b.u16(i, FIELD.kind) === KIND.syscall && !(b.u16(i, FIELD.flags) & FLAG.noEntry) && entry !== 0n) {
-      p.entered = Number(entry - this.#baseNs) / 1e6;
+    const entry = b.u64n(i, FIELD.entry_ns);
+    if (b.u16(i, FIELD.kind) === KIND.syscall && !(b.u16(i, FIELD.flags) & FLAG.noEntry) && entry !== 0) {
+      p.entered = (entry - Number(this.#baseNs)) / 1e6;
     }
     return p;
   }
