@@ -3,13 +3,8 @@
 import path from 'node:path';
 import bindings from 'bindings';
 
-export interface NativeRunOptions {
-  file: string;
-  argv: string[];
-  env: string[];
-  cwd: string;
-  stdio: [number, number, number];
-  noAslr: boolean;
+/** What both modes are told about tracing. */
+export interface NativeTracingOptions {
   followForks: boolean;
   overflow: 'block' | 'drop';
   /** Stop on every syscall; else only on traceNrs (a seccomp filter in run). */
@@ -22,15 +17,17 @@ export interface NativeRunOptions {
   quietSelfSignals: number[];
 }
 
-export interface NativeAttachOptions {
+export interface NativeRunOptions extends NativeTracingOptions {
+  file: string;
+  argv: string[];
+  env: string[];
+  cwd: string;
+  stdio: [number, number, number];
+  noAslr: boolean;
+}
+
+export interface NativeAttachOptions extends NativeTracingOptions {
   pid: number;
-  followForks: boolean;
-  overflow: 'block' | 'drop';
-  traceAll: boolean;
-  traceNrs: number[];
-  readRules: number[];
-  quietCalls: number[];
-  quietSelfSignals: number[];
 }
 
 export interface NativeSession {

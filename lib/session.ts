@@ -14,7 +14,7 @@ import { readEnviron } from './explain/binary-facts';
 import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
 import os from 'node:os';
-import { type NativeSession, native } from './native';
+import { type NativeSession, type NativeTracingOptions, native } from './native';
 import { attachPermissionFacts, explainAttachEperm } from './permissions';
 import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
 import { nativeReadRules } from './syscalls/memory-reads';
@@ -154,8 +154,8 @@ export class Session implements AsyncIterable<SessionEvent> {
     if (!isDirectory(cwd)) {
       return this.#fail(new LiveprobeError('ENOENT', `working directory ${cwd} does not exist; pass an existing cwd`));
     }
-    const stop = traceSet(opts.trace);
-    if (stop instanceof LiveprobeError) return this.#fail(stop);
+    const tracing = tracingOptions(opts);
+    if (tracing instanceof LiveprobeError) return this.#fail(tracing);
     const stdio = this.#setUpStdio(opts.stdio ?? 'inherit');
     const envList = Object.entries(env)
       .filter((e): e is [string, string] => e[1] !== undefined)
@@ -167,12 +167,7 @@ export class Session implements AsyncIterable<SessionEvent> {
       cwd,
       stdio,
       noAslr: opts.noAslr ?? false,
-      followForks: opts.followForks ?? false,
-      overflow: opts.overflow ?? 'block',
-      traceAll: stop.all,
-      traceNrs: stop.numbers,
-      readRules: nativeReadRules(hostArch()),
-      ...nativeQuietRules(hostArch(), opts.preemption ?? false),
+      ...tracing,
     }, opts);
   }
 
@@ -181,17 +176,9 @@ export class Session implements AsyncIterable<SessionEvent> {
     this.pid = pid;
     const problem = checkAttachable(pid);
     if (problem) return this.#fail(problem);
-    const stop = traceSet(opts.trace);
-    if (stop instanceof LiveprobeError) return this.#fail(stop);
-    this.#start('attach', {
-      pid,
-      followForks: opts.followForks ?? false,
-      overflow: opts.overflow ?? 'block',
-      traceAll: stop.all,
-      traceNrs: stop.numbers,
-      readRules: nativeReadRules(hostArch()),
-      ...nativeQuietRules(hostArch(), opts.preemption ?? false),
-    }, opts);
+    const tracing = tracingOptions(opts);
+    if (tracing instanceof LiveprobeError) return this.#fail(tracing);
+    this.#start('attach', { pid, ...tracing }, opts);
   }
 
   #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {
@@ -483,14 +470,24 @@ function createNative(
   return new NativeSession(mode, opts, onBatch);
 }
 
-function traceSet(expr: string | undefined): StopSet | LiveprobeError {
+/** What the native side is told about tracing, the same for run and attach; an EINVAL for a bad filter. */
+function tracingOptions(opts: CommonOptions): NativeTracingOptions | LiveprobeError {
   const arch = hostArch();
+  let stop: StopSet;
   try {
-    return stopSetFor(expr === undefined ? defaultTraceFilter(arch) : parseTraceFilter(expr, arch), arch);
+    stop = stopSetFor(opts.trace === undefined ? defaultTraceFilter(arch) : parseTraceFilter(opts.trace, arch), arch);
   } catch (err) {
     if (err instanceof FilterError) return new LiveprobeError('EINVAL', err.message);
     throw err;
   }
+  return {
+    followForks: opts.followForks ?? false,
+    overflow: opts.overflow ?? 'block',
+    traceAll: stop.all,
+    traceNrs: stop.numbers,
+    readRules: nativeReadRules(arch),
+    ...nativeQuietRules(arch, opts.preemption ?? false),
+  };
 }
 
 function isDirectory(p: string): boolean {

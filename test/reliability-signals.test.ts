@@ -261,8 +261,8 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
       await done;
       assert.ok(untraced(target.pid));
       // Released from its traced stop, a task runs for a moment to re-enter
-      // the group-stop (the kernel wakes it on PTRACE_DETACH): CI once saw
-      // 'TTTR' at the one instant checked. It must get there, and stay.
+      // the group-stop (the kernel wakes it on PTRACE_DETACH): `npm test` once
+      // saw 'TTTR' at the one instant checked. It must get there, and stay.
       await until(() => states(target.pid) === 'TTTT', 'every task stopped, no longer traced', 1_000);
       assert.ok(untraced(target.pid));
       assert.ok(await staysStill(target, 300), 'still stopped after the detach');

@@ -1,12 +1,8 @@
 #include "quiet_rules.h"
 
-#include <cmath>
+#include "js_number.h"
 
 namespace liveprobe {
-
-namespace {
-bool integral(double v, double lo, double hi) { return std::floor(v) == v && v >= lo && v <= hi; }
-}  // namespace
 
 bool QuietRules::assign(const std::vector<double>& calls, const std::vector<double>& self_signals) {
   calls_.clear();

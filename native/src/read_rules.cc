@@ -1,14 +1,9 @@
 #include "read_rules.h"
 
-#include <cmath>
-
+#include "js_number.h"
 #include "tracee_memory.h"
 
 namespace liveprobe {
-
-namespace {
-bool integral(double v, double lo, double hi) { return std::floor(v) == v && v >= lo && v <= hi; }
-}  // namespace
 
 bool ReadRules::assign(const std::vector<double>& flat) {
   rules_.clear();

@@ -69,34 +69,38 @@ bool readFile(const std::string& path, std::string& out) {
   return true;
 }
 
-pid_t ppidOf(pid_t tid) {
+// The value of one "Key:\tvalue" line of /proc/TID/status; false if the
+// task is gone or the line is missing.
+bool statusField(pid_t tid, const char* key, std::string& value) {
   std::string status;
-  if (!readFile("/proc/" + std::to_string(tid) + "/status", status)) return 0;
-  auto at = status.find("\nPPid:");
-  if (at == std::string::npos) return 0;
-  return pid_t(std::strtol(status.c_str() + at + 6, nullptr, 10));
+  if (!readFile("/proc/" + std::to_string(tid) + "/status", status)) return false;
+  const std::string tag = std::string("\n") + key + ":";
+  auto at = status.find(tag);
+  if (at == std::string::npos) return false;
+  auto from = at + tag.size();
+  auto end = status.find('\n', from);
+  value = status.substr(from, end == std::string::npos ? std::string::npos : end - from);
+  return true;
+}
+
+pid_t ppidOf(pid_t tid) {
+  std::string v;
+  return statusField(tid, "PPid", v) ? pid_t(std::strtol(v.c_str(), nullptr, 10)) : 0;
 }
 
 pid_t tgidOf(pid_t tid) {
-  std::string status;
-  if (!readFile("/proc/" + std::to_string(tid) + "/status", status)) return tid;
-  auto at = status.find("\nTgid:");
-  if (at == std::string::npos) return tid;
-  return pid_t(std::strtol(status.c_str() + at + 6, nullptr, 10));
+  std::string v;
+  return statusField(tid, "Tgid", v) ? pid_t(std::strtol(v.c_str(), nullptr, 10)) : tid;
 }
 
 // The process's pid in its innermost pid namespace (the last of NStgid),
 // which is how the kernel writes si_pid for a signal it sends itself; the
 // same as tgid unless it lives in a container. tgid if unreadable.
 pid_t tgidInOwnNamespace(pid_t tgid) {
-  std::string status;
-  if (!readFile("/proc/" + std::to_string(tgid) + "/status", status)) return tgid;
-  auto at = status.find("\nNStgid:");
-  if (at == std::string::npos) return tgid;
-  auto end = status.find('\n', at + 1);
-  std::string line = status.substr(at + 8, end == std::string::npos ? std::string::npos : end - at - 8);
-  auto last = line.find_last_of(" \t");
-  pid_t ns = pid_t(std::strtol(line.c_str() + (last == std::string::npos ? 0 : last + 1), nullptr, 10));
+  std::string v;
+  if (!statusField(tgid, "NStgid", v)) return tgid;
+  auto last = v.find_last_of(" \t");
+  pid_t ns = pid_t(std::strtol(v.c_str() + (last == std::string::npos ? 0 : last + 1), nullptr, 10));
   return ns > 0 ? ns : tgid;
 }
 
@@ -786,12 +790,8 @@ bool Tracer::dropTasksNotTracedHere() {
   std::vector<pid_t> drop;
   bool all_in_kernel = true;
   for (const auto& [tid, t] : tasks_) {
-    std::string status;
-    pid_t tracer = 0;  // gone altogether
-    if (readFile("/proc/" + std::to_string(tid) + "/status", status)) {
-      auto at = status.find("\nTracerPid:");
-      if (at != std::string::npos) tracer = pid_t(std::strtol(status.c_str() + at + 11, nullptr, 10));
-    }
+    std::string v;
+    pid_t tracer = statusField(tid, "TracerPid", v) ? pid_t(std::strtol(v.c_str(), nullptr, 10)) : 0;  // 0: gone
     if (tracer != self) {
       drop.push_back(tid);
     } else if (!inUninterruptibleSleep(t.tgid, tid)) {
