@@ -6,8 +6,7 @@
 //
 //   npm run build:ts && node dist/bench/pipeline.js [--events N]
 import { native } from '../lib/native';
-import { AddressSpaces } from '../lib/model';
-import { DetectorPipeline } from '../lib/detect/pipeline';
+import { Analysis } from '../lib/analysis';
 import { decodeRecord, isErrorRecord } from '../lib/events';
 import { toJsonLine } from '../lib/cli/format-json';
 import { BatchView } from '../lib/wire';
@@ -59,15 +58,13 @@ async function replay(batches: ArrayBuffer[], target: number, withJson: boolean)
   let findings = 0;
   const t0 = performance.now();
   while (events < target) {
-    const spaces = new AddressSpaces(base);
-    const detectors = new DetectorPipeline(spaces);
+    const analysis = new Analysis();
     for (const ab of batches) {
       const b = new BatchView(ab);
       for (let k = 0; k < b.count; k++) {
-        spaces.apply(b, k);
         const ev = decodeRecord(b, k, base);
         if (isErrorRecord(ev)) continue;
-        findings += detectors.process(ev).length;
+        findings += analysis.process(ev).length;
         if (withJson) bytes += toJsonLine(ev).length + 1;
       }
       events += b.count;

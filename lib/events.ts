@@ -1,10 +1,9 @@
 // The events a session yields: plain typed objects, made in TypeScript from
 // the packed records (no object is built in C++).
 import { constants } from 'node:os';
-import type { Finding } from './detect/finding';
 import { type Decoded, type SyscallArgs, decodeSyscall, renderSyscall } from './syscalls/decode';
 import { type Arch, syscallName } from './syscalls/table';
-import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT } from './wire';
+import { BatchView, FIELD, FLAG, KIND, START_EVENT, archOfAudit } from './wire';
 
 interface EventBase {
   /** Contiguous from 0 over the whole session. */
@@ -220,6 +219,38 @@ export interface StartedEvent extends EventBase {
 
 export interface DetachedEvent extends EventBase {
   type: 'detached';
+  /**
+   * run with a seccomp filter: the filter stays in the target, so the tracer
+   * keeps serving its stops, without reporting them, until it exits.
+   */
+  filterInPlace: boolean;
+}
+
+export type FindingKind =
+  | 'cgo-thread' //          a thread made by pthread_create (cgo Ms, C threads)
+  | 'go-thread' //           a thread made by the Go runtime itself (runtime.newosproc)
+  | 'glibc-arena' //         a glibc malloc arena heap (64 MiB reserve, 64 MiB-aligned)
+  | 'go-heap-arena' //       a Go heap arena reservation (64 MiB) and its commits
+  | 'go-runtime-metadata'; // the Go runtime's startup reservations (page summaries, indexes)
+
+/** A fact the detectors (lib/detect) proved, with the seqs of the syscall events that prove it. */
+export interface Finding {
+  type: 'finding';
+  kind: FindingKind;
+  pid: number;
+  /** The thread whose event completed the proof. */
+  tid: number;
+  /** The seq of the event that completed it: the finding follows that event. */
+  seq: number;
+  time: number;
+  /** Seqs of the syscall events that prove it, in order. */
+  evidence: number[];
+  /** The memory it is about, when it is about memory. */
+  region?: { start: bigint; end: bigint };
+  /** One line for people. */
+  summary: string;
+  /** Kind-specific facts (sizes, tids, flags). */
+  details: Record<string, bigint | number | string | boolean | null>;
 }
 
 export type TraceEvent =
@@ -260,10 +291,6 @@ export function decodeWaitStatus(status: number): WaitStatus {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-function archOf(audit: number): Arch {
-  return audit === AUDIT_ARCH.aarch64 ? 'aarch64' : 'x86_64';
-}
-
 /**
  * Decodes record i of a batch. Returns the event, or an ErrorRecord for an
  * in-band error.
@@ -280,7 +307,7 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
   switch (kind) {
     case KIND.syscall: {
       const nr = b.i32(i, FIELD.nr);
-      const arch = archOf(b.u32(i, FIELD.arch));
+      const arch = archOfAudit(b.u32(i, FIELD.arch));
       const raw: bigint[] = [];
       for (let k = 0; k < 6; k++) raw.push(b.u64(i, FIELD.args + 8 * k));
       const entryNs = b.u64n(i, FIELD.entry_ns);
@@ -368,7 +395,7 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
     case KIND.started:
       return { type: 'started', seq, time, pid, tid, tasks: a };
     case KIND.detached:
-      return { type: 'detached', seq, time, pid, tid };
+      return { type: 'detached', seq, time, pid, tid, filterInPlace: a !== 0 };
     case KIND.error:
       return { seq, pid, errno: a, site: b.u32(i, FIELD.b), detail: utf8.decode(b.data(i)) };
     default:

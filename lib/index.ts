@@ -14,6 +14,8 @@ export type {
   DetachedEvent,
   WaitStatus,
   SyscallFields,
+  Finding,
+  FindingKind,
 } from './events';
 export { SyscallRecord } from './events';
 export { DECODED_SYSCALLS, decodeSyscall, formatReturn, renderSyscall } from './syscalls/decode';
@@ -21,7 +23,8 @@ export type { ArgValue, Decoded, DecodeInput, SyscallArgs } from './syscalls/dec
 export { LiveprobeError } from './errors';
 export type { LiveprobeErrorCode } from './errors';
 export type { AddressSpace, ModelChange, Region, RegionClass, VerifyResult, Difference } from './model';
-export type { Finding, FindingKind } from './detect/finding';
+export { REGION_CLASSES } from './model';
+export { Analysis } from './analysis';
 export type { Explanation, ClassLine, ThreadLine } from './explain/explain';
 export type { BinaryFacts } from './explain/binary-facts';
 export type { SessionEvent } from './session';

@@ -48,6 +48,8 @@ export interface NativeLayout {
   readRuleMaxBytes: number;
   /** Numbers per quiet-call rule (native/src/quiet_rules.h). */
   quietCallFields: number;
+  /** The kernel's MAX_ERRNO as native/src/tracer.h has it. */
+  maxErrno: number;
   fields: Record<string, number>;
   header: Record<string, number>;
   kinds: Record<string, number>;

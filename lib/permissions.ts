@@ -1,8 +1,9 @@
 // Why the kernel refused to let us trace a process (PTRACE_SEIZE → EPERM), in
 // words a person can act on, after strace's diagnose_attach_eperm/hint_yama
-// (anchors-tracers.md §2.18). Facts are read from /proc; the wording is a
-// pure function of them, so every branch can be tested on any machine.
-import fs from 'node:fs';
+// (docs/ordering-and-races.md, "Attach permissions"). Facts are read from
+// /proc; the wording is a pure function of them, so every branch can be
+// tested on any machine.
+import { readProc } from './proc';
 
 export interface AttachPermissionFacts {
   /** kernel.yama.ptrace_scope, or undefined when the Yama LSM is not there. */
@@ -19,20 +20,12 @@ export interface AttachPermissionFacts {
 const CAP_SYS_PTRACE = 19n;
 
 function readStatus(pid: number | 'self'): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return '';
-  }
+  return readProc(`/proc/${pid}/status`) ?? '';
 }
 
 export function attachPermissionFacts(pid: number): AttachPermissionFacts {
-  let yamaScope: number | undefined;
-  try {
-    yamaScope = Number(fs.readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim());
-  } catch {
-    yamaScope = undefined;
-  }
+  const scope = readProc('/proc/sys/kernel/yama/ptrace_scope');
+  const yamaScope = scope === undefined ? undefined : Number(scope.trim());
   const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(readStatus('self'))?.[1];
   const capSysPtrace = capEff !== undefined && ((BigInt(`0x${capEff}`) >> CAP_SYS_PTRACE) & 1n) === 1n;
   const uidLine = /^Uid:\s*(\d+)\s+(\d+)\s+(\d+)/m.exec(readStatus(pid));

@@ -1,25 +1,25 @@
 // A tracing session: the async iterator over a native tracer's batches, with
 // a credit window so a slow consumer slows the target instead of losing
-// events (DESIGN §3, anchors-style.md §2c).
+// events (docs/wire-format.md, "Credits and batching").
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { LiveprobeError, codeForErrno, errnoText } from './errors';
-import { type ErrorRecord, type TraceEvent, decodeRecord, decodeWaitStatus, isErrorRecord } from './events';
-import { type AddressSpace, AddressSpaces } from './model';
-import { DetectorPipeline } from './detect/pipeline';
+import { Analysis, targetArenaLimits } from './analysis';
+import { checkAttachable } from './attach-checks';
+import { LiveprobeError } from './errors';
+import { type TraceEvent, decodeRecord, isErrorRecord } from './events';
+import { isDirectory, resolveExecutable } from './launch';
+import type { AddressSpace } from './model';
 import type { Finding } from './detect/finding';
-import { readEnviron } from './explain/binary-facts';
 import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
-import os from 'node:os';
 import { type NativeSession, type NativeTracingOptions, native } from './native';
-import { attachPermissionFacts, explainAttachEperm } from './permissions';
 import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
 import { nativeReadRules } from './syscalls/memory-reads';
 import { nativeQuietRules } from './syscalls/quieting';
-import { BatchView, ERROR_SITE, FIELD, KIND } from './wire';
+import { describeTracerError } from './tracer-errors';
+import { BatchView, FIELD } from './wire';
 
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
 
@@ -109,15 +109,8 @@ export class Session implements AsyncIterable<SessionEvent> {
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
-  // --- address-space model (lib/model): fed from raw records in #onBatch ---
-  readonly #spaces = new AddressSpaces(this.#baseNs);
-  // --- end model ---
-  /** Detectors (lib/detect): run in record order as batches arrive, beside the model. */
-  readonly #detectors = new DetectorPipeline(this.#spaces, (pid) => {
-    const max = readEnviron(pid).find((e) => e.startsWith('MALLOC_ARENA_MAX='));
-    const n = max ? Number(max.slice('MALLOC_ARENA_MAX='.length)) : NaN;
-    return { arenaMax: Number.isInteger(n) && n > 0 ? n : null, cpus: os.availableParallelism() };
-  });
+  /** Model and detectors (lib/analysis.ts): every event, in record order, as its batch arrives. */
+  readonly #analysis = new Analysis(targetArenaLimits);
   /** attach: each thread's registers at the stopped-world moment. */
   #attachRegs: { tid: number; sp: bigint }[] | undefined;
   /** Decoded batches waiting for the consumer; one credit each. */
@@ -204,12 +197,12 @@ export class Session implements AsyncIterable<SessionEvent> {
    * undefined until that first snapshot.
    */
   get model(): AddressSpace | undefined {
-    return this.pid === undefined ? undefined : this.#spaces.get(this.pid);
+    return this.pid === undefined ? undefined : this.#analysis.models.get(this.pid);
   }
 
   /** Every traced process's model by pid (several with followForks; a vfork child shares its parent's until exec). */
   get models(): ReadonlyMap<number, AddressSpace> {
-    return this.#spaces.byPid;
+    return this.#analysis.models.byPid;
   }
   // --- end model ---
 
@@ -230,7 +223,7 @@ export class Session implements AsyncIterable<SessionEvent> {
 
   /** Every finding so far, in order. */
   get findings(): readonly Finding[] {
-    return this.#detectors.findings;
+    return this.#analysis.findings;
   }
 
   /**
@@ -242,8 +235,8 @@ export class Session implements AsyncIterable<SessionEvent> {
     const model = this.model;
     if (!model || this.pid === undefined) return undefined;
     return explain({
-      pid: this.pid, model, findings: this.#detectors.findings, usage: usage ?? null,
-      extents: this.#detectors.extents.get(this.pid),
+      pid: this.pid, model, findings: this.#analysis.findings, usage: usage ?? null,
+      extents: this.#analysis.extents(this.pid),
       threadRegs: this.#attachRegs,
     });
   }
@@ -315,52 +308,26 @@ export class Session implements AsyncIterable<SessionEvent> {
     this.stats.hiddenSignals += batch.hidden;
     this.stats.stops += batch.stops;
     this.stats.events += batch.count;
-    // Decoded once, here: the model, then the detectors, see every record in
-    // order; a finding goes right after the event that completed it.
+    if (batch.lost > 0n && batch.count > 0) this.#analysis.lost(batch.lost, batch.u64n(0, FIELD.seq));
+    // Each record decoded once, here, into its event; the event then takes the
+    // one path (lib/analysis.ts), and a finding goes right after the event
+    // that completed it.
     const items: Item[] = [];
     for (let i = 0; i < batch.count; i++) {
-      this.#spaces.apply(batch, i); // the model (lib/model), in record order
       const r = decodeRecord(batch, i, this.#baseNs);
       if (isErrorRecord(r)) {
-        items.push(this.#errorFor(r));
-      } else {
-        items.push(r);
-        if (r.type === 'snapshot' && r.threads && this.mode === 'attach') this.#attachRegs ??= r.threads;
-        const found = this.#detectors.process(r);
-        for (const f of found) items.push(f);
+        const err = describeTracerError(r);
+        items.push(err);
+        this.#closeChildFds();
+        this.#error ??= err;
+        this.#ready.reject(err);
+        this.#exited.reject(err);
+        continue;
       }
-      switch (batch.u16(i, FIELD.kind)) {
-        case KIND.started:
-          this.pid ??= batch.u32(i, FIELD.pid);
-          this.#closeChildFds();
-          this.#ready.resolve(this.pid);
-          break;
-        case KIND.exit:
-          if (batch.u32(i, FIELD.pid) === this.pid) {
-            this.#closeChildFds();
-            this.#exitSeen = true;
-            this.#exited.resolve({ ...decodeWaitStatus(batch.u32(i, FIELD.a)), detached: false });
-          }
-          break;
-        case KIND.detached:
-          this.#detachedSeen = true;
-          this.#detached.resolve();
-          // run: the tracer now only waits for the target's exit; that must
-          // not keep Node alive. Unless a seccomp filter is in place (a = 1):
-          // then the tracer still serves the target's stops, which would fail
-          // with ENOSYS if Node went away.
-          if (batch.u32(i, FIELD.a) === 0) this.#native?.unref();
-          if (this.mode === 'attach') this.#exited.resolve({ code: null, signal: null, detached: true });
-          break;
-        case KIND.error: {
-          const err = items.at(-1) as LiveprobeError;
-          this.#closeChildFds();
-          this.#error ??= err;
-          this.#ready.reject(err);
-          this.#exited.reject(err);
-          break;
-        }
-      }
+      items.push(r);
+      const found = this.#analysis.process(r);
+      for (const f of found) items.push(f);
+      this.#lifecycle(r);
     }
     if (this.#iterationDone) {
       // Nobody reads any more (break / return()): keep the tracer flowing.
@@ -374,6 +341,37 @@ export class Session implements AsyncIterable<SessionEvent> {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+
+  /** What an event means for the session's promises and the child's pipes. */
+  #lifecycle(ev: TraceEvent): void {
+    switch (ev.type) {
+      case 'snapshot':
+        if (ev.threads && this.mode === 'attach') this.#attachRegs ??= ev.threads;
+        break;
+      case 'started':
+        this.pid ??= ev.pid;
+        this.#closeChildFds();
+        this.#ready.resolve(this.pid);
+        break;
+      case 'exit':
+        if (ev.pid === this.pid) {
+          this.#closeChildFds();
+          this.#exitSeen = true;
+          this.#exited.resolve({ code: ev.code, signal: ev.signal, detached: false });
+        }
+        break;
+      case 'detached':
+        this.#detachedSeen = true;
+        this.#detached.resolve();
+        // run: the tracer now only waits for the target's exit; that must
+        // not keep Node alive. Unless a seccomp filter is in place: then the
+        // tracer still serves the target's stops, which would fail with
+        // ENOSYS if Node went away.
+        if (!ev.filterInPlace) this.#native?.unref();
+        if (this.mode === 'attach') this.#exited.resolve({ code: null, signal: null, detached: true });
+        break;
+    }
   }
 
   #end(): void {
@@ -399,25 +397,6 @@ export class Session implements AsyncIterable<SessionEvent> {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
-  }
-
-  #errorFor(r: ErrorRecord): LiveprobeError {
-    const code = codeForErrno(r.errno);
-    const text = errnoText(r.errno).toLowerCase();
-    if (r.site === ERROR_SITE.seize) {
-      if (r.errno === 1) return new LiveprobeError('EPERM', explainAttachEperm(r.pid, attachPermissionFacts(r.pid)), r.errno);
-      if (r.errno === 3) return new LiveprobeError('ESRCH', `no process with pid ${r.pid}; check the pid with ps`, r.errno);
-    }
-    if (r.site === ERROR_SITE.exec) {
-      return new LiveprobeError(code, `cannot run ${r.detail}: ${text}; check the path and that it is an executable for this machine`, r.errno);
-    }
-    if (r.site === ERROR_SITE.seccomp) {
-      return new LiveprobeError(code, `cannot install the seccomp filter (${text}); use -e trace=all to trace without one`, r.errno);
-    }
-    if (r.site === ERROR_SITE.chdir) {
-      return new LiveprobeError(code, `cannot enter the working directory: ${text}; pass an existing cwd`, r.errno);
-    }
-    return new LiveprobeError(code, `tracer error in ${r.detail}: ${text}`, r.errno);
   }
 
   #setUpStdio(spec: RunOptions['stdio']): [number, number, number] {
@@ -488,109 +467,6 @@ function tracingOptions(opts: CommonOptions): NativeTracingOptions | LiveprobeEr
     readRules: nativeReadRules(arch),
     ...nativeQuietRules(arch, opts.preemption ?? false),
   };
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** PATH lookup as execvp does it; errors say what to do. */
-export function resolveExecutable(file: string, cwd: string, PATH: string): string | LiveprobeError {
-  const candidates = file.includes('/')
-    ? [path.resolve(cwd, file)]
-    : PATH.split(':').map((dir) => path.resolve(cwd, dir || '.', file));
-  let found: string | undefined;
-  for (const c of candidates) {
-    try {
-      const st = fs.statSync(c);
-      if (st.isDirectory()) {
-        found ??= c;
-        continue;
-      }
-      fs.accessSync(c, fs.constants.X_OK);
-      return c;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EACCES') found ??= c;
-    }
-  }
-  if (found) {
-    return new LiveprobeError(
-      'EACCES',
-      isDirectory(found)
-        ? `cannot run ${file}: it is a directory; give the program's path`
-        : `cannot run ${file}: it is not executable; chmod +x ${found}, or give the right file`,
-      13,
-    );
-  }
-  return new LiveprobeError(
-    'ENOENT',
-    file.includes('/')
-      ? `cannot run ${file}: no such file; check the path`
-      : `cannot run ${file}: not found in PATH; give its path, e.g. ./${file}`,
-    2,
-  );
-}
-
-/** Checks that can be made before asking the kernel, with better messages. */
-export function checkAttachable(pid: number): LiveprobeError | undefined {
-  if (!Number.isSafeInteger(pid) || pid <= 0) {
-    return new LiveprobeError('EINVAL', `invalid pid ${pid}; give the number of a running process`);
-  }
-  if (pid === process.pid || pid === process.ppid) {
-    return new LiveprobeError('EINVAL', `refusing to trace pid ${pid}: it is liveprobe itself or its parent`);
-  }
-  let status: string;
-  try {
-    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return new LiveprobeError('ESRCH', `no process with pid ${pid}; check the pid with ps`, 3);
-  }
-  const tracer = /^TracerPid:\s*(\d+)/m.exec(status);
-  if (tracer && tracer[1] !== '0') {
-    let who = '';
-    try {
-      who = ` (${fs.readFileSync(`/proc/${tracer[1]}/comm`, 'utf8').trim()})`;
-    } catch {
-      // the tracer just went away
-    }
-    return new LiveprobeError(
-      'EBUSY',
-      `process ${pid} is already traced by pid ${tracer[1]}${who}; stop that tracer first`,
-      16,
-    );
-  }
-  const ppid = /^PPid:\s*(\d+)/m.exec(status);
-  if (ppid && Number(ppid[1]) === process.pid) {
-    // The kernel lets a tracee's real parent collect its ptrace stops when the
-    // tracer is in the same process; libuv's waitpid() would steal them and
-    // report the child as exited.
-    return new LiveprobeError(
-      'EINVAL',
-      `process ${pid} is a child of this Node process, which would steal its ptrace stops; ` +
-        `start it with liveprobe's run() instead, or from another process (e.g. sh -c)`,
-    );
-  }
-  // A zombie leader may still have live threads (it called pthread_exit):
-  // those can be traced.
-  if (/^State:\s*Z/m.test(status) && !hasLiveThread(pid)) {
-    return new LiveprobeError('ESRCH', `process ${pid} has exited (zombie); nothing to trace`, 3);
-  }
-  return undefined;
-}
-
-function hasLiveThread(pid: number): boolean {
-  try {
-    return fs.readdirSync(`/proc/${pid}/task`).some((tid) => {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-    });
-  } catch {
-    return false;
-  }
 }
 
 /** Launches file under the tracer. */

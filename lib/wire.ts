@@ -1,5 +1,7 @@
-// TypeScript twin of native/src/wire.h. test/wire.test.ts checks these
-// constants against the layout the compiler produced (native layout()).
+// TypeScript twin of native/src/wire.h (docs/wire-format.md).
+// test/wire.test.ts checks these constants against the layout the compiler
+// produced (native layout()).
+import type { Arch } from './syscalls/table';
 
 export const MAGIC = 0x4c505231;
 export const VERSION = 2;
@@ -57,6 +59,11 @@ export const ERROR_SITE = { fork: 1, exec: 2, seize: 3, wait: 4, internal: 5, ch
 export const START_EVENT = { 1: 'clone', 2: 'fork', 3: 'vfork', 4: 'attach' } as const;
 
 export const AUDIT_ARCH = { x86_64: 0xc000003e, aarch64: 0xc00000b7 } as const;
+
+/** The architecture a record's AUDIT_ARCH value names (the tracer runs x86_64 and aarch64 tracees only). */
+export function archOfAudit(audit: number): Arch {
+  return audit === AUDIT_ARCH.aarch64 ? 'aarch64' : 'x86_64';
+}
 
 /** One batch as it came from the tracer thread, read in place. */
 export class BatchView {

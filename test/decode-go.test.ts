@@ -67,7 +67,7 @@ describe('Go programs: liveprobe lines against strace', () => {
   test('ex7 (cgo): pthread stacks, clone3 with parent_tid, glibc arenas, Go runtime maps', T, async () => {
     const { ours, theirs } = await both('ex7');
     compare(ours, theirs);
-    // What the cgo signature consists of (ground-truth.md §1), in liveprobe's exact words.
+    // What the cgo signature consists of (docs/go-glibc-musl.md, "glibc's pthread_create"), in liveprobe's exact words.
     assert.ok(ours.threads >= 2, `ex7 starts Ms with pthread_create (${ours.threads})`);
     assert.equal(ours.perThread.get('mmap(NULL, 8392704, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0) = <addr>'), ours.threads);
     assert.equal(

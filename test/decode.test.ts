@@ -30,7 +30,7 @@ function cloneArgs(fields: bigint[]): Uint8Array {
 
 const NEG = (n: number): bigint => BigInt(-n);
 
-/** glibc 2.36 pthread_create's struct clone_args (ground-truth.md §1). */
+/** glibc 2.36 pthread_create's struct clone_args (docs/go-glibc-musl.md, "glibc's pthread_create"). */
 const pthread = [0x3d0f00n, 0n, 0x7f6e4a2ee990n, 0x7f6e4a2ee990n, 0n, 0x7f6e49aee000n, 0x7fff80n, 0x7f6e4a2ee6c0n, 0n, 0n, 0n];
 
 describe('flag tables', () => {
@@ -98,7 +98,7 @@ describe('memory decoders', () => {
 });
 
 describe('process and thread decoders', () => {
-  const goFlags = 0xd0f00n; // CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS (ground-truth.md §3)
+  const goFlags = 0xd0f00n; // CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS (docs/go-glibc-musl.md, "Go's threads")
   test('clone: x86_64 (flags, stack, ptid, ctid, tls) and arm64 (flags, stack, ptid, tls, ctid)', T, () => {
     const x = ev('clone', [goFlags | 0x200000n, 0xc00004c000n, 0, 0x1111, 0xc00003c090n], 10193n);
     assert.equal(x.text, 'clone(child_stack=0xc00004c000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_CHILD_CLEARTID, tls=0xc00003c090, child_tidptr=0x1111) = 10193');

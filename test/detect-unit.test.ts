@@ -2,7 +2,7 @@
 // and then: two threads' stops reported in an order other than the kernel's.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DetectorPipeline } from '../lib/detect/pipeline';
+import { Analysis } from '../lib/analysis';
 import type { Finding } from '../lib/detect/finding';
 import { SyscallRecord } from '../lib/events';
 import { syscallNumber } from '../lib/syscalls/table';
@@ -34,8 +34,11 @@ function newHeap(tid: number, at: bigint): { reserve: [string, bigint[], bigint]
   };
 }
 
+// The one path (lib/analysis.ts): the model, seeded by an (empty) snapshot
+// as at an exec, then the detectors, which ask it.
 function run(order: [number, [string, bigint[], bigint] | null][]): Finding[] {
-  const p = new DetectorPipeline(undefined, () => ({ arenaMax: null, cpus: 2 }));
+  const p = new Analysis(() => ({ arenaMax: null, cpus: 2 }));
+  p.process({ type: 'snapshot', seq: 0, time: 0, pid: PID, tid: PID, maps: '' });
   let seq = 1;
   for (const [tid, c] of order) if (c) p.process(call(seq++, tid, c[0], c[1], c[2]));
   return p.findings.filter((f) => f.kind === 'glibc-arena');

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AddressSpace, AddressSpaces, type ModelChange, type Provenance, compareWithMaps, parseMaps } from '../lib/model';
+import { decodeRecord, isErrorRecord } from '../lib/events';
+import { callOf } from '../lib/syscalls/calls';
 import { syscallNumber } from '../lib/syscalls/table';
 import { AUDIT_ARCH, BatchView, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
 
@@ -153,7 +155,7 @@ describe('address-space model (unit)', () => {
   });
 
   test("two threads' calls reported out of kernel order: a late munmap leaves the mapping that reused its range", T, () => {
-    // ground-truth §2's glibc arena race: thread 11 reserves 128 MiB and trims
+    // The glibc arena race (docs/ordering-and-races.md, "The arena set-up race"): thread 11 reserves 128 MiB and trims
     // its tail; thread 12's mmap gets that tail; the tracer reports 12's mmap
     // before 11's munmap. Times: entered / returned, ms.
     const space = new AddressSpace(1);
@@ -291,9 +293,14 @@ describe('address-space model (unit)', () => {
       });
       return new BatchView(buf);
     }
+    // Through the wire format and decodeRecord, as the session feeds the model.
     function feed(spaces: AddressSpaces, recs: Rec[], lost = 0n): void {
       const b = batch(recs, lost);
-      for (let i = 0; i < b.count; i++) spaces.apply(b, i);
+      if (lost > 0n) spaces.lost(lost, b.u64n(0, FIELD.seq));
+      for (let i = 0; i < b.count; i++) {
+        const ev = decodeRecord(b, i, 0n);
+        if (!isErrorRecord(ev)) spaces.apply(ev, ev.type === 'syscall' ? callOf(ev) : undefined);
+      }
     }
     const SNAP = '00400000-00401000 r-xp 00000000 08:01 7 /bin/prog\n';
     const mmap = (pid: number, tid: number, at: bigint): Rec => ({
@@ -301,7 +308,7 @@ describe('address-space model (unit)', () => {
     });
 
     test('threads share their process model; fork copies; vfork shares until exec; exit keeps the last state', () => {
-      const spaces = new AddressSpaces(0n);
+      const spaces = new AddressSpaces();
       feed(spaces, [
         { kind: KIND.exec, pid: 10, tid: 10, data: '/bin/prog' },
         { kind: KIND.snapshot, pid: 10, tid: 10, data: SNAP },
@@ -333,7 +340,7 @@ describe('address-space model (unit)', () => {
     });
 
     test('a new process made by clone(CLONE_VM) shares once the parent\'s clone shows the flag', () => {
-      const spaces = new AddressSpaces(0n);
+      const spaces = new AddressSpaces();
       feed(spaces, [
         { kind: KIND.snapshot, pid: 10, tid: 10, data: SNAP },
         { kind: KIND.threadStart, pid: 40, tid: 40, a: 10, b: 1, args: [1n] },
@@ -343,7 +350,7 @@ describe('address-space model (unit)', () => {
     });
 
     test('a record the model cannot apply is kept as a fault, and verify() is then unequal', () => {
-      const spaces = new AddressSpaces(0n);
+      const spaces = new AddressSpaces();
       feed(spaces, [
         { kind: KIND.snapshot, pid: 10, tid: 10, data: SNAP },
         { kind: KIND.snapshot, pid: 10, tid: 10, data: 'garbage\n' },
@@ -355,7 +362,7 @@ describe('address-space model (unit)', () => {
     });
 
     test("records dropped in overflow: 'drop' mode make every model unequal", () => {
-      const spaces = new AddressSpaces(0n);
+      const spaces = new AddressSpaces();
       feed(spaces, [{ kind: KIND.snapshot, pid: 10, tid: 10, data: SNAP }]);
       assert.equal(spaces.get(10)!.compare(SNAP).equal, true);
       feed(spaces, [mmap(10, 10, 0x10000000n)], 3n);

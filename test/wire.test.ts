@@ -6,6 +6,7 @@ import { syscallNumber, type Arch } from '../lib/syscalls/table';
 import { AUDIT_ARCH, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
 import { MEMORY_READS, READ_RULE_FIELDS, READ_RULE_MAX_BYTES, nativeReadRules } from '../lib/syscalls/memory-reads';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
+import { MAX_ERRNO } from '../lib/syscalls/abi';
 
 test('record and batch layout: native/src/wire.h equals lib/wire.ts', () => {
   const l = native().layout();
@@ -93,4 +94,8 @@ test('quiet rules: preemption tgkill/tkill by their signal argument, per arch; t
   ]) {
     assert.throws(attempt(calls, sigs), /quietCalls and quietSelfSignals are the lists of lib\/syscalls\/quieting.ts/);
   }
+});
+
+test("the kernel's MAX_ERRNO: native/src/tracer.h equals lib/syscalls/abi.ts", () => {
+  assert.equal(native().layout().maxErrno, MAX_ERRNO);
 });

@@ -240,7 +240,7 @@ function render(arch, constName, sources, names) {
     `// Source: ${sources} (Linux UAPI headers ${kernelVersion()}).`,
     `// ${count} named syscalls; names[nr] is undefined where the kernel assigns nothing.`,
     '',
-    "import type { SyscallTable } from './table';",
+    "import type { SyscallTable } from './arch';",
     '',
     `export const ${constName}: SyscallTable = {`,
     `  arch: '${arch}',`,

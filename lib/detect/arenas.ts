@@ -1,4 +1,5 @@
-// Big PROT_NONE reservations and what they turn out to be.
+// Big PROT_NONE reservations and what they turn out to be
+// (docs/go-glibc-musl.md, "glibc's malloc arenas" and "Go's heap").
 //
 // glibc's new_heap (malloc/arena.c), in the thread that first mallocs:
 //   mmap(NULL, 128 MiB, PROT_NONE, PRIVATE|ANON[|NORESERVE]) → munmap the head
@@ -8,37 +9,37 @@
 //   mmap(base+off, 4 MiB·n, RW, PRIVATE|FIXED|ANON) as the heap grows; never
 //   mprotect. That difference (mprotect vs MAP_FIXED RW inside the
 //   reservation) tells the two apart whatever the addresses and versions.
+//
+// Where a reservation still is, and which one a commit landed in, is the
+// model's to say (a region's origin, and a MAP_FIXED mapping's `within`);
+// this detector keeps each reservation's evidence and what it turned out to be.
 import os from 'node:os';
 import type { SyscallEvent, TraceEvent } from '../events';
-import type { Detector, DetectorContext } from './pipeline';
-import { fmtSize, hex } from './finding';
-import {
-  ARENA_HEAP_SIZE, GO_ARENA_INDEX, GO_HEAP_ARENA_SIZE, GO_SCAVENGE_INDEX, GO_SUMMARY_LEVELS, MAP_ANONYMOUS, MAP_FIXED,
-  MAP_NORESERVE, PROT_NONE, PROT_RW, isError,
-} from './signatures';
+import type { AddressSpace, RegionClass } from '../model';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, PROT_NONE, PROT_RW } from '../syscalls/abi';
+import type { Call, MmapCall, MprotectCall, MunmapCall } from '../syscalls/calls';
+import { fmtSize, hex } from '../units';
+import type { Detector, DetectorContext } from './detector';
+import { GO_ARENA_INDEX, GO_SCAVENGE_INDEX, GO_SUMMARY_LEVELS, HEAP_WINDOW } from './signatures';
 
+/** A PROT_NONE reservation of a multiple of 64 MiB, as its mmap made it. */
 interface Reservation {
   pid: number;
   tid: number;
+  seq: number;
   start: bigint;
   end: bigint;
-  /** Bytes as first reserved (128 MiB for a fresh glibc heap). */
-  size: bigint;
   noreserve: boolean;
+  /** The mmap, then the same thread's trims of it. */
   evidence: number[];
   resolved: boolean;
   /** What it turned out to be; later commits inside it get the same class. */
-  cls?: 'go-heap-arena' | 'go-runtime-metadata' | 'glibc-arena-heap';
-}
-
-interface ArenaHeap {
-  base: bigint;
-  committed: bigint;
+  cls?: RegionClass;
 }
 
 interface GoProcess {
   /** Start-up reservations and allocations seen before the first heap commit, in order. */
-  early: { seq: number; start: bigint; len: bigint; prot: bigint; fixed: boolean }[];
+  early: { seq: number; start: bigint; len: bigint; prot: number; fixed: boolean }[];
   arenas: number;
   metadataReported: boolean;
   /** The first RW anonymous mmap after an arena reservation: its heapArena metadata. */
@@ -53,29 +54,33 @@ export interface ArenaLimits {
   cpus: number;
 }
 
+/** Whether [lo, hi) is all memory of the mapping made by the call with this seq, without a hole. */
+function stillReserved(model: AddressSpace, seq: number, lo: bigint, hi: bigint): boolean {
+  const pieces = model.regionsIn(lo, hi);
+  if (pieces.length === 0 || pieces[0]!.start > lo || pieces.at(-1)!.end < hi) return false;
+  return pieces.every((p, i) => p.origin.seq === seq && (i === 0 || p.start === pieces[i - 1]!.end));
+}
+
 export class ArenaDetector implements Detector {
-  #reservations: Reservation[] = [];
-  #glibc = new Map<number, ArenaHeap[]>();
+  /** By the seq of the mmap that made them. */
+  #reservations = new Map<number, Reservation>();
+  /** glibc arena heaps found so far, per process. */
+  #glibcHeaps = new Map<number, number>();
   #go = new Map<number, GoProcess>();
 
   constructor(private readonly limits: (pid: number) => ArenaLimits = () => ({ arenaMax: null, cpus: os.availableParallelism() })) {}
 
-  /** The arena heaps found so far for a process. */
-  glibcArenas(pid: number): readonly ArenaHeap[] {
-    return this.#glibc.get(pid) ?? [];
-  }
-
-  onEvent(ev: TraceEvent, ctx: DetectorContext): void {
+  onEvent(ev: TraceEvent, call: Call | undefined, ctx: DetectorContext): void {
     if (ev.type === 'exec') {
-      this.#reservations = this.#reservations.filter((r) => r.pid !== ev.pid);
-      this.#glibc.delete(ev.pid);
+      for (const [seq, r] of this.#reservations) if (r.pid === ev.pid) this.#reservations.delete(seq);
+      this.#glibcHeaps.delete(ev.pid);
       this.#go.delete(ev.pid);
       return;
     }
-    if (ev.type !== 'syscall' || isError(ev.ret)) return;
-    if (ev.name === 'mmap') this.#onMmap(ev, ctx);
-    else if (ev.name === 'munmap') this.#onMunmap(ev);
-    else if (ev.name === 'mprotect') this.#onMprotect(ev, ctx);
+    if (ev.type !== 'syscall' || !call || call.errno) return;
+    if (call.call === 'mmap') this.#onMmap(ev, call, ctx);
+    else if (call.call === 'munmap') this.#onMunmap(ev, call, ctx);
+    else if (call.call === 'mprotect') this.#onMprotect(ev, call, ctx);
   }
 
   #goState(pid: number): GoProcess {
@@ -84,123 +89,101 @@ export class ArenaDetector implements Detector {
     return g;
   }
 
-  #onMmap(ev: SyscallEvent, ctx: DetectorContext): void {
-    const [, len, prot, flags] = ev.raw as [bigint, bigint, bigint, bigint];
-    const addr = BigInt.asUintN(64, ev.ret!);
-    if ((flags & MAP_ANONYMOUS) === 0n) return;
+  #onMmap(ev: SyscallEvent, c: MmapCall, ctx: DetectorContext): void {
+    const { length: len, prot, flags } = c;
+    const addr = c.value;
+    if (!(flags & MAP_ANONYMOUS)) return;
+    const fixed = (flags & MAP_FIXED) !== 0;
     const g = this.#goState(ev.pid);
     // Go's start-up burst is a few dozen mmaps; a program that is not Go never
     // ends it, so keep only the first ones.
-    if (!g.metadataReported && g.early.length < EARLY_MAX) {
-      g.early.push({ seq: ev.seq, start: addr, len, prot, fixed: (flags & MAP_FIXED) !== 0n });
-    }
-    if (prot === PROT_NONE && (flags & MAP_FIXED) === 0n && len % ARENA_HEAP_SIZE === 0n) {
-      this.#reservations.push({
-        pid: ev.pid, tid: ev.tid, start: addr, end: addr + len, size: len,
-        noreserve: (flags & MAP_NORESERVE) !== 0n, evidence: [ev.seq], resolved: false,
+    if (!g.metadataReported && g.early.length < EARLY_MAX) g.early.push({ seq: ev.seq, start: addr, len, prot, fixed });
+    if (prot === PROT_NONE && !fixed && len % HEAP_WINDOW === 0n) {
+      const noreserve = (flags & MAP_NORESERVE) !== 0;
+      this.#reservations.set(ev.seq, {
+        pid: ev.pid, tid: ev.tid, seq: ev.seq, start: addr, end: addr + len, noreserve, evidence: [ev.seq], resolved: false,
       });
-      if (g.metadataReported && len === GO_HEAP_ARENA_SIZE && (flags & MAP_NORESERVE) === 0n) g.expectHeapArenaMeta = true;
+      if (g.metadataReported && len === HEAP_WINDOW && !noreserve) g.expectHeapArenaMeta = true;
       return;
     }
-    if (prot === PROT_RW && (flags & MAP_FIXED) !== 0n) {
-      const r = this.#containing(ev.pid, addr, addr + len);
-      if (r && !r.resolved) this.#goHeapArena(ev, r, ctx);
+    if (prot === PROT_RW && fixed) {
+      // The reservation this commit was placed into, as the model saw it.
+      const within = ctx.model(ev.pid)?.find(addr)?.within;
+      const r = within ? this.#reservations.get(within.seq) : undefined;
+      if (!r || addr < r.start || addr + len > r.end) return;
+      if (!r.resolved) this.#goHeapArena(ev, c, r, ctx);
       // A later commit makes a new mapping inside: it keeps the reservation's class.
-      else if (r?.cls) ctx.classify(ev.pid, addr, addr + len, r.cls, ev);
+      else if (r.cls) ctx.classify(ev.pid, addr, addr + len, r.cls, ev);
       return;
     }
-    if (prot === PROT_RW && (flags & MAP_FIXED) === 0n && g.expectHeapArenaMeta) {
+    if (prot === PROT_RW && !fixed && g.expectHeapArenaMeta) {
       // A later arena's heapArena struct: the first RW mmap after its reservation.
       g.expectHeapArenaMeta = false;
       ctx.classify(ev.pid, addr, addr + len, 'go-runtime-metadata', ev);
     }
   }
 
-  #containing(pid: number, start: bigint, end: bigint): Reservation | undefined {
-    return this.#reservations.find((r) => r.pid === pid && start >= r.start && end <= r.end);
-  }
-
-  /**
-   * The unresolved reservation a thread's mprotect commits. glibc reserves,
-   * trims and commits in one thread, and another thread's trim may be
-   * reported late: until it is, that reservation still seems to cover the
-   * freed head that this thread's mmap got, so look at the thread's own first.
-   */
-  #reservedBy(pid: number, tid: number, start: bigint, end: bigint): Reservation | undefined {
-    let other: Reservation | undefined;
-    for (let i = this.#reservations.length - 1; i >= 0; i--) {
-      const r = this.#reservations[i]!;
-      if (r.pid !== pid || r.resolved || start < r.start || end > r.end) continue;
-      if (r.tid === tid) return r;
-      other ??= r;
-    }
-    return other;
-  }
-
-  #onMunmap(ev: SyscallEvent): void {
-    const [addr, len] = ev.raw as [bigint, bigint];
-    const end = addr + len;
-    for (const r of this.#reservations) {
-      // glibc trims its reservation in the thread that made it. Another
-      // thread's munmap may be reported after a new mmap that reused the
-      // freed range (exit stops of two threads come in either order).
-      if (r.pid !== ev.pid || r.tid !== ev.tid || end <= r.start || addr >= r.end) continue;
-      // glibc trims the head or the tail of its 128 MiB reservation.
-      if (addr <= r.start) r.start = end < r.end ? end : r.end;
-      else if (end >= r.end) r.end = addr;
+  // glibc trims its reservation in the thread that made it: a munmap by that
+  // thread right next to what is left of it is one of its trims.
+  #onMunmap(ev: SyscallEvent, c: MunmapCall, ctx: DetectorContext): void {
+    const model = ctx.model(ev.pid);
+    if (!model) return;
+    const lo = c.addr;
+    const hi = c.addr + c.length;
+    const seen = new Set<Reservation>();
+    for (const next of [lo > 0n ? model.find(lo - 1n) : undefined, model.find(hi)]) {
+      const r = next && this.#reservations.get(next.origin.seq);
+      if (!r || seen.has(r) || r.resolved || r.tid !== ev.tid || lo < r.start || hi > r.end) continue;
+      seen.add(r);
       r.evidence.push(ev.seq);
     }
-    this.#reservations = this.#reservations.filter((r) => r.end > r.start);
   }
 
-  #onMprotect(ev: SyscallEvent, ctx: DetectorContext): void {
-    const [addr, len, prot] = ev.raw as [bigint, bigint, bigint];
-    if (prot !== PROT_RW) return;
-    const heaps = this.#glibc.get(ev.pid) ?? [];
-    const grown = heaps.find((h) => addr >= h.base && addr < h.base + ARENA_HEAP_SIZE);
-    if (grown) {
-      grown.committed = addr + len - grown.base > grown.committed ? addr + len - grown.base : grown.committed;
-      return;
-    }
-    const r = this.#reservedBy(ev.pid, ev.tid, addr, addr + len);
-    if (!r || addr % ARENA_HEAP_SIZE !== 0n || r.end - addr < ARENA_HEAP_SIZE) return;
+  #onMprotect(ev: SyscallEvent, c: MprotectCall, ctx: DetectorContext): void {
+    if (c.prot !== PROT_RW) return;
+    const model = ctx.model(ev.pid);
+    const region = model?.find(c.addr);
+    // A commit that grows a known heap, or memory that is no reservation.
+    if (!model || !region || region.class === 'glibc-arena-heap') return;
+    const r = this.#reservations.get(region.origin.seq);
+    const base = c.addr;
+    if (!r || r.resolved || base % HEAP_WINDOW !== 0n || !stillReserved(model, r.seq, base, base + HEAP_WINDOW)) return;
     r.resolved = true;
     r.cls = 'glibc-arena-heap';
-    const heap = { base: addr, committed: len };
-    heaps.push(heap);
-    this.#glibc.set(ev.pid, heaps);
+    const heaps = (this.#glibcHeaps.get(ev.pid) ?? 0) + 1;
+    this.#glibcHeaps.set(ev.pid, heaps);
     const { arenaMax, cpus } = this.limits(ev.pid);
     // The main arena (brk heap) counts against the limit too.
     const limit = arenaMax ?? 8 * cpus;
-    const count = heaps.length + 1;
-    const shape = r.size === 2n * ARENA_HEAP_SIZE ? `128 MiB reservation trimmed to the 64 MiB-aligned ${hex(addr)}` : `64 MiB at the remembered aligned address ${hex(addr)}`;
+    const count = heaps + 1;
+    const size = r.end - r.start;
+    const shape = size === 2n * HEAP_WINDOW ? `128 MiB reservation trimmed to the 64 MiB-aligned ${hex(base)}` : `64 MiB at the remembered aligned address ${hex(base)}`;
     ctx.emit({
       type: 'finding', kind: 'glibc-arena', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
       evidence: [...r.evidence, ev.seq],
-      region: { start: addr, end: addr + ARENA_HEAP_SIZE },
+      region: { start: base, end: base + HEAP_WINDOW },
       summary:
-        `glibc malloc arena heap for thread ${ev.tid}: ${shape}, ${fmtSize(len)} usable; ` +
+        `glibc malloc arena heap for thread ${ev.tid}: ${shape}, ${fmtSize(c.length)} usable; ` +
         `arena ${count} of at most ${limit}` + (arenaMax !== null ? ` (MALLOC_ARENA_MAX=${arenaMax})` : ` (8 × ${cpus} CPUs)`),
       details: {
-        base: addr, reserved: ARENA_HEAP_SIZE, committed: len, noreserve: r.noreserve, arenas: count, limit,
-        arenaMax, firstReservation: r.size,
+        base, reserved: HEAP_WINDOW, committed: c.length, noreserve: r.noreserve, arenas: count, limit,
+        arenaMax, firstReservation: size,
       },
     });
-    ctx.classify(ev.pid, addr, addr + ARENA_HEAP_SIZE, 'glibc-arena-heap', ev);
+    ctx.classify(ev.pid, base, base + HEAP_WINDOW, 'glibc-arena-heap', ev);
   }
 
-  #goHeapArena(ev: SyscallEvent, r: Reservation, ctx: DetectorContext): void {
+  #goHeapArena(ev: SyscallEvent, c: MmapCall, r: Reservation, ctx: DetectorContext): void {
     r.resolved = true;
     r.cls = 'go-heap-arena';
     const g = this.#goState(ev.pid);
     g.arenas++;
-    const [, len] = ev.raw as [bigint, bigint];
     ctx.emit({
       type: 'finding', kind: 'go-heap-arena', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
       evidence: [r.evidence[0]!, ev.seq],
       region: { start: r.start, end: r.end },
-      summary: `Go heap arena #${g.arenas}: ${fmtSize(r.end - r.start)} reserved PROT_NONE at ${hex(r.start)}, committed in steps with MAP_FIXED RW (first ${fmtSize(len)})`,
-      details: { base: r.start, reserved: r.end - r.start, firstCommit: len },
+      summary: `Go heap arena #${g.arenas}: ${fmtSize(r.end - r.start)} reserved PROT_NONE at ${hex(r.start)}, committed in steps with MAP_FIXED RW (first ${fmtSize(c.length)})`,
+      details: { base: r.start, reserved: r.end - r.start, firstCommit: c.length },
     });
     ctx.classify(ev.pid, r.start, r.end, 'go-heap-arena', ev);
     if (!g.metadataReported) this.#goMetadata(ev, g, r, ctx);
@@ -211,11 +194,10 @@ export class ArenaDetector implements Detector {
   #goMetadata(ev: SyscallEvent, g: GoProcess, arena: Reservation, ctx: DetectorContext): void {
     g.metadataReported = true;
     const picked: { seq: number; start: bigint; len: bigint }[] = [];
-    const arenaSeq = arena.evidence[0]!;
     let afterArena = false;
     let heapArenaMetaTaken = false;
     for (const m of g.early) {
-      if (m.seq === arenaSeq) {
+      if (m.seq === arena.seq) {
         afterArena = true;
       } else if (m.prot === PROT_NONE && !m.fixed && (GO_SUMMARY_LEVELS.includes(m.len) || GO_SCAVENGE_INDEX.includes(m.len))) {
         picked.push(m);
@@ -229,7 +211,7 @@ export class ArenaDetector implements Detector {
     }
     // Their pages are later made RW with MAP_FIXED: that is metadata, not a heap.
     for (const m of picked) {
-      const r = this.#reservations.find((x) => x.pid === ev.pid && x.evidence[0] === m.seq);
+      const r = this.#reservations.get(m.seq);
       if (r) {
         r.resolved = true;
         r.cls = 'go-runtime-metadata';

@@ -1,20 +1,18 @@
-// Runs the detectors over the event stream, in order, and hands each
-// finding back to be placed right after the event that completed it.
-import type { TraceEvent } from '../events';
-import type { AddressSpaces } from '../model';
-import type { RegionClass } from '../model';
+// Runs the detectors over the event stream, in order, after the model has
+// applied each event, and hands each finding back to be placed right after
+// the event that completed it.
+import type { Finding, TraceEvent } from '../events';
+import type { AddressSpaces, RegionClass } from '../model';
+import type { Call } from '../syscalls/calls';
 import { ArenaDetector, type ArenaLimits } from './arenas';
-import type { Finding } from './finding';
+import type { Detector, DetectorContext } from './detector';
 import { ThreadDetector } from './threads';
 
-export interface DetectorContext {
-  emit(f: Finding): void;
-  /** Labels [start, end) of the process's model; `by` is the event that proved it. */
-  classify(pid: number, start: bigint, end: bigint, cls: RegionClass, by: TraceEvent): void;
-}
-
-export interface Detector {
-  onEvent(ev: TraceEvent, ctx: DetectorContext): void;
+/** One allocation a detector proved: the range it classified. */
+export interface Extent {
+  cls: RegionClass;
+  start: bigint;
+  end: bigint;
 }
 
 export class DetectorPipeline {
@@ -23,11 +21,11 @@ export class DetectorPipeline {
   readonly #detectors: Detector[];
   readonly findings: Finding[] = [];
   /** What each classify() call covered, per process: one entry per allocation the detectors proved. */
-  readonly extents = new Map<number, { cls: RegionClass; start: bigint; end: bigint }[]>();
+  readonly extents = new Map<number, Extent[]>();
   #out: Finding[] = [];
   readonly #ctx: DetectorContext;
 
-  constructor(models: AddressSpaces | undefined, limits?: (pid: number) => ArenaLimits) {
+  constructor(models: AddressSpaces, limits?: (pid: number) => ArenaLimits) {
     this.arenas = new ArenaDetector(limits);
     this.#detectors = [this.threads, this.arenas];
     this.#ctx = {
@@ -35,8 +33,9 @@ export class DetectorPipeline {
         this.#out.push(f);
         this.findings.push(f);
       },
+      model: (pid) => models.get(pid),
       classify: (pid, start, end, cls, by) => {
-        models?.get(pid)?.setClass(start, end, cls, { tid: by.tid, seq: by.seq, time: by.time, cause: cls });
+        models.get(pid)?.setClass(start, end, cls, { tid: by.tid, seq: by.seq, time: by.time, cause: cls });
         let list = this.extents.get(pid);
         if (!list) this.extents.set(pid, (list = []));
         // A commit inside a known allocation is part of it, not another one.
@@ -50,9 +49,9 @@ export class DetectorPipeline {
   }
 
   /** The findings this event completed (usually none). */
-  process(ev: TraceEvent): Finding[] {
+  process(ev: TraceEvent, call: Call | undefined): readonly Finding[] {
     if (ev.type === 'exec') this.extents.delete(ev.pid);
-    for (const d of this.#detectors) d.onEvent(ev, this.#ctx);
+    for (const d of this.#detectors) d.onEvent(ev, call, this.#ctx);
     if (this.#out.length === 0) return NO_FINDINGS;
     const out = this.#out;
     this.#out = [];
@@ -60,4 +59,4 @@ export class DetectorPipeline {
   }
 }
 
-const NO_FINDINGS: Finding[] = [];
+const NO_FINDINGS: readonly Finding[] = [];

@@ -1,52 +1,38 @@
-// The measured shapes behind the detectors (reference/ground-truth.md,
-// domain-go-glibc.md §1–3). Sizes that change across versions are not here:
+// The measured shapes behind the detectors and the shape classifier
+// (docs/go-glibc-musl.md has the sequences they come from). Flag values come
+// from lib/syscalls/abi.ts; sizes that change across versions are not here:
 // the detectors match by sequence and position instead.
-import * as abi from '../model/linux-constants';
-import { syscallNumber, type Arch } from '../syscalls/table';
+import {
+  CLONE_CHILD_CLEARTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD,
+  CLONE_VM,
+} from '../syscalls/abi';
+import { KiB, MiB } from '../units';
 
-// The ABI's numbers (lib/model/linux-constants), as bigint for raw registers.
-export const PROT_NONE = 0n;
-export const PROT_RW = BigInt(abi.PROT_READ | abi.PROT_WRITE);
-export const MAP_ANONYMOUS = BigInt(abi.MAP_ANONYMOUS);
-export const MAP_FIXED = BigInt(abi.MAP_FIXED);
-export const MAP_NORESERVE = 0x4000n; // not needed by the model
-export const MAP_STACK = 0x20000n; // idem
+/** Go's runtime.newosproc: VM|FS|FILES|SIGHAND|SYSVSEM|THREAD (cloneFlags in runtime/os_linux.go); amd64 adds SETTLS. */
+export const GO_CLONE_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_THREAD;
+/** glibc's pthread_create (sysdeps/unix/sysv/linux/createthread.c): Go's set plus SETTLS|PARENT_SETTID|CHILD_CLEARTID (0x3d0f00). */
+export const PTHREAD_CLONE_FLAGS = GO_CLONE_FLAGS | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
 
-/** glibc's pthread_create: VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID (0x3d0f00). */
-export const PTHREAD_CLONE_FLAGS = 0x3d0f00n;
-/** Go's runtime.newosproc: VM|FS|FILES|SIGHAND|SYSVSEM|THREAD (cloneFlags); amd64 adds SETTLS. */
-export const GO_CLONE_FLAGS = 0x50f00n;
-export const CLONE_PARENT_SETTID = 0x100000n;
-export const CLONE_CHILD_CLEARTID = 0x200000n;
-
-/** glibc's HEAP_MAX_SIZE on 64-bit (2 × DEFAULT_MMAP_THRESHOLD_MAX): an arena heap; reserved as twice that, then trimmed. */
-export const ARENA_HEAP_SIZE = 64n << 20n;
-/** Go's heapArenaBytes on 64-bit Linux. */
-export const GO_HEAP_ARENA_SIZE = 64n << 20n;
+/**
+ * 64 MiB, for two reasons: glibc's HEAP_MAX_SIZE on 64-bit (2 ×
+ * DEFAULT_MMAP_THRESHOLD_MAX), the size and alignment of a malloc arena heap,
+ * reserved as twice that and trimmed; and Go's heapArenaBytes on 64-bit
+ * Linux, the unit of its heap reservations.
+ */
+export const HEAP_WINDOW = 64n * MiB;
+/** Go commits its heap in multiples of 4 MiB (heapArenaBytes / 16: a palloc chunk set). */
+export const GO_COMMIT_STEP = 4n * MiB;
 
 /** Go's page-summary levels (2^(48-shift) × 8 bytes for shifts 34, 31, 28, 25, 22), reserved at start-up since Go 1.14. */
 export const GO_SUMMARY_LEVELS = [34n, 31n, 28n, 25n, 22n].map((shift) => (1n << (48n - shift)) * 8n);
-/** The scavenge index: 8 MiB in Go 1.19, 512 MiB since about 1.21. */
-export const GO_SCAVENGE_INDEX = [8n << 20n, 512n << 20n];
+/** The scavenge index: 8 MiB up to Go 1.20 (measured on 1.19 and 1.20.14), 512 MiB since 1.21. */
+export const GO_SCAVENGE_INDEX = [8n * MiB, 512n * MiB];
 /** mheap_.arenas L2: 1 << 22 pointers. */
-export const GO_ARENA_INDEX = 32n << 20n;
+export const GO_ARENA_INDEX = 32n * MiB;
 
-export function isError(ret: bigint | null): boolean {
-  return ret === null || (ret < 0n && ret >= -4095n);
-}
-
-/** clone3's struct clone_args fields, little-endian u64s. */
-export function cloneArgsField(bytes: Uint8Array | undefined, index: number): bigint | undefined {
-  if (!bytes || bytes.length < (index + 1) * 8) return undefined;
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readBigUInt64LE(index * 8);
-}
-export const CLONE_ARGS = { flags: 0, pidfd: 1, childTid: 2, parentTid: 3, exitSignal: 4, stack: 5, stackSize: 6, tls: 7 };
-
-/** clone's raw child stack register: argument 1 on x86_64 and aarch64 alike. */
-export function cloneStack(raw: readonly bigint[]): bigint {
-  return raw[1]!;
-}
-
-export function nr(arch: Arch, name: string): number {
-  return syscallNumber(arch, name) ?? -1;
-}
+/** glibc's guard is one page on x86_64 and up to 64 KiB on aarch64; musl's 8 KiB. */
+export const MAX_THREAD_GUARD = 64n * KiB;
+/** No pthread stack is smaller than this (PTHREAD_STACK_MIN is 16 KiB; runtimes ask for far more). */
+export const MIN_THREAD_STACK = 64n * KiB;
+/** glibc's default thread stack: RLIMIT_STACK, 8 MiB unless `ulimit -s` says otherwise. */
+export const GLIBC_DEFAULT_STACK = 8n * MiB;

@@ -1,44 +1,48 @@
-// Who made each thread: glibc's pthread_create (cgo) or the Go runtime.
+// Who made each thread: glibc's pthread_create (cgo) or the Go runtime
+// (docs/go-glibc-musl.md, "glibc's pthread_create" and "Go's threads").
 //
-// pthread_create (glibc ≥ 2.34): mmap(NULL, S+G, PROT_NONE, MAP_STACK) →
+// pthread_create (glibc ≥ 2.26; clone3 since 2.34): mmap(NULL, S+G, PROT_NONE, MAP_STACK) →
 // mprotect(base+G, S, RW) → clone3{flags ⊇ 0x3d0f00, stack = base} (clone on
 // ENOSYS); with the stack cache, no mmap: the stack lies in an earlier one.
 // The new thread then runs glibc's start_thread: rseq, set_robust_list.
 // Go's newosproc: clone(flags ⊇ VM|FS|FILES|SIGHAND|SYSVSEM|THREAD, no
 // PARENT_SETTID/CHILD_CLEARTID, child_stack in the Go heap), no stack mmap.
+//
+// The stack a clone names is looked up in the model, which already knows
+// where memory is despite stops reported out of order; this detector keeps
+// only what waits for proof: a clone whose thread has not started yet, and a
+// start seen before its creator's clone returned.
 import type { SyscallEvent, TraceEvent } from '../events';
-import type { DetectorContext, Detector } from './pipeline';
-import { type Finding, fmtSize, hex } from './finding';
-import {
-  CLONE_ARGS, CLONE_CHILD_CLEARTID, CLONE_PARENT_SETTID, GO_CLONE_FLAGS, MAP_ANONYMOUS, MAP_STACK, PROT_NONE, PROT_RW,
-  PTHREAD_CLONE_FLAGS, cloneArgsField, cloneStack, isError,
-} from './signatures';
+import type { AddressSpace } from '../model';
+import { CLONE_CHILD_CLEARTID, CLONE_PARENT_SETTID, MAP_ANONYMOUS, MAP_STACK, PROT_NONE } from '../syscalls/abi';
+import type { Call, CloneCall } from '../syscalls/calls';
+import { fmtSize, hex } from '../units';
+import type { Detector, DetectorContext } from './detector';
+import { GO_CLONE_FLAGS, PTHREAD_CLONE_FLAGS } from './signatures';
 
-interface StackMapping {
-  pid: number;
-  /** The thread that mapped it, and when its mmap returned (ms, as event times). */
-  tid: number;
-  madeAt: number;
+/** A MAP_STACK mapping as the model has it when a clone names it. */
+interface Stack {
   base: bigint;
   end: bigint;
+  /** The seq of the mmap that made it: the first proof, and the stack's identity. */
   mmapSeq: number;
-  /** Size of the PROT_NONE guard at the bottom, once the mprotect showed it. */
-  guard: bigint | null;
+  /** Size of the PROT_NONE guard at the bottom (0 until an mprotect made one). */
+  guard: bigint;
+  /** The mprotect that made the guard (or the usable part) of it, if any. */
   mprotectSeq: number | null;
-  /** Threads that have used it (more than one: glibc's stack cache). */
-  users: number;
 }
 
 interface AwaitingStart {
   creator: number;
-  stack: StackMapping;
+  stack: Stack;
   evidence: number[];
   via: 'clone3' | 'clone';
   reused: boolean;
 }
 
 export class ThreadDetector implements Detector {
-  #stacks: StackMapping[] = [];
+  /** Threads made on each stack, by its mmap's seq: more than one is glibc's stack cache at work. */
+  #users = new Map<number, number>();
   #awaiting = new Map<number, AwaitingStart>();
   /**
    * A new thread's first rseq/set_robust_list seen before its creator's
@@ -47,30 +51,14 @@ export class ThreadDetector implements Detector {
   #startedEarly = new Map<number, SyscallEvent>();
   #threadsByPid = new Map<number, { cgo: number; go: number }>();
 
-  onEvent(ev: TraceEvent, ctx: DetectorContext): void {
-    if (ev.type !== 'syscall' || ev.ret === null) {
-      if (ev.type === 'exec') this.#forget(ev.pid);
+  onEvent(ev: TraceEvent, call: Call | undefined, ctx: DetectorContext): void {
+    if (ev.type === 'exec') {
+      this.#threadsByPid.delete(ev.pid);
       return;
     }
-    switch (ev.name) {
-      case 'mmap':
-        this.#onMmap(ev);
-        break;
-      case 'mprotect':
-        this.#onMprotect(ev);
-        break;
-      case 'munmap':
-        if (!isError(ev.ret)) this.#onMunmap(ev);
-        break;
-      case 'clone3':
-      case 'clone':
-        this.#onClone(ev, ctx);
-        break;
-      case 'rseq':
-      case 'set_robust_list':
-        this.#onStartThread(ev, ctx);
-        break;
-    }
+    if (ev.type !== 'syscall' || ev.ret === null) return;
+    if (call?.call === 'clone' || call?.call === 'clone3') this.#onClone(ev, call, ctx);
+    else if (ev.name === 'rseq' || ev.name === 'set_robust_list') this.#onStartThread(ev, ctx);
   }
 
   #counts(pid: number) {
@@ -79,72 +67,36 @@ export class ThreadDetector implements Detector {
     return c;
   }
 
-  #forget(pid: number): void {
-    this.#stacks = this.#stacks.filter((s) => s.pid !== pid);
-    this.#threadsByPid.delete(pid);
+  /** The MAP_STACK mapping holding addr, whole as it was mapped, or undefined. */
+  #stackAt(model: AddressSpace | undefined, addr: bigint): Stack | undefined {
+    const r = model?.find(addr);
+    const made = r?.made;
+    if (!model || !r || !made || !(made.flags & MAP_STACK) || !(made.flags & MAP_ANONYMOUS)) return undefined;
+    const seq = r.origin.seq;
+    const pieces = model.regionsIn(made.value, made.value + made.length).filter((p) => p.origin.seq === seq);
+    // Still mapped as one piece of memory from the mmap's address on (a
+    // munmap of any part of it ended it as a stack).
+    if (pieces.length === 0 || pieces[0]!.start !== made.value) return undefined;
+    for (let i = 1; i < pieces.length; i++) if (pieces[i]!.start !== pieces[i - 1]!.end) return undefined;
+    const first = pieces[0]!;
+    const guard = first.prot === PROT_NONE && pieces.length > 1 ? first.end - first.start : 0n;
+    const changed = pieces.find((p) => p.changed.seq !== seq && (p.changed.cause === 'mprotect' || p.changed.cause === 'pkey_mprotect'));
+    return { base: first.start, end: pieces.at(-1)!.end, mmapSeq: seq, guard, mprotectSeq: changed ? changed.changed.seq : null };
   }
 
-  #onMmap(ev: SyscallEvent): void {
-    if (isError(ev.ret)) return;
-    const [, len, prot, flags] = ev.raw as [bigint, bigint, bigint, bigint];
-    if ((flags & MAP_STACK) === 0n || (flags & MAP_ANONYMOUS) === 0n) return;
-    const base = BigInt.asUintN(64, ev.ret!);
-    // Drop what this mapping replaced.
-    this.#stacks = this.#stacks.filter((s) => s.pid !== ev.pid || s.end <= base || s.base >= base + len);
-    this.#stacks.push({
-      pid: ev.pid, tid: ev.tid, madeAt: ev.time, base, end: base + len, mmapSeq: ev.seq,
-      // glibc < 2.34 mapped RW and mprotect'ed the guard to PROT_NONE afterwards.
-      guard: prot === PROT_NONE ? null : 0n, mprotectSeq: null, users: 0,
-    });
-  }
-
-  #onMprotect(ev: SyscallEvent): void {
-    if (isError(ev.ret)) return;
-    const [addr, len, prot] = ev.raw as [bigint, bigint, bigint];
-    const s = this.#stacks.find((m) => m.pid === ev.pid && addr >= m.base && addr < m.end);
-    if (!s || s.mprotectSeq !== null) return;
-    if (prot === PROT_RW && addr > s.base && addr + len === s.end) {
-      s.guard = addr - s.base; // the guard is what stays PROT_NONE below
-      s.mprotectSeq = ev.seq;
-    } else if (prot === PROT_NONE && addr === s.base && len < s.end - s.base) {
-      s.guard = len;
-      s.mprotectSeq = ev.seq;
-    }
-  }
-
-  #onMunmap(ev: SyscallEvent): void {
-    const [addr, len] = ev.raw as [bigint, bigint];
-    // Two threads' stops come in either order: a munmap entered before a
-    // stack's mmap returned freed the range that mmap then got (glibc's arena
-    // trims); it does not remove the stack (the model does the same).
-    const before = (s: StackMapping) => ev.tid !== s.tid && ev.entryTime !== null && ev.entryTime < s.madeAt;
-    this.#stacks = this.#stacks.filter((s) => s.pid !== ev.pid || s.end <= addr || s.base >= addr + len || before(s));
-  }
-
-  #onClone(ev: SyscallEvent, ctx: DetectorContext): void {
-    if (isError(ev.ret) || ev.ret! <= 0n) return;
-    const child = Number(ev.ret);
-    let flags: bigint | undefined;
-    let stackAddr: bigint | undefined;
-    if (ev.name === 'clone3') {
-      flags = cloneArgsField(ev.cloneArgs, CLONE_ARGS.flags);
-      stackAddr = cloneArgsField(ev.cloneArgs, CLONE_ARGS.stack);
-    } else {
-      flags = ev.raw[0]! & ~0xffn; // the low byte is the exit signal
-      // clone's child_stack is the top of the stack; the byte below it is inside the mapping.
-      const top = cloneStack(ev.raw);
-      stackAddr = top === 0n ? undefined : top - 1n;
-    }
-    if (flags === undefined) return;
-    const stack =
-      stackAddr === undefined ? undefined : this.#stacks.find((s) => s.pid === ev.pid && stackAddr! >= s.base && stackAddr! < s.end);
+  #onClone(ev: SyscallEvent, c: CloneCall, ctx: DetectorContext): void {
+    if (c.errno || c.ret <= 0n || c.flags === undefined) return;
+    const child = Number(c.ret);
+    const flags = c.flags;
+    const stack = c.stackLow === undefined ? undefined : this.#stackAt(ctx.model(ev.pid), c.stackLow);
     if ((flags & PTHREAD_CLONE_FLAGS) === PTHREAD_CLONE_FLAGS && stack) {
       const evidence = [stack.mmapSeq];
-      const reused = stack.users > 0;
+      const users = this.#users.get(stack.mmapSeq) ?? 0;
+      const reused = users > 0;
       if (stack.mprotectSeq !== null && !reused) evidence.push(stack.mprotectSeq);
       evidence.push(ev.seq);
-      stack.users++;
-      const a: AwaitingStart = { creator: ev.tid, stack, evidence, via: ev.name === 'clone3' ? 'clone3' : 'clone', reused };
+      this.#users.set(stack.mmapSeq, users + 1);
+      const a: AwaitingStart = { creator: ev.tid, stack, evidence, via: c.call, reused };
       const early = this.#startedEarly.get(child);
       if (early) {
         // The child already ran start_thread: the creator's return completes the proof.
@@ -156,19 +108,18 @@ export class ThreadDetector implements Detector {
       return;
     }
     const goLike =
-      ev.name === 'clone' &&
+      c.call === 'clone' &&
       (flags & GO_CLONE_FLAGS) === GO_CLONE_FLAGS &&
       (flags & (CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)) === 0n &&
       !stack;
     if (goLike) {
       const n = ++this.#counts(ev.pid).go;
-      const f: Finding = {
+      ctx.emit({
         type: 'finding', kind: 'go-thread', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
         evidence: [ev.seq],
-        summary: `Go runtime thread ${child} (go-thread #${n}) made by ${ev.tid} with clone, stack ${hex(cloneStack(ev.raw))} in the Go heap: no VmSize of its own`,
-        details: { creatorTid: ev.tid, newTid: child, stack: cloneStack(ev.raw), flags },
-      };
-      ctx.emit(f);
+        summary: `Go runtime thread ${child} (go-thread #${n}) made by ${ev.tid} with clone, stack ${hex(c.stack)} in the Go heap: no VmSize of its own`,
+        details: { creatorTid: ev.tid, newTid: child, stack: c.stack, flags },
+      });
     }
   }
 
@@ -191,7 +142,7 @@ export class ThreadDetector implements Detector {
   #report(a: AwaitingStart, newTid: number, startSeq: number, by: SyscallEvent, ctx: DetectorContext): void {
     const ev = by;
     const s = a.stack;
-    const guard = s.guard ?? 0n;
+    const guard = s.guard;
     const size = s.end - s.base - guard;
     const n = ++this.#counts(ev.pid).cgo;
     ctx.emit({

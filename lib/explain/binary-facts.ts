@@ -31,13 +31,6 @@ function netdnsSetting(env: readonly string[]): string | null {
   return m ? m[1]! : null;
 }
 
-export function readEnviron(pid: number): string[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 export function binaryFacts(path: string, env: readonly string[] = []): BinaryFacts {
   let bytes: Buffer;

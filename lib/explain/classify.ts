@@ -1,10 +1,11 @@
-// The class of every region (domain-go-glibc.md §7): what the detectors
+// The class of every region (docs/go-glibc-musl.md, "Classes"): what the detectors
 // proved, else what the kernel's name says, else what the shape says.
-import type { Region } from '../model';
-import { classifyByShape } from './shape';
+import type { Region, RegionClass } from '../model';
+import { classifyByShape } from '../detect/shape';
+import { PROT_WRITE } from '../syscalls/abi';
 
 export interface RegionClassification {
-  class: string;
+  class: RegionClass;
   basis: 'proof' | 'shape' | 'name';
 }
 
@@ -16,10 +17,10 @@ export function classifyRegion(r: Region, all: readonly Region[]): RegionClassif
   if (r.name === '[stack]') return { class: 'main-stack', basis: 'name' };
   if (KERNEL_NAMES.has(r.name)) return { class: 'vdso-vvar', basis: 'name' };
   if (r.kind === 'file') return { class: 'file-segment', basis: 'name' };
-  if (r.kind === 'anon' && r.name === '' && (r.prot & 2) !== 0) {
+  if (r.kind === 'anon' && r.name === '' && (r.prot & PROT_WRITE) !== 0) {
     // The .bss tail of an ELF image: anonymous RW right after the file's data segment.
     const before = all[all.indexOf(r) - 1];
-    if (before && before.end === r.start && before.kind === 'file' && (before.prot & 2) !== 0) {
+    if (before && before.end === r.start && before.kind === 'file' && (before.prot & PROT_WRITE) !== 0) {
       return { class: 'file-bss', basis: 'name' };
     }
   }

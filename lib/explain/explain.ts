@@ -1,18 +1,18 @@
 // The VmSize, explained: the article's napkin math ("4 × 70 + 8 + 1 × 128"),
 // done exactly from the model, the findings and /proc.
-import fs from 'node:fs';
-import type { Finding } from '../detect/finding';
-import { fmtSize } from '../detect/finding';
-import type { AddressSpace, Region } from '../model';
-import { type BinaryFacts, binaryFacts, readEnviron } from './binary-facts';
+import type { Extent } from '../detect/pipeline';
+import { GLIBC_DEFAULT_STACK, HEAP_WINDOW } from '../detect/signatures';
+import type { Finding } from '../events';
+import type { AddressSpace, Region, RegionClass } from '../model';
+import { readEnviron, readProc, readProcLink, statusField, taskStates } from '../proc';
+import { fmtSize } from '../units';
+import { type BinaryFacts, binaryFacts } from './binary-facts';
 import { classifyRegion } from './classify';
 import { parseSmaps } from './smaps';
 import type { UsageSummary } from './usage';
 
-const HEAP_WINDOW = 64n << 20n;
-
 export interface ClassLine {
-  class: string;
+  class: RegionClass;
   /** Distinct allocations (by the syscall that made each). */
   count: number;
   /** The size of each when they are all alike, else null. */
@@ -48,35 +48,14 @@ export interface Explanation {
 }
 
 function readStatusKb(pid: number, field: string): number | null {
-  try {
-    const m = new RegExp(`^${field}:\\s*(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-function taskStates(pid: number): Map<number, string> {
-  const out = new Map<number, string>();
-  try {
-    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      out.set(Number(t), stat[stat.lastIndexOf(')') + 2] ?? '?');
-    }
-  } catch {
-    // exited
-  }
-  return out;
+  const m = /^(\d+) kB$/.exec(statusField(readProc(`/proc/${pid}/status`), field) ?? '');
+  return m ? Number(m[1]) : null;
 }
 
 /** RSS per model region, by overlap with the kernel's VMAs (same boundaries as the classes in practice). */
 function rssByRegion(pid: number, regions: Region[]): Map<Region, bigint> | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  } catch {
-    return null;
-  }
+  const text = readProc(`/proc/${pid}/smaps`);
+  if (text === undefined) return null;
   const vmas = parseSmaps(text);
   const out = new Map<Region, bigint>();
   let v = 0;
@@ -105,7 +84,7 @@ export interface ExplainInput {
   /** attach: each thread's stack pointer when the world was stopped, for threads made before. */
   threadRegs?: readonly { tid: number; sp: bigint }[];
   /** The ranges the detectors classified, one per proven allocation (counts per class). */
-  extents?: readonly { cls: string; start: bigint; end: bigint }[];
+  extents?: readonly Extent[];
 }
 
 export function explain(input: ExplainInput): Explanation {
@@ -113,7 +92,7 @@ export function explain(input: ExplainInput): Explanation {
   // [vsyscall] is listed in maps but is no VMA of the process: not in VmSize.
   const regions = model.regions().filter((r) => r.name !== '[vsyscall]');
   const rss = model.exited ? null : rssByRegion(pid, regions);
-  const groups = new Map<string, { bytes: bigint; rss: bigint; origins: Map<number | string, bigint>; basis: ClassLine['basis'] }>();
+  const groups = new Map<RegionClass, { bytes: bigint; rss: bigint; origins: Map<number | string, bigint>; basis: ClassLine['basis'] }>();
   const creators = new Map<number, bigint>();
   const provenClasses = new Set((input.extents ?? []).map((x) => x.cls));
   for (const r of regions) {
@@ -135,7 +114,7 @@ export function explain(input: ExplainInput): Explanation {
     creators.set(r.origin.tid, (creators.get(r.origin.tid) ?? 0n) + size);
   }
   // One proven allocation per classified extent that still has memory of its class.
-  const extentSizes = new Map<string, bigint[]>();
+  const extentSizes = new Map<RegionClass, bigint[]>();
   for (const x of input.extents ?? []) {
     const live = regions.some((r) => r.class === x.cls && r.end > x.start && r.start < x.end);
     if (!live) continue;
@@ -181,7 +160,7 @@ export function explain(input: ExplainInput): Explanation {
       basis: tid === pid || kinds.has(tid) ? 'proof' : byShape.has(tid) ? 'shape' : 'none',
     }));
 
-  const exe = input.exe ?? safeReadlink(`/proc/${pid}/exe`);
+  const exe = input.exe ?? readProcLink(`/proc/${pid}/exe`);
   let binary: BinaryFacts | null = null;
   if (exe) {
     try {
@@ -201,13 +180,6 @@ export function explain(input: ExplainInput): Explanation {
   return out;
 }
 
-function safeReadlink(p: string): string | undefined {
-  try {
-    return fs.readlinkSync(p);
-  } catch {
-    return undefined;
-  }
-}
 
 /** Each hint only when the data supports it. */
 function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): string[] {
@@ -230,7 +202,7 @@ function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): st
   const cgoThreads = findings.filter((f) => f.kind === 'cgo-thread').length;
   if (stacks && cgoThreads > 0 && e.binary?.isGo && e.binary.libc) {
     hints.push(
-      `In a cgo binary every Go thread is a pthread with its own ${fmtSize(stacks.each ?? 8n << 20n)} stack (${cgoThreads} seen made). ` +
+      `In a cgo binary every Go thread is a pthread with its own ${fmtSize(stacks.each ?? GLIBC_DEFAULT_STACK)} stack (${cgoThreads} seen made). ` +
         `CGO_ENABLED=0 would remove the pthread stacks and the glibc arenas, at the cost of C libraries, os/user via libc and the cgo DNS resolver.`,
     );
   }

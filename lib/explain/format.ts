@@ -1,5 +1,5 @@
 // The explanation as people read it, and side by side for compare.
-import { fmtSize } from '../detect/finding';
+import { fmtSize } from '../units';
 import type { ClassLine, Explanation } from './explain';
 
 const kb = (bytes: bigint): string => `${bytes / 1024n} kB`;

@@ -2,7 +2,7 @@
 // kernels may use 16 or 64 KiB, so read it from our own auxv (the tracee runs
 // on the same kernel) rather than assume.
 import fs from 'node:fs';
-import { AT_PAGESZ } from './linux-constants';
+import { AT_PAGESZ } from '../syscalls/abi';
 
 let cached: bigint | undefined;
 

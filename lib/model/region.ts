@@ -1,6 +1,7 @@
 // What the model knows about one mapped range, and the /proc/PID/maps text
 // format it is seeded from and printed in.
-import { PROT_EXEC, PROT_READ, PROT_WRITE } from './linux-constants';
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../syscalls/abi';
+import type { MmapCall } from '../syscalls/calls';
 
 /** Which syscall (or snapshot) made a region, by whom and when. */
 export interface Provenance {
@@ -17,10 +18,25 @@ export interface Provenance {
 }
 
 /**
- * What a region is, as the detectors (lib/detect, a later issue) decide:
- * e.g. 'glibc-arena', 'pthread-stack', 'go-heap'. null until a detector says.
+ * Every class a region can have, in one place. The detectors (lib/detect)
+ * prove the first five from syscalls, or read them from a region's shape
+ * after an attach (lib/detect/shape.ts); the explanation (lib/explain/
+ * classify.ts) names the rest from /proc/PID/maps names.
  */
-export type RegionClass = string;
+export const REGION_CLASSES = [
+  'pthread-stack', //        a thread stack made by pthread_create (glibc's or musl's)
+  'guard-page', //           the PROT_NONE guard below it
+  'glibc-arena-heap', //     a glibc malloc arena heap: 64 MiB, 64 MiB-aligned
+  'go-heap-arena', //        a Go heap arena reservation and its commits
+  'go-runtime-metadata', //  the Go runtime's own structures (page summaries, indexes, heapArena)
+  'main-heap', //            the brk heap, [heap]
+  'main-stack', //           the main thread's stack, [stack]
+  'vdso-vvar', //            pages the kernel maps at exec
+  'file-segment', //         a mapped file (program, libraries, data)
+  'file-bss', //             the anonymous .bss tail after an ELF data segment
+  'anonymous', //            anonymous memory nobody explained
+] as const;
+export type RegionClass = (typeof REGION_CLASSES)[number];
 
 /** How the kernel names the mapping: decides merging and the maps name. */
 export type RegionKind =
@@ -59,6 +75,17 @@ export interface RegionAttrs {
   /** madvise(MADV_DONTFORK): a forked child does not get this range. */
   readonly dontFork: boolean;
   readonly origin: Provenance;
+  /** The mmap that made it, as numbers (lib/syscalls/calls.ts): the flags and sizes the detectors match on. */
+  readonly made?: MmapCall;
+  /**
+   * A MAP_FIXED mapping placed over existing memory: the origin of the
+   * mapping it was placed into (the outermost one, if that itself was placed
+   * into another). Go commits its heap this way inside PROT_NONE reservations.
+   */
+  readonly within?: Provenance;
+  /** The last syscall that changed these attributes (mprotect, madvise, prctl); the origin until one did. */
+  readonly changed: Provenance;
+  /** What a detector proved (or read from the shape) it is; null until one says. */
   readonly class: RegionClass | null;
 }
 

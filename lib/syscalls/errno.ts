@@ -15,3 +15,10 @@ export function errnoName(num: number): string {
 export function errnoText(num: number): string {
   return TEXTS.get(num) ?? `Unknown error ${num}`;
 }
+
+/** The number of a named errno (throws for a name the table lacks, so a typo fails at load). */
+export function errnoNumber(name: string): number {
+  const e = ERRNO_TABLE.find(([, n]) => n === name);
+  if (!e) throw new Error(`liveprobe: ${name} is not in the errno table`);
+  return e[0];
+}

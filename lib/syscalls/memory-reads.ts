@@ -6,6 +6,7 @@
 // (ev.entryMem / ev.exitMem). clone3's pidfd (its address is inside struct
 // clone_args) and execve's variable count are read by the native side on its
 // own, next to the clone_args and argv it already copies.
+import { ANON_VMA_NAME_MAX } from './abi';
 import { ARCH_PRCTL, CLONE, PRCTL, PR_SET_VMA } from './decode/flags';
 import { valueOf } from './decode/format';
 import { AUDIT_ARCH } from '../wire';
@@ -45,8 +46,6 @@ export const READ_RULE_FIELDS = 13;
 export const READ_RULE_MAX_BYTES = 256;
 /** Calls the native side reads on its own (clone_args, exec strings, mmap's file, calls that never return): no rules. */
 const NATIVE_OWN = new Set(['clone3', 'execve', 'execveat', 'mmap', 'exit', 'exit_group']);
-/** ANON_VMA_NAME_MAX_LEN: the longest anonymous-mapping name with its NUL. */
-export const ANON_VMA_NAME_MAX = 80;
 
 /** prctl options that store an int at arg2 (strace prints it as [value]). */
 export const PRCTL_INT_RESULTS = [

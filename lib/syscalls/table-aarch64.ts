@@ -2,7 +2,7 @@
 // Source: /usr/include/asm-generic/unistd.h as configured by arm64's uapi/asm/unistd.h (Linux UAPI headers 6.1.187).
 // 306 named syscalls; names[nr] is undefined where the kernel assigns nothing.
 
-import type { SyscallTable } from './table';
+import type { SyscallTable } from './arch';
 
 export const AARCH64: SyscallTable = {
   arch: 'aarch64',

@@ -2,7 +2,7 @@
 // Source: /usr/include/x86_64-linux-gnu/asm/unistd_64.h (Linux UAPI headers 6.1.187).
 // 362 named syscalls; names[nr] is undefined where the kernel assigns nothing.
 
-import type { SyscallTable } from './table';
+import type { SyscallTable } from './arch';
 
 export const X86_64: SyscallTable = {
   arch: 'x86_64',

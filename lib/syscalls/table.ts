@@ -2,16 +2,11 @@
 // only in the generated table-*.ts files (tools/gen-syscall-tables.mjs); this
 // module adds lookups on top and never repeats a number.
 
+import type { Arch, SyscallTable } from './arch';
 import { AARCH64 } from './table-aarch64';
 import { X86_64 } from './table-x86_64';
 
-export type Arch = 'x86_64' | 'aarch64';
-
-export interface SyscallTable {
-  readonly arch: Arch;
-  /** names[nr] is the kernel's name for syscall nr, or undefined if unassigned. */
-  readonly names: readonly (string | undefined)[];
-}
+export type { Arch, SyscallTable } from './arch';
 
 export const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
 

@@ -331,6 +331,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   o.Set("readRuleFields", uint32_t(ReadRule::kFields));
   o.Set("readRuleMaxBytes", uint32_t(ReadRule::kMaxBytes));
   o.Set("quietCallFields", uint32_t(QuietCall::kFields));
+  o.Set("maxErrno", uint32_t(kMaxErrno));
   Napi::Object fields = Napi::Object::New(env);
 #define LIVEPROBE_FIELD(name) fields.Set(#name, uint32_t(offsetof(wire::Record, name)));
   LIVEPROBE_RECORD_FIELDS(LIVEPROBE_FIELD)

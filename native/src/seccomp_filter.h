@@ -1,6 +1,6 @@
 // The seccomp-BPF program a launched target installs before its execve: only
 // the syscalls in the trace set stop (SECCOMP_RET_TRACE); everything else runs
-// at native speed (DESIGN §2, perf-anchors.md).
+// at native speed (docs/architecture.md, "Why run uses a seccomp filter").
 #pragma once
 
 #include <linux/filter.h>

@@ -194,7 +194,7 @@ void Tracer::requestShutdown() {
   requestDetach();
 }
 
-// Credit window (DESIGN §3): block the tracer, and so the tracees, until the
+// Credit window (docs/wire-format.md, "Credits and batching"): block the tracer, and so the tracees, until the
 // consumer has taken a batch, unless we are leaving.
 void Tracer::deliverBatch(std::vector<uint8_t>&& batch, uint32_t count) {
   {
@@ -454,7 +454,8 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
   unsigned long options = kBaseOptions | PTRACE_O_EXITKILL;
   // The filter is inherited by every child: a child nobody traces would get
   // ENOSYS for each filtered syscall, so with a filter we trace them all and
-  // keep the ones not followed quiet (anchors-tracers.md §2.16).
+  // keep the ones not followed quiet (docs/ordering-and-races.md, "The
+  // seccomp filter outlives the tracer").
   if (follow_forks_ || filtering_) options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
   if (filtering_) options |= PTRACE_O_TRACESECCOMP;
   if (ptraceCall(PTRACE_SEIZE, pid, 0, options) != 0) {
@@ -961,7 +962,8 @@ void Tracer::onSyscallStop(Task& t) {
 
 void Tracer::onSeccompStop(Task& t) {
   // The seccomp stop stands for the entry; resume with PTRACE_SYSCALL to get
-  // the exit stop and the return value (anchors-tracers.md §2.4).
+  // the exit stop and the return value (docs/ordering-and-races.md,
+  // "Seccomp stops stand for the entry").
   onSyscallStop(t);
 }
 
@@ -1034,7 +1036,7 @@ void Tracer::finishSyscall(Task& t, int64_t rval) {
                  isSyscall(t.pending.nr, t.pending.arch, nr::kExecveat);
   if (t.pre_exec && !is_exec) return;  // our own child's set-up, not the target's
   if (t.pre_exec && rval < 0) return;  // reported as a spawn error at its exit
-  if (isSyscall(t.pending.nr, t.pending.arch, nr::kMmap) && (rval >= 0 || rval < -4095) &&
+  if (isSyscall(t.pending.nr, t.pending.arch, nr::kMmap) && !isErrorReturn(rval) &&
       int32_t(t.pending.args[4]) >= 0) {
     // The file behind the fd, now, while the fd is certain to exist: the
     // model names file-backed regions as /proc/PID/maps does.
@@ -1043,7 +1045,7 @@ void Tracer::finishSyscall(Task& t, int64_t rval) {
     ssize_t n = readlink(fdpath.c_str(), link, sizeof link);
     if (n > 0) t.pending.data.assign(link, size_t(n));
   }
-  if (rval >= 0 || rval < -4095) readAtExit(t, rval);
+  if (!isErrorReturn(rval)) readAtExit(t, rval);
   emitSyscall(t, t.pending, rval, wire::kFlagHasReturn);
 }
 
@@ -1133,7 +1135,8 @@ void Tracer::onExecEvent(Task& t) {
   pid_t tgid = t.tgid;
   if (former != 0 && pid_t(former) != tid) {
     // A non-leader exec'd: it now has the leader's tid and the old leader
-    // vanished without an exit report (anchors-tracers.md §2.7).
+    // vanished without an exit report (docs/ordering-and-races.md, "exec from
+    // a non-leader thread").
     auto it = tasks_.find(pid_t(former));
     if (it != tasks_.end()) {
       Task moved = it->second;

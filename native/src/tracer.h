@@ -1,6 +1,6 @@
 // The ptrace engine. One Tracer per session; every method except the ones
 // marked "any thread" runs on the session's dedicated tracer thread, because
-// ptrace belongs to the thread that attached (anchors-tracers.md §2.18).
+// ptrace belongs to the thread that attached (docs/ordering-and-races.md).
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +19,12 @@
 #include "read_rules.h"
 
 namespace liveprobe {
+
+// The kernel's MAX_ERRNO (include/linux/err.h): a return value in [-4095, -1]
+// is an error, any other a result. lib/syscalls/abi.ts has the same number;
+// the addon's layout() exports this one and test/wire.test.ts compares them.
+constexpr int64_t kMaxErrno = 4095;
+inline bool isErrorReturn(int64_t rval) { return rval < 0 && rval >= -kMaxErrno; }
 
 struct RunOptions {
   std::string file;               // absolute path, resolved by the caller

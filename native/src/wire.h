@@ -1,4 +1,4 @@
-// Wire format between the tracer thread and TypeScript (DESIGN §3).
+// Wire format between the tracer thread and TypeScript (docs/wire-format.md).
 //
 // A batch is one ArrayBuffer: a fixed header, `count` fixed-size records, then
 // a data area that records point into by (offset, length) relative to the

@@ -200,7 +200,7 @@ export function lineForm(canonical: string): string {
   return canonical.replace(/<addr>|NULL|\b0x[0-9a-f]+\b/g, '<p>').replace(/\b\d+\b/g, '<d>');
 }
 
-/** Calls each new thread makes once (or its creator makes once for it), per ground-truth.md §1 and §3; Go also calls gettid elsewhere. */
+/** Calls each new thread makes once (or its creator makes once for it), per docs/go-glibc-musl.md ("glibc's pthread_create", "Go's threads"); Go also calls gettid elsewhere. */
 const PER_THREAD = /^(clone3?|rseq|set_robust_list|sigaltstack)\(|^mmap\(NULL, 8392704, PROT_NONE, MAP_PRIVATE\|MAP_ANONYMOUS\|MAP_STACK, -1, 0\) = <addr>$|^mprotect\(<addr>, (8388608|135168), PROT_READ\|PROT_WRITE\) = 0$/;
 const RESTARTED = / = \? ERESTART[A-Z_]+ \([^)]*\)$/;
 /**

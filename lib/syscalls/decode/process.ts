@@ -7,6 +7,7 @@
 // stores at parent_tid is the return value, so it is not read again.
 
 import { addr, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteString, signalName, uint32 } from './format';
+import { isErrorReturn as isError } from '../abi';
 import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
@@ -14,9 +15,9 @@ const { PIDFD: CLONE_PIDFD, SETTLS: CLONE_SETTLS, PARENT_SETTID: CLONE_PARENT_SE
   CHILD_SETTID: CLONE_CHILD_SETTID, INTO_CGROUP: CLONE_INTO_CGROUP } = namedValues(CLONE3, 'CLONE_',
   ['PIDFD', 'SETTLS', 'PARENT_SETTID', 'CHILD_CLEARTID', 'CHILD_SETTID', 'INTO_CGROUP'] as const);
 
-/** A return value that is an error (the kernel's -4095..-1). */
+/** A return value that is an error; a call that never returned (null) is not. */
 export function isErrorReturn(ret: bigint | null): boolean {
-  return ret !== null && ret < 0n && ret >= -4095n;
+  return ret !== null && isError(ret);
 }
 
 /** A call that returned successfully (not an error, not unfinished). */

@@ -1,16 +1,10 @@
 // Classes for regions that existed before liveprobe attached: no syscall
 // will ever show how they were made, so they are read from their shape in
-// /proc/PID/maps (domain-go-glibc.md §7, "maps shape"). Each such class is
+// /proc/PID/maps (docs/go-glibc-musl.md, "Shapes in /proc/PID/maps"). Each such class is
 // reported with basis 'shape', never as proof.
-import type { Region } from '../model';
-
-const MiB = 1n << 20n;
-const HEAP = 64n * MiB;
-const PROT_WRITE = 2;
-const PROT_RWX = 7;
-/** glibc's guard is one page on x86_64 and up to 64 KiB on aarch64; musl's 8 KiB. */
-const MAX_GUARD = 64n * 1024n;
-const MIN_STACK = 64n * 1024n;
+import type { Region, RegionClass } from '../model';
+import { PROT_RWX, PROT_WRITE } from '../syscalls/abi';
+import { GO_COMMIT_STEP, HEAP_WINDOW as HEAP, MAX_THREAD_GUARD as MAX_GUARD, MIN_THREAD_STACK as MIN_STACK } from './signatures';
 
 function anon(r: Region | undefined): r is Region {
   return r !== undefined && r.kind === 'anon' && r.name === '';
@@ -38,21 +32,20 @@ function covering(all: readonly Region[], start: bigint, end: bigint): Region[] 
  * heap arena (RW made in 4 MiB-aligned steps, anywhere: Go 1.26 starts at a
  * random offset).
  */
-function heapWindow(r: Region, all: readonly Region[]): string | undefined {
+function heapWindow(r: Region, all: readonly Region[]): RegionClass | undefined {
   const base = r.start - (r.start % HEAP);
   const pieces = covering(all, base, base + HEAP);
   if (!pieces || !pieces.every(anon)) return undefined;
   const rw = pieces.filter((p) => !isNone(p));
   if (rw.length === 0 || !rw.every((p) => (p.prot & PROT_WRITE) !== 0)) return undefined;
-  const step = 4n * MiB;
-  if (rw.every((p) => p.start % step === 0n && p.end % step === 0n)) return 'go-heap-arena';
+  if (rw.every((p) => p.start % GO_COMMIT_STEP === 0n && p.end % GO_COMMIT_STEP === 0n)) return 'go-heap-arena';
   // glibc's heap is exactly one window: its RW part starts at the base, its PROT_NONE rest ends at the next.
   const last = pieces.at(-1)!;
   if (rw.length === 1 && rw[0]!.start === base && pieces[0]!.start === base && last.end === base + HEAP) return 'glibc-arena-heap';
   return undefined;
 }
 
-export function classifyByShape(r: Region, all: readonly Region[]): string | undefined {
+export function classifyByShape(r: Region, all: readonly Region[]): RegionClass | undefined {
   if (!anon(r)) return undefined;
   const heap = heapWindow(r, all);
   if (heap) return heap;

@@ -1,0 +1,56 @@
+// The one path every event takes, in record order: the address-space model
+// applies it, then the detectors see it (asking the model), and the findings
+// it completed come back to be placed right after it. Events come from the
+// session's batches (lib/session.ts), but any producer of TraceEvents in
+// order — a recorded trace, a unit test, another engine — feeds the same
+// path. docs/architecture.md draws it.
+import os from 'node:os';
+import { DetectorPipeline, type Extent } from './detect/pipeline';
+import type { ArenaLimits } from './detect/arenas';
+import type { Finding, TraceEvent } from './events';
+import { AddressSpaces } from './model';
+import { readEnviron } from './proc';
+import { callOf } from './syscalls/calls';
+
+/** glibc's arena limit for a process: MALLOC_ARENA_MAX from its environment, else 8 × CPUs. */
+export type ArenaLimitsOf = (pid: number) => ArenaLimits;
+
+const hostLimits: ArenaLimitsOf = () => ({ arenaMax: null, cpus: os.availableParallelism() });
+
+/** The limit a traced process's glibc applies: its own MALLOC_ARENA_MAX, read from /proc/PID/environ. */
+export const targetArenaLimits: ArenaLimitsOf = (pid) => {
+  const max = readEnviron(pid).find((e) => e.startsWith('MALLOC_ARENA_MAX='));
+  const n = max ? Number(max.slice('MALLOC_ARENA_MAX='.length)) : NaN;
+  return { arenaMax: Number.isInteger(n) && n > 0 ? n : null, cpus: os.availableParallelism() };
+};
+
+export class Analysis {
+  readonly models = new AddressSpaces();
+  readonly #detectors: DetectorPipeline;
+
+  constructor(limits: ArenaLimitsOf = hostLimits) {
+    this.#detectors = new DetectorPipeline(this.models, limits);
+  }
+
+  /** Every finding so far, in order. */
+  get findings(): readonly Finding[] {
+    return this.#detectors.findings;
+  }
+
+  /** The allocations the detectors proved in process pid (for the explanation's counts). */
+  extents(pid: number): readonly Extent[] | undefined {
+    return this.#detectors.extents.get(pid);
+  }
+
+  /** Records were dropped (overflow 'drop') before the event with seq `before`. */
+  lost(count: bigint, before: number): void {
+    this.models.lost(count, before);
+  }
+
+  /** Model, then detectors, for one event; the findings it completed (usually none). */
+  process(ev: TraceEvent): readonly Finding[] {
+    const call = ev.type === 'syscall' ? callOf(ev) : undefined;
+    this.models.apply(ev, call);
+    return this.#detectors.process(ev, call);
+  }
+}
