@@ -175,7 +175,8 @@ function recipe(spec: FixtureSpec, name: string, fixturesDir: string, outDir: st
         // A toolchain that GOTOOLCHAIN fetched has its GOROOT inside the
         // module cache, and a go before 1.21 run from there finds no package
         // of a module whose path has no dot, like liveprobe/fixtures ("import
-        // of unknown directory", golang/go#61873). The module has no
+        // of unknown directory"; go1.20.7 fails the same way in
+        // golang/go#61873). The module has no
         // dependencies, so a cache of its own, empty, is all it needs.
         ...(go ? { GOMODCACHE: join(outDir, '.gomodcache') } : {}),
       },
