@@ -34,7 +34,7 @@ function syscalls(events: TraceEvent[]): SyscallEvent[] {
 }
 
 describe('decoding matches strace', () => {
-  test('strace 6.1 is installed (.ci/run installs it)', () => {
+  test('strace 6.1 is installed (npm test installs it: tools/test-prereqs.sh)', () => {
     assert.ok(straceAvailable(), `${STRACE} is missing: apt-get install strace`);
   });
 

@@ -1,6 +1,7 @@
 // Detectors on real programs: cgo threads, glibc arenas, Go threads and heap
 // arenas, with the evidence that proves each, live in the event stream.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { run } from '../lib';
@@ -8,12 +9,17 @@ import type { Finding } from '../lib/detect/finding';
 import type { SessionEvent } from '../lib/session';
 import type { SyscallEvent } from '../lib/events';
 import { parseMaps } from '../lib/model';
-import { fixture } from './helpers/fixtures';
+import { fixture, fixtureGo119 } from './helpers/fixtures';
 import { readAll, sleep, tasksOf } from './helpers/trace';
 
 const T = { timeout: 90_000 };
 const MiB64 = 64n << 20n;
-const GO119 = '/usr/lib/go-1.19/bin/go';
+
+/** The Go release a binary was built with, as its build info records it (`go version FILE`). */
+function goVersionOf(bin: string): string {
+  const out = execFileSync(process.env.LIVEPROBE_GO || 'go', ['version', bin], { encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } });
+  return out.slice(out.lastIndexOf(': ') + 2).trim();
+}
 
 function findings(events: SessionEvent[], kind?: Finding['kind']): Finding[] {
   return events.filter((e): e is Finding => e.type === 'finding' && (kind === undefined || e.kind === kind));
@@ -155,16 +161,18 @@ describe('detectors', () => {
     checkLive(r.events);
   });
 
-  test('the same detectors on binaries built by Go 1.19 (Debian golang-1.19)', T, async () => {
-    assert.ok(fs.existsSync(GO119), 'needs Debian golang-1.19-go: apt-get install golang-1.19-go (.ci/run does)');
-    const ex7 = await fixture('ex7', { go: GO119 });
+  // The first run on a machine fetches Go 1.19 and builds its standard library.
+  test('the same detectors on binaries built by Go 1.19', { timeout: 300_000 }, async () => {
+    const ex7 = await fixtureGo119('ex7');
+    const pure119 = await fixtureGo119('ex7pure');
+    for (const bin of [ex7, pure119]) assert.match(goVersionOf(bin), /^go1\.19\.\d+$/, bin);
     const r = await traceWithPause(ex7, ['-sleep', '1500ms', '-flush']);
     checkCgoThreads(r.events, r.tasks, r.pid);
     assert.deepEqual(findings(r.events, 'glibc-arena').map((f) => f.details.base as bigint).sort(), arenaHeapsInMaps(r.maps).sort());
     const heap = findings(r.events, 'go-heap-arena');
     assert.ok(heap.length >= 1);
     assert.equal(heap[0]!.details.base, 0xc000000000n, 'Go 1.19 puts its first arena at the 0xc0 hint');
-    const pure = await traceWithPause(await fixture('ex7pure', { go: GO119 }), ['-sleep', '1s']);
+    const pure = await traceWithPause(pure119, ['-sleep', '1s']);
     assert.equal(findings(pure.events, 'cgo-thread').length, 0);
     assert.deepEqual(findings(pure.events, 'go-thread').map((f) => Number(f.details.newTid)).sort(), pure.tasks.filter((t) => t !== pure.pid).sort());
   });

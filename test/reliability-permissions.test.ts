@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import { explainAttachEperm } from '../lib/permissions';
 import { fixture, repoRoot } from './helpers/fixtures';
+import { type ReadableCopy, readableCopy } from './helpers/readable-copy';
 import { killStrayTracees, startLive, tracerOf, until, within } from './helpers/reliability';
 import { cliPath } from './helpers/trace';
 
@@ -43,10 +44,31 @@ function asNobody(args: string[]): Promise<Result> {
   });
 }
 
+// What nobody runs (the CLI, the API, the addon, a fixture) comes from a copy
+// it can read: the checkout may be in a directory closed to it (mktemp -d, /root).
+let copy: ReadableCopy | undefined;
+let prepared: Promise<{ lib: string; cli: string; exitwith: string }> | undefined;
+
+/** The copy, made on first use, with the exitwith fixture in it; checked loadable by nobody. */
+function forNobody(): Promise<{ lib: string; cli: string; exitwith: string }> {
+  prepared ??= (async () => {
+    const c = (copy = readableCopy());
+    const exitwith = c.add(await fixture('exitwith'), 'exitwith');
+    const load = await asNobody([process.execPath, '-e', `require(${JSON.stringify(path.join(c.lib, 'native'))}).native()`]);
+    assert.equal(load.code, 0, `nobody cannot load liveprobe from ${c.root}: ${load.stderr.trim()}`);
+    return { lib: c.lib, cli: c.cli, exitwith };
+  })();
+  return prepared;
+}
+
+after(() => {
+  copy?.remove();
+});
+
 /** Node as nobody: attach() through the API, printing the error's code, errno and message as JSON. */
-function apiAttachAsNobody(pid: number): Promise<Result> {
+function apiAttachAsNobody(lib: string, pid: number): Promise<Result> {
   const script =
-    `const { attach } = require(${JSON.stringify(path.join(repoRoot(), 'dist', 'lib'))});` +
+    `const { attach } = require(${JSON.stringify(lib)});` +
     `const s = attach(${pid});` +
     `s.ready.then(async () => { console.log(JSON.stringify({ ok: true })); await s.detach(); },` +
     `  (e) => console.log(JSON.stringify({ code: e.code, errno: e.errno, message: e.message })));` +
@@ -56,12 +78,11 @@ function apiAttachAsNobody(pid: number): Promise<Result> {
 
 describe('permissions', () => {
   test('nobody attaching to a root process: EPERM, and a message naming CAP_SYS_PTRACE (and ptrace_scope where Yama is loaded)', T, async () => {
-    // nobody must be able to read what it runs.
-    for (const p of [cliPath(), path.join(repoRoot(), 'build')]) fs.accessSync(p, fs.constants.R_OK);
+    const nobody = await forNobody();
     const exitwith = await fixture('exitwith');
     const target = await startLive(exitwith, ['code', '0', '-sleep-ms', '20000']);
     try {
-      const cli = await asNobody([process.execPath, cliPath(), 'attach', String(target.pid)]);
+      const cli = await asNobody([process.execPath, nobody.cli, 'attach', String(target.pid)]);
       assert.equal(cli.code, 1, cli.stderr);
       const line = cli.stderr.trimEnd();
       assert.equal(line.split('\n').length, 1, 'one line, no stack trace');
@@ -71,7 +92,7 @@ describe('permissions', () => {
       if (scope !== undefined && scope >= 1) assert.match(line, new RegExp(`kernel\\.yama\\.ptrace_scope is ${scope}`));
       else assert.doesNotMatch(line, /ptrace_scope/, 'Yama is not loaded here: it is not the reason');
 
-      const api = JSON.parse((await apiAttachAsNobody(target.pid)).stdout) as { code: string; errno: number; message: string };
+      const api = JSON.parse((await apiAttachAsNobody(nobody.lib, target.pid)).stdout) as { code: string; errno: number; message: string };
       assert.deepEqual([api.code, api.errno], ['EPERM', 1]);
       assert.match(api.message, /CAP_SYS_PTRACE/);
       // And the target never noticed.
@@ -82,8 +103,8 @@ describe('permissions', () => {
   });
 
   test("nobody attaching to nobody's own process: allowed unless Yama forbids it, then EPERM naming ptrace_scope", T, async () => {
-    const exitwith = await fixture('exitwith');
-    const own = spawn('setpriv', [...NOBODY, '--', exitwith, 'code', '0', '-sleep-ms', '20000'], { stdio: 'ignore' });
+    const nobody = await forNobody();
+    const own = spawn('setpriv', [...NOBODY, '--', nobody.exitwith, 'code', '0', '-sleep-ms', '20000'], { stdio: 'ignore' });
     try {
       let pid = 0;
       await until(() => {
@@ -95,7 +116,7 @@ describe('permissions', () => {
         }
         return pid !== 0;
       }, 'the target to run as nobody');
-      const r = JSON.parse((await within(apiAttachAsNobody(pid), 20_000, 'attach as nobody')).stdout) as { ok?: boolean; code?: string; message?: string };
+      const r = JSON.parse((await within(apiAttachAsNobody(nobody.lib, pid), 20_000, 'attach as nobody')).stdout) as { ok?: boolean; code?: string; message?: string };
       const scope = yamaScope();
       if (scope === undefined || scope === 0) {
         assert.deepEqual(r, { ok: true });

@@ -101,6 +101,49 @@ export function fixture(name: FixtureName | (string & {}), opts: { go?: string }
   return p;
 }
 
+/** Debian's golang-1.19-go: used where installed, but nothing installs it for the tests. */
+const DEBIAN_GO119 = '/usr/lib/go-1.19/bin/go';
+/** The last Go 1.19 release, which a go of 1.21 or later fetches through the module proxy. */
+const GO119_TOOLCHAIN = 'go1.19.13';
+
+let go119: Promise<string> | undefined;
+
+/**
+ * The go command of Go 1.19: Debian's where installed, else go1.19.13 as the
+ * go on PATH fetches it (GOTOOLCHAIN; once per machine, into the module cache,
+ * checked against the checksum database), so a fresh machine needs no apt.
+ */
+function go119Command(): Promise<string> {
+  if (go119 !== undefined) return go119;
+  go119 = (async () => {
+    if (existsSync(DEBIAN_GO119)) return DEBIAN_GO119;
+    const outDir = join(repoRoot(), 'test', '.fixtures-out');
+    const env: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: GO119_TOOLCHAIN, GOWORK: 'off', GOFLAGS: '-mod=mod' };
+    // Without HOME the go command has no default module cache to fetch into.
+    if (!env.HOME && !env.GOMODCACHE && !env.GOPATH) env.GOMODCACHE = join(outDir, '.gotoolchains');
+    const cmd = process.env.LIVEPROBE_GO || 'go';
+    const { code, output } = await run(cmd, ['env', 'GOROOT'], join(repoRoot(), 'test', 'fixtures'), env);
+    // stdout comes first in output: the GOROOT line, then any "go: downloading" on stderr.
+    const goroot = output.split('\n')[0]!.trim();
+    if (code !== 0 || !goroot.startsWith('/')) {
+      throw new Error(
+        `fixtures: could not get Go 1.19: \`GOTOOLCHAIN=${GO119_TOOLCHAIN} ${cmd} env GOROOT\` failed (it needs go 1.21 or later and ` +
+          `proxy.golang.org, or apt-get install golang-1.19-go): ${output.trim().split('\n').join(' | ')}`,
+      );
+    }
+    return join(goroot, 'bin', 'go');
+  })();
+  go119.catch(() => {
+    go119 = undefined;
+  });
+  return go119;
+}
+
+/** A Go fixture built by Go 1.19 (the oldest Go the detectors are checked on), beside the usual build. */
+export async function fixtureGo119(name: FixtureName): Promise<string> {
+  return fixture(name, { go: await go119Command() });
+}
+
 interface Recipe {
   cmd: string;
   /** `out` is replaced by the temp output path at build time. */
@@ -112,7 +155,7 @@ interface Recipe {
   versionArgs: string[];
 }
 
-function recipe(spec: FixtureSpec, name: string, fixturesDir: string, go?: string): Recipe {
+function recipe(spec: FixtureSpec, name: string, fixturesDir: string, outDir: string, go?: string): Recipe {
   if (spec.kind === 'go') {
     return {
       cmd: go || process.env.LIVEPROBE_GO || 'go',
@@ -125,10 +168,17 @@ function recipe(spec: FixtureSpec, name: string, fixturesDir: string, go?: strin
         GOFLAGS: '-mod=mod',
         GO111MODULE: 'on',
         // Never let a newer go download another toolchain; LIVEPROBE_GO
-        // is how tests pick a version.
+        // and the `go` option (fixtureGo119) are how tests pick a version.
         GOTOOLCHAIN: 'local',
         // A go.work in an enclosing directory must not pull us in.
         GOWORK: 'off',
+        // A toolchain that GOTOOLCHAIN fetched has its GOROOT inside the
+        // module cache, and a go before 1.21 run from there finds no package
+        // of a module whose path has no dot, like liveprobe/fixtures ("import
+        // of unknown directory"; go1.20.7 fails the same way in
+        // golang/go#61873). The module has no
+        // dependencies, so a cache of its own, empty, is all it needs.
+        ...(go ? { GOMODCACHE: join(outDir, '.gomodcache') } : {}),
       },
       versionArgs: ['version'],
     };
@@ -198,7 +248,7 @@ async function ensureBuilt(name: string, go?: string): Promise<string> {
   // Another toolchain gets its own output, so both builds can coexist.
   const out = join(outDir, go ? `${name}@${createHash('sha256').update(go).digest('hex').slice(0, 10)}` : name);
   const stampPath = `${out}.stamp`;
-  const r = recipe(spec, name, fixturesDir, go);
+  const r = recipe(spec, name, fixturesDir, outDir, go);
   const env = buildEnv(spec, r, outDir);
 
   const h = createHash('sha256');
