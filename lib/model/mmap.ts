@@ -3,6 +3,7 @@
 // hugetlb memory as "/anon_hugepage (deleted)"), its file offset and its size
 // after the kernel's rounding.
 import { MAP_ANONYMOUS, MAP_HUGE_SHIFT, MAP_HUGETLB, MAP_PRIVATE, MAP_TYPE } from '../syscalls/abi';
+import { MiB } from '../units';
 import type { RegionKind } from './region';
 
 export const DEV_ZERO_SHARED = '/dev/zero (deleted)';
@@ -27,7 +28,7 @@ export function mappingOf(len: bigint, flags: number, path: string | undefined, 
     // hugetlbfs rounds to its page size: 6 bits at MAP_HUGE_SHIFT encode
     // log2 of it, 0 = the default, 2 MiB on x86_64 and on 4K-page aarch64.
     const log2 = (flags >>> MAP_HUGE_SHIFT) & 0x3f;
-    const huge = log2 ? 1n << BigInt(log2) : 2n * 1024n * 1024n;
+    const huge = log2 ? 1n << BigInt(log2) : 2n * MiB;
     size = ((len + huge - 1n) / huge) * huge;
     if (flags & MAP_ANONYMOUS) {
       kind = 'file';

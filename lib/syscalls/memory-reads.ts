@@ -8,7 +8,7 @@
 // own, next to the clone_args and argv it already copies.
 import { ANON_VMA_NAME_MAX } from './abi';
 import { ARCH_PRCTL, CLONE, PRCTL, PR_SET_VMA } from './decode/flags';
-import { valueOf } from './decode/format';
+import { MASK32, valueOf } from './decode/format';
 import { AUDIT_ARCH } from '../wire';
 import { type Arch, syscallNumber } from './table';
 
@@ -80,7 +80,6 @@ export const MEMORY_READS: readonly MemoryRead[] = [
   },
 ];
 
-const MASK32 = 0xffffffffn;
 
 /** The rules for one arch as the flat number list the native session takes (read_rules.h). */
 export function nativeReadRules(arch: Arch): number[] {

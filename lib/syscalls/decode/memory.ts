@@ -3,7 +3,7 @@
 // printxval are 32-bit (bits above 31 vanish), the *64 variants are not.
 
 import {
-  addr, flagNames, formatFlags, formatValue, hexVal, int32, uint32, valueName,
+  MASK32, addr, flagNames, formatFlags, formatValue, hexVal, int32, uint32, valueName, valueOf,
 } from './format';
 import {
   MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MLOCK2, MREMAP, MSYNC, PROT, SHMAT,
@@ -32,7 +32,7 @@ function mmapFlags(flags: bigint): { names: readonly string[]; text: string } {
   let text = formatValue(MAP_TYPE, type);
   const names = [typeName];
   const huge = (flags & MAP_HUGE_MASK) >> MAP_HUGE_SHIFT;
-  const rest = flags & ~MAP_TYPE_MASK & (~MAP_HUGE_MASK & 0xffffffffn);
+  const rest = flags & ~MAP_TYPE_MASK & (~MAP_HUGE_MASK & MASK32);
   if (rest !== 0n) {
     const more = flagNames(MAP_FLAGS, rest);
     names.push(...more);
@@ -78,7 +78,7 @@ export function decodePkeyMprotect(ev: DecodeInput): Decoded {
   );
 }
 
-const MREMAP_MAYMOVE_FIXED = 0x3n;
+const MREMAP_MAYMOVE_FIXED = valueOf(MREMAP, 'MREMAP_MAYMOVE') | valueOf(MREMAP, 'MREMAP_FIXED');
 
 export function decodeMremap(ev: DecodeInput): Decoded {
   const [a, oldSize, newSize, flags, newAddr] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
