@@ -24,6 +24,15 @@ export const targetArenaLimits: ArenaLimitsOf = (pid) => {
   return { arenaMax: Number.isInteger(n) && n > 0 ? n : null, cpus: os.availableParallelism() };
 };
 
+/** The call view; none for an event too malformed to read (a hand-made one with missing registers). */
+function viewOf(ev: Parameters<typeof callOf>[0] & { seq: number }): ReturnType<typeof callOf> {
+  try {
+    return callOf(ev);
+  } catch {
+    return undefined;
+  }
+}
+
 export class Analysis {
   readonly models = new AddressSpaces();
   readonly #detectors: DetectorPipeline;
@@ -49,7 +58,7 @@ export class Analysis {
 
   /** Model, then detectors, for one event; the findings it completed (usually none). */
   process(ev: TraceEvent): readonly Finding[] {
-    const call = ev.type === 'syscall' ? callOf(ev) : undefined;
+    const call = ev.type === 'syscall' ? viewOf(ev) : undefined;
     this.models.apply(ev, call);
     return this.#detectors.process(ev, call);
   }

@@ -66,3 +66,46 @@ describe('glibc arena detection under reordered stops', () => {
     assert.equal(found[1]!.evidence[0], 1);
   });
 });
+
+describe('the same race through the model, with the times a real trace has', () => {
+  // Thread A (101) entered its tail trim before thread B's (102) mmap
+  // returned into that tail; the tracer reports A's munmap last. The model's
+  // out-of-order ledger must keep B's heap, and both findings stand.
+  const X = 0x7f0000000000n;
+  test("a trim that entered before the other thread's mmap returned leaves that thread's heap in the model", () => {
+    const p = new Analysis(() => ({ arenaMax: null, cpus: 2 }));
+    p.process({ type: 'snapshot', seq: 0, time: 0, pid: PID, tid: PID, maps: '' });
+    const at = (seq: number, tid: number, name: string, raw: bigint[], ret: bigint, entered: number, returned: number) => {
+      const ev = call(seq, tid, name, raw, ret);
+      ev.entryTime = entered;
+      ev.time = returned;
+      return ev;
+    };
+    const a = newHeap(101, X);
+    const b = newHeap(102, X + 64n * MiB);
+    const events = [
+      at(1, 101, ...a.reserve, 1, 2),
+      at(2, 102, ...b.reserve, 4, 6), // returned into A's tail, which A's munmap (entered at 3) freed
+      at(3, 102, ...b.tail!, 7, 8),
+      at(4, 102, ...b.commit, 9, 10),
+      at(5, 101, ...a.tail!, 3, 11), // reported last
+      at(6, 101, ...a.commit, 12, 13),
+    ];
+    for (const ev of events) p.process(ev);
+    const found = p.findings.filter((f) => f.kind === 'glibc-arena');
+    assert.deepEqual(found.map((f) => [f.tid, f.details.base, f.evidence]), [
+      [102, X + 64n * MiB, [2, 3, 4]],
+      [101, X, [1, 5, 6]],
+    ]);
+    const model = p.models.get(PID)!;
+    assert.deepEqual(
+      model.regions().map((r) => [r.start, r.end, r.perms, r.origin.seq, r.class]),
+      [
+        [X, X + 132n * 1024n, 'rw-p', 1, 'glibc-arena-heap'],
+        [X + 132n * 1024n, X + 64n * MiB, '---p', 1, 'glibc-arena-heap'],
+        [X + 64n * MiB, X + 64n * MiB + 132n * 1024n, 'rw-p', 2, 'glibc-arena-heap'],
+        [X + 64n * MiB + 132n * 1024n, X + 128n * MiB, '---p', 2, 'glibc-arena-heap'],
+      ],
+    );
+  });
+});

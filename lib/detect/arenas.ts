@@ -15,7 +15,7 @@
 // this detector keeps each reservation's evidence and what it turned out to be.
 import os from 'node:os';
 import type { SyscallEvent, TraceEvent } from '../events';
-import type { AddressSpace, RegionClass } from '../model';
+import type { AddressSpace, Region, RegionClass } from '../model';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, PROT_NONE, PROT_RW } from '../syscalls/abi';
 import type { Call, MmapCall, MprotectCall, MunmapCall } from '../syscalls/calls';
 import { fmtSize, hex } from '../units';
@@ -59,6 +59,28 @@ function stillReserved(model: AddressSpace, seq: number, lo: bigint, hi: bigint)
   const pieces = model.regionsIn(lo, hi);
   if (pieces.length === 0 || pieces[0]!.start > lo || pieces.at(-1)!.end < hi) return false;
   return pieces.every((p, i) => p.origin.seq === seq && (i === 0 || p.start === pieces[i - 1]!.end));
+}
+
+/** A region of the reservation: its own memory or a mapping placed into it. */
+function ofReservation(p: Region, r: Reservation): boolean {
+  return p.origin.seq === r.seq || p.within?.seq === r.seq;
+}
+
+/**
+ * What is left of a reservation around addr: the run of its pieces without a
+ * hole. Go trims a reservation it had to align (sysReserveAligned: 128 MiB,
+ * head and tail unmapped); glibc trims its own the same way.
+ */
+function liveExtent(model: AddressSpace, r: Reservation, addr: bigint): { start: bigint; end: bigint } {
+  const pieces = model.regionsIn(r.start, r.end).filter((p) => ofReservation(p, r));
+  let i = pieces.findIndex((p) => p.start <= addr && addr < p.end);
+  if (i < 0) return { start: r.start, end: r.end };
+  let j = i;
+  while (i > 0 && pieces[i - 1]!.end === pieces[i]!.start) i--;
+  while (j + 1 < pieces.length && pieces[j]!.end === pieces[j + 1]!.start) j++;
+  const start = pieces[i]!.start > r.start ? pieces[i]!.start : r.start;
+  const end = pieces[j]!.end < r.end ? pieces[j]!.end : r.end;
+  return { start, end };
 }
 
 export class ArenaDetector implements Detector {
@@ -108,10 +130,11 @@ export class ArenaDetector implements Detector {
     }
     if (prot === PROT_RW && fixed) {
       // The reservation this commit was placed into, as the model saw it.
-      const within = ctx.model(ev.pid)?.find(addr)?.within;
+      const model = ctx.model(ev.pid);
+      const within = model?.find(addr)?.within;
       const r = within ? this.#reservations.get(within.seq) : undefined;
-      if (!r || addr < r.start || addr + len > r.end) return;
-      if (!r.resolved) this.#goHeapArena(ev, c, r, ctx);
+      if (!model || !r || r.pid !== ev.pid || addr < r.start || addr + len > r.end) return;
+      if (!r.resolved) this.#goHeapArena(ev, c, r, liveExtent(model, r, addr), ctx);
       // A later commit makes a new mapping inside: it keeps the reservation's class.
       else if (r.cls) ctx.classify(ev.pid, addr, addr + len, r.cls, ev);
       return;
@@ -130,12 +153,18 @@ export class ArenaDetector implements Detector {
     if (!model) return;
     const lo = c.addr;
     const hi = c.addr + c.length;
-    const seen = new Set<Reservation>();
+    let trimmed: Reservation | undefined;
     for (const next of [lo > 0n ? model.find(lo - 1n) : undefined, model.find(hi)]) {
       const r = next && this.#reservations.get(next.origin.seq);
-      if (!r || seen.has(r) || r.resolved || r.tid !== ev.tid || lo < r.start || hi > r.end) continue;
-      seen.add(r);
+      if (!r || r === trimmed || r.pid !== ev.pid || r.resolved || r.tid !== ev.tid || lo < r.start || hi > r.end) continue;
+      trimmed = r;
       r.evidence.push(ev.seq);
+    }
+    // A reservation unmapped whole (Go's hint that was not honoured) is over.
+    for (const [seq, r] of this.#reservations) {
+      if (r.pid === ev.pid && r.start < hi && lo < r.end && !model.regionsIn(r.start, r.end).some((p) => ofReservation(p, r))) {
+        this.#reservations.delete(seq);
+      }
     }
   }
 
@@ -147,7 +176,7 @@ export class ArenaDetector implements Detector {
     if (!model || !region || region.class === 'glibc-arena-heap') return;
     const r = this.#reservations.get(region.origin.seq);
     const base = c.addr;
-    if (!r || r.resolved || base % HEAP_WINDOW !== 0n || !stillReserved(model, r.seq, base, base + HEAP_WINDOW)) return;
+    if (!r || r.pid !== ev.pid || r.resolved || base % HEAP_WINDOW !== 0n || !stillReserved(model, r.seq, base, base + HEAP_WINDOW)) return;
     r.resolved = true;
     r.cls = 'glibc-arena-heap';
     const heaps = (this.#glibcHeaps.get(ev.pid) ?? 0) + 1;
@@ -173,19 +202,20 @@ export class ArenaDetector implements Detector {
     ctx.classify(ev.pid, base, base + HEAP_WINDOW, 'glibc-arena-heap', ev);
   }
 
-  #goHeapArena(ev: SyscallEvent, c: MmapCall, r: Reservation, ctx: DetectorContext): void {
+  #goHeapArena(ev: SyscallEvent, c: MmapCall, r: Reservation, live: { start: bigint; end: bigint }, ctx: DetectorContext): void {
     r.resolved = true;
     r.cls = 'go-heap-arena';
     const g = this.#goState(ev.pid);
     g.arenas++;
+    const { start, end } = live;
     ctx.emit({
       type: 'finding', kind: 'go-heap-arena', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
-      evidence: [r.evidence[0]!, ev.seq],
-      region: { start: r.start, end: r.end },
-      summary: `Go heap arena #${g.arenas}: ${fmtSize(r.end - r.start)} reserved PROT_NONE at ${hex(r.start)}, committed in steps with MAP_FIXED RW (first ${fmtSize(c.length)})`,
-      details: { base: r.start, reserved: r.end - r.start, firstCommit: c.length },
+      evidence: [...r.evidence, ev.seq],
+      region: { start, end },
+      summary: `Go heap arena #${g.arenas}: ${fmtSize(end - start)} reserved PROT_NONE at ${hex(start)}, committed in steps with MAP_FIXED RW (first ${fmtSize(c.length)})`,
+      details: { base: start, reserved: end - start, firstCommit: c.length },
     });
-    ctx.classify(ev.pid, r.start, r.end, 'go-heap-arena', ev);
+    ctx.classify(ev.pid, start, end, 'go-heap-arena', ev);
     if (!g.metadataReported) this.#goMetadata(ev, g, r, ctx);
   }
 

@@ -211,11 +211,20 @@ export class AddressSpace extends EventEmitter {
     this.#emit('snapshot', cause, 0n, 0n);
   }
 
-  /** A copy for a forked child: everything but MADV_DONTFORK ranges (the kernel's VM_DONTCOPY). */
+  /**
+   * A copy for a forked child: everything but MADV_DONTFORK ranges (the
+   * kernel's VM_DONTCOPY). Regions keep their origin, but not `made` and
+   * `within`: no call of the child's made them, so the detectors prove
+   * nothing in the child from its parent's calls.
+   */
   forkCopy(childPid: number, cause: Provenance): AddressSpace {
     const child = new AddressSpace(childPid);
+    const copies = new Map<RegionAttrs, RegionAttrs>();
     for (const n of this.#s.map.nodes()) {
-      if (!n.attrs.dontFork) child.#s.link(n.start, n.end, n.offset, n.attrs);
+      if (n.attrs.dontFork) continue;
+      let attrs = copies.get(n.attrs);
+      if (!attrs) copies.set(n.attrs, (attrs = n.attrs.made || n.attrs.within ? { ...n.attrs, made: undefined, within: undefined } : n.attrs));
+      child.#s.link(n.start, n.end, n.offset, attrs);
     }
     child.#brkEnd = this.#brkEnd;
     child.#shm = this.#shm;

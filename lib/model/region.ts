@@ -83,7 +83,11 @@ export interface RegionAttrs {
    * into another). Go commits its heap this way inside PROT_NONE reservations.
    */
   readonly within?: Provenance;
-  /** The last syscall that changed these attributes (mprotect, madvise, prctl); the origin until one did. */
+  /**
+   * The last syscall that changed these attributes (mprotect, madvise,
+   * prctl); the origin until one did. Pieces of one mapping that came to be
+   * alike again merge, keeping the lower piece's.
+   */
   readonly changed: Provenance;
   /** What a detector proved (or read from the shape) it is; null until one says. */
   readonly class: RegionClass | null;
