@@ -59,9 +59,9 @@ const args: Encode<SyscallArgs> = (a) => {
 
 /**
  * The fields of a syscall event, each declared here once, in JSON key order.
- * The SyscallEvent type and SyscallRecord's toJSON are derived from it;
- * SyscallRecord names the stored ones again, for speed, and a test holds it
- * to this table.
+ * The SyscallEvent type, SyscallRecord's toJSON and the CLI's JSON line
+ * (lib/cli/format-json.ts) are all derived from it; SyscallRecord names the
+ * stored ones again, for speed, and a test holds it to this table.
  */
 export const SYSCALL_FIELDS = {
   type: always<'syscall'>(word),

@@ -224,6 +224,8 @@ describe('everything else', () => {
       ev('clone3', [0x7ffc0000n, 88], 10162n, { cloneArgs: cloneArgs(pthread) }),
       ev('execve', [0x1000, 0x2000, 0], 0n, { path: 'a"\\b', argv: ['x\ny'], truncated: true }),
       ev('exit_group', [0], null),
+      ev('sigaltstack', [0x1000, 0x2000], NEG(14), { entryMem: new Uint8Array([0, 0xff, 0x10]), exitMem: new Uint8Array(0), readFailed: true }),
+      ev('execve', [0x1000, 0x2000, 0x3000], null, { path: '/bin/\u2028\ud800', argv: [], envc: 3, envUnterminated: true, unfinished: true, entryTime: null }),
     ];
     for (const e of samples) assert.equal(toJsonLine(e), toJsonLineGeneric(e), e.name);
     const parsed = JSON.parse(toJsonLine(samples[0]!)) as { raw: string[]; args: { length: string; flags: string[] }; text: string };
