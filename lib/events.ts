@@ -1,7 +1,7 @@
 // The events a session yields: plain typed objects, made in TypeScript from
 // the packed records (no object is built in C++).
 import { constants } from 'node:os';
-import { type Decoded, type SyscallArgs, decodeSyscall, renderSyscall } from './syscalls/decode';
+import { type ArgValue, type Decoded, type SyscallArgs, decodeSyscall, renderSyscall } from './syscalls/decode';
 import { type Arch, syscallName } from './syscalls/table';
 import { BatchView, FIELD, FLAG, KIND, START_EVENT, archOfAudit } from './wire';
 
@@ -14,52 +14,117 @@ interface EventBase {
   tid: number;
 }
 
-export interface SyscallEvent extends EventBase {
-  type: 'syscall';
-  name: string;
-  nr: number;
-  arch: Arch;
+/** A field's value as JSON text. */
+type Encode<T> = (v: T) => string;
+
+/**
+ * always: every producer sets it; optional: only calls that have it, absent
+ * otherwise; decoded: a getter, worked out on first access.
+ */
+type Presence = 'always' | 'optional' | 'decoded';
+
+/** One field of a syscall event: whether it is there, and its JSON. T is its TypeScript type. */
+export interface FieldSpec<T, P extends Presence = Presence> {
+  readonly presence: P;
+  readonly json: Encode<T>;
+}
+
+const always = <T>(json: Encode<T>): FieldSpec<T, 'always'> => ({ presence: 'always', json });
+const optional = <T>(json: Encode<T>): FieldSpec<T, 'optional'> => ({ presence: 'optional', json });
+const decoded = <T>(json: Encode<T>): FieldSpec<T, 'decoded'> => ({ presence: 'decoded', json });
+
+// The JSON encodings: what JSON.stringify writes, except that JSON has no
+// 64-bit integers (a bigint is its decimal string) and no bytes (hex).
+// Written out where calling JSON.stringify would cost more than the value.
+const num: Encode<number> = (v) => (Number.isFinite(v) ? `${v}` : 'null');
+const bool: Encode<boolean> = (v) => (v ? 'true' : 'false');
+const str: Encode<string> = (v) => JSON.stringify(v);
+/** A string from a fixed set of names, none of which needs escaping. */
+const word: Encode<string> = (v) => `"${v}"`;
+const strs: Encode<string[]> = (v) => JSON.stringify(v);
+const big: Encode<bigint> = (v) => `"${v}"`;
+const bigs: Encode<bigint[]> = (v) => (v.length ? `["${v.join('","')}"]` : '[]');
+const hex: Encode<Uint8Array> = (v) => `"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"`;
+const orNull =
+  <T>(e: Encode<T>): Encode<T | null> =>
+  (v) => (v === null ? 'null' : e(v));
+const argJson = (v: ArgValue): string => (typeof v === 'bigint' ? `"${v}"` : JSON.stringify(v));
+const args: Encode<SyscallArgs> = (a) => {
+  // Argument names are C identifiers: nothing to escape.
+  let s = '';
+  for (const [k, v] of Object.entries(a)) s += `${s ? ',' : '{'}"${k}":${argJson(v)}`;
+  return s ? `${s}}` : '{}';
+};
+
+/**
+ * The fields of a syscall event, each declared here once, in JSON key order.
+ * The SyscallEvent type, SyscallRecord's toJSON and the CLI's JSON line
+ * (lib/cli/format-json.ts) are all derived from it; SyscallRecord names the
+ * stored ones again, for speed, and a test holds it to this table.
+ */
+export const SYSCALL_FIELDS = {
+  type: always<'syscall'>(word),
+  // seq, time, pid, tid: as in EventBase.
+  seq: always<number>(num),
+  time: always<number>(num),
+  pid: always<number>(num),
+  tid: always<number>(num),
+  name: always<string>(str),
+  nr: always<number>(num),
+  arch: always<Arch>(word),
   /** Raw argument registers, unsigned, always 6. */
-  raw: bigint[];
+  raw: always<bigint[]>(bigs),
   /**
    * Decoded arguments by name, e.g. mmap's `{ addr, length: 8392704n, prot:
    * ['PROT_NONE'], flags: ['MAP_PRIVATE', 'MAP_ANONYMOUS', 'MAP_STACK'], fd:
    * -1, offset: 0n }`; `{}` for calls liveprobe does not decode (see `raw`).
    * Decoded on first access.
    */
-  readonly args: SyscallArgs;
+  args: decoded<SyscallArgs>(args),
   /** The call as strace prints it, without the pid prefix: `mmap(NULL, 8392704, …) = 0x7f…`. Rendered on first access. */
-  readonly text: string;
+  text: decoded<string>(str),
   /** Raw return value (negative errno on failure); null when it never returned. */
-  ret: bigint | null;
+  ret: always<bigint | null>(orNull(big)),
   /** The task vanished (or was killed) inside the call. */
-  unfinished: boolean;
+  unfinished: always<boolean>(bool),
   /** Entry time (ms since session start); null for an exit seen without its entry. */
-  entryTime: number | null;
+  entryTime: always<number | null>(orNull(num)),
   /** clone3: the struct clone_args bytes read at entry (at most 88; fewer if size was smaller or memory unreadable). */
-  cloneArgs?: Uint8Array;
+  cloneArgs: optional<Uint8Array>(hex),
   /** execve/execveat: the program; mmap of an fd: the file behind it (/proc/TID/fd/N at return). */
-  path?: string;
-  argv?: string[];
+  path: optional<string>(str),
+  argv: optional<string[]>(strs),
   /** execve/execveat: the number of environment variables (envp entries), when envp was readable. */
-  envc?: number;
+  envc: optional<number>(num),
   /** envc counts the entries before the array became unreadable, not up to its NULL. */
-  envUnterminated?: boolean;
+  envUnterminated: optional<boolean>(bool),
   /**
    * Tracee memory strace prints, copied as lib/syscalls/memory-reads.ts says:
    * at entry (sigaltstack's new stack_t, PR_SET_NAME's name) and after a
    * successful exit (the old stack_t, ARCH_GET_FS's value, a pidfd). A C
    * string keeps its NUL; absent when not read or unreadable.
    */
-  entryMem?: Uint8Array;
-  exitMem?: Uint8Array;
+  entryMem: optional<Uint8Array>(hex),
+  exitMem: optional<Uint8Array>(hex),
   /** The extra memory was cut at liveprobe's bound, or could not be read. */
-  truncated?: boolean;
-  readFailed?: boolean;
-}
+  truncated: optional<boolean>(bool),
+  readFailed: optional<boolean>(bool),
+};
+
+type Spec = typeof SYSCALL_FIELDS;
+type Typed = { [K in keyof Spec]: Spec[K] extends FieldSpec<infer T> ? T : never };
+type KeysWhere<P extends Presence> = { [K in keyof Spec]: Spec[K]['presence'] extends P ? K : never }[keyof Spec];
 
 /** The fields a SyscallEvent is made from: everything but the decoded `args` and `text`. */
-export type SyscallFields = Omit<SyscallEvent, 'args' | 'text'>;
+export type SyscallFields = Pick<Typed, KeysWhere<'always'>> & Partial<Pick<Typed, KeysWhere<'optional'>>>;
+
+export interface SyscallEvent extends EventBase, SyscallFields, Readonly<Pick<Typed, KeysWhere<'decoded'>>> {}
+
+/** The table as a list, for code that walks it: each spec's json takes that field's value. */
+export const SYSCALL_FIELD_LIST = Object.entries(SYSCALL_FIELDS) as [keyof Spec, FieldSpec<never>][];
+
+// Gives the class the stored fields' types from the table.
+export interface SyscallRecord extends SyscallFields {}
 
 /**
  * A syscall event whose `args` and `text` are decoded on first access and
@@ -67,27 +132,34 @@ export type SyscallFields = Omit<SyscallEvent, 'args' | 'text'>;
  * decoding. toJSON includes both, so NDJSON output is complete.
  */
 export class SyscallRecord implements SyscallEvent {
-  readonly type = 'syscall' as const;
-  seq: number;
-  time: number;
-  pid: number;
-  tid: number;
-  name: string;
-  nr: number;
-  arch: Arch;
-  raw: bigint[];
-  ret: bigint | null;
-  unfinished: boolean;
-  entryTime: number | null;
-  cloneArgs?: Uint8Array;
-  path?: string;
-  argv?: string[];
-  envc?: number;
-  envUnterminated?: boolean;
-  entryMem?: Uint8Array;
-  exitMem?: Uint8Array;
-  truncated?: boolean;
-  readFailed?: boolean;
+  // The stored fields again, in the table's order, untyped (their types come
+  // from the table through the interface above), then assigned one by one:
+  // V8 builds records fast only from code that names each field. A loop over
+  // the table made construction 14x slower, assignments without these
+  // declarations 1.6x slower. test/decode.test.ts holds both lists to the
+  // table. Every field is assigned, even undefined, so every record has one
+  // shape.
+  readonly type = 'syscall';
+  seq;
+  time;
+  pid;
+  tid;
+  name;
+  nr;
+  arch;
+  raw;
+  ret;
+  unfinished;
+  entryTime;
+  cloneArgs?;
+  path?;
+  argv?;
+  envc?;
+  envUnterminated?;
+  entryMem?;
+  exitMem?;
+  truncated?;
+  readFailed?;
   #decoded: Decoded | undefined;
   #text: string | undefined;
 
@@ -103,7 +175,6 @@ export class SyscallRecord implements SyscallEvent {
     this.ret = f.ret;
     this.unfinished = f.unfinished;
     this.entryTime = f.entryTime;
-    // Always assigned (possibly undefined) so every record has one shape.
     this.cloneArgs = f.cloneArgs;
     this.path = f.path;
     this.argv = f.argv;
@@ -128,31 +199,11 @@ export class SyscallRecord implements SyscallEvent {
   }
 
   toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = {
-      type: this.type,
-      seq: this.seq,
-      time: this.time,
-      pid: this.pid,
-      tid: this.tid,
-      name: this.name,
-      nr: this.nr,
-      arch: this.arch,
-      raw: this.raw,
-      args: this.args,
-      text: this.text,
-      ret: this.ret,
-      unfinished: this.unfinished,
-      entryTime: this.entryTime,
-    };
-    if (this.cloneArgs !== undefined) out.cloneArgs = this.cloneArgs;
-    if (this.path !== undefined) out.path = this.path;
-    if (this.argv !== undefined) out.argv = this.argv;
-    if (this.envc !== undefined) out.envc = this.envc;
-    if (this.envUnterminated !== undefined) out.envUnterminated = this.envUnterminated;
-    if (this.entryMem !== undefined) out.entryMem = this.entryMem;
-    if (this.exitMem !== undefined) out.exitMem = this.exitMem;
-    if (this.truncated !== undefined) out.truncated = this.truncated;
-    if (this.readFailed !== undefined) out.readFailed = this.readFailed;
+    const out: Record<string, unknown> = {};
+    for (const [k, f] of SYSCALL_FIELD_LIST) {
+      const v = this[k];
+      if (v !== undefined || f.presence !== 'optional') out[k] = v;
+    }
     return out;
   }
 

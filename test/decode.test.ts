@@ -3,7 +3,7 @@
 // kernel quirks of argument widths).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SyscallRecord, type SyscallFields } from '../lib/events';
+import { SYSCALL_FIELDS, SyscallRecord, type SyscallFields } from '../lib/events';
 import { toJsonLine, toJsonLineGeneric } from '../lib/cli/format-json';
 import { formatEvent } from '../lib/cli/format-text';
 import { type Arch, defaultTraceFilter } from '../lib/syscalls';
@@ -224,6 +224,8 @@ describe('everything else', () => {
       ev('clone3', [0x7ffc0000n, 88], 10162n, { cloneArgs: cloneArgs(pthread) }),
       ev('execve', [0x1000, 0x2000, 0], 0n, { path: 'a"\\b', argv: ['x\ny'], truncated: true }),
       ev('exit_group', [0], null),
+      ev('sigaltstack', [0x1000, 0x2000], NEG(14), { entryMem: new Uint8Array([0, 0xff, 0x10]), exitMem: new Uint8Array(0), readFailed: true }),
+      ev('execve', [0x1000, 0x2000, 0x3000], null, { path: '/bin/\u2028\ud800', argv: [], envc: 3, envUnterminated: true, unfinished: true, entryTime: null }),
     ];
     for (const e of samples) assert.equal(toJsonLine(e), toJsonLineGeneric(e), e.name);
     const parsed = JSON.parse(toJsonLine(samples[0]!)) as { raw: string[]; args: { length: string; flags: string[] }; text: string };
@@ -231,6 +233,21 @@ describe('everything else', () => {
     assert.equal(parsed.args.length, '8392704');
     assert.deepEqual(parsed.args.flags, ['MAP_PRIVATE', 'MAP_ANONYMOUS', 'MAP_STACK']);
     assert.equal(parsed.text, 'mmap(NULL, 8392704, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0) = 0x7f6e49aee000');
+  });
+
+  test('a record stores every field of SYSCALL_FIELDS but args and text, in its order', T, () => {
+    // The constructor names the fields again (for speed): it must copy each one.
+    const stored = Object.keys(SYSCALL_FIELDS).filter((k) => SYSCALL_FIELDS[k as keyof typeof SYSCALL_FIELDS].presence !== 'decoded');
+    const full: SyscallFields = {
+      type: 'syscall', seq: 1, time: 2, pid: 3, tid: 4, name: 'execve', nr: 59, arch: 'x86_64', raw: [0n, 0n, 0n, 0n, 0n, 0n],
+      ret: 0n, unfinished: false, entryTime: 1, cloneArgs: new Uint8Array(1), path: '/p', argv: ['a'], envc: 5,
+      envUnterminated: true, entryMem: new Uint8Array(2), exitMem: new Uint8Array(3), truncated: true, readFailed: true,
+    };
+    assert.deepEqual(Object.keys(full), stored);
+    const rec = new SyscallRecord(full);
+    assert.deepEqual(Object.keys(rec), stored);
+    for (const k of stored) assert.equal(rec[k as keyof SyscallFields], full[k as keyof SyscallFields], k);
+    assert.deepEqual(Object.keys(rec.toJSON()), Object.keys(SYSCALL_FIELDS));
   });
 
   test('every decoded call is in the default trace set', T, () => {

@@ -1,7 +1,6 @@
 // NDJSON: one object per event, bigint as decimal strings (JSON has no 64-bit
 // integers), bytes as hex.
-import { SyscallRecord, type TraceEvent } from '../events';
-import type { ArgValue } from '../syscalls/decode';
+import { SYSCALL_FIELD_LIST, SyscallRecord, type TraceEvent } from '../events';
 
 function replacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -9,35 +8,30 @@ function replacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-function argJson(v: ArgValue): string {
-  return typeof v === 'bigint' ? `"${v}"` : JSON.stringify(v);
+/**
+ * Syscall events are most of a trace, so their line is written by a function
+ * made once from SYSCALL_FIELDS, which reads each field by name and passes it
+ * to the field's encoder, instead of through JSON.stringify with a replacer
+ * (about 5x faster; the output is the same). It is compiled from source text
+ * because V8 inlines neither a read by computed key nor calls to many encoders
+ * from one call site: one closure per field measured 25-35% slower.
+ */
+function compileSyscallJson(): (ev: SyscallRecord) => string {
+  let body = '';
+  SYSCALL_FIELD_LIST.forEach(([key, spec], i) => {
+    // The source text holds nothing but the table's keys, as identifiers.
+    if (!/^[A-Za-z_$][\w$]*$/.test(key)) throw new Error(`liveprobe: field ${key} is not an identifier`);
+    const prefix = JSON.stringify(`${i ? ',' : '{'}"${key}":`);
+    body +=
+      spec.presence === 'optional'
+        ? `v = ev.${key}; if (v !== undefined) s += ${prefix} + encode[${i}](v);\n`
+        : `s += ${prefix} + encode[${i}](ev.${key});\n`;
+  });
+  const make = new Function('encode', `return function syscallJson(ev) {\nlet s = '', v;\n${body}return s + '}';\n};`);
+  return make(SYSCALL_FIELD_LIST.map(([, spec]) => spec.json)) as (ev: SyscallRecord) => string;
 }
 
-/**
- * Syscall events are most of a trace, so they are written field by field,
- * in toJSON's order, instead of through JSON.stringify with a replacer
- * (about 5x faster; the output is the same).
- */
-function syscallJson(ev: SyscallRecord): string {
-  let args = '';
-  // Argument names are C identifiers: nothing to escape.
-  for (const [k, v] of Object.entries(ev.args)) args += `${args ? ',' : ''}"${k}":${argJson(v)}`;
-  let s =
-    `{"type":"syscall","seq":${ev.seq},"time":${JSON.stringify(ev.time)},"pid":${ev.pid},"tid":${ev.tid},` +
-    `"name":${JSON.stringify(ev.name)},"nr":${ev.nr},"arch":"${ev.arch}","raw":["${ev.raw.join('","')}"],` +
-    `"args":{${args}},"text":${JSON.stringify(ev.text)},"ret":${ev.ret === null ? 'null' : `"${ev.ret}"`},` +
-    `"unfinished":${ev.unfinished},"entryTime":${JSON.stringify(ev.entryTime)}`;
-  if (ev.cloneArgs !== undefined) s += `,"cloneArgs":"${Buffer.from(ev.cloneArgs).toString('hex')}"`;
-  if (ev.path !== undefined) s += `,"path":${JSON.stringify(ev.path)}`;
-  if (ev.argv !== undefined) s += `,"argv":${JSON.stringify(ev.argv)}`;
-  if (ev.envc !== undefined) s += `,"envc":${ev.envc}`;
-  if (ev.envUnterminated !== undefined) s += `,"envUnterminated":${ev.envUnterminated}`;
-  if (ev.entryMem !== undefined) s += `,"entryMem":"${Buffer.from(ev.entryMem).toString('hex')}"`;
-  if (ev.exitMem !== undefined) s += `,"exitMem":"${Buffer.from(ev.exitMem).toString('hex')}"`;
-  if (ev.truncated !== undefined) s += `,"truncated":${ev.truncated}`;
-  if (ev.readFailed !== undefined) s += `,"readFailed":${ev.readFailed}`;
-  return s + '}';
-}
+const syscallJson = compileSyscallJson();
 
 export function toJsonLine(ev: TraceEvent): string {
   if (ev instanceof SyscallRecord) return syscallJson(ev);
