@@ -37,6 +37,7 @@ export class UsageSampler {
   #timer: NodeJS.Timeout | undefined;
   #start = performance.now();
   #busy = false;
+  #stopped = false;
 
   constructor(
     readonly pid: number,
@@ -56,6 +57,9 @@ export class UsageSampler {
     this.#busy = true;
     try {
       const st = await pidusage(this.pid);
+      // A sample still under way when stop() came is dropped: after stop the
+      // CLI writes its closing lines, and nothing may follow them.
+      if (this.#stopped) return undefined;
       // pidusage runs getconf once through child_process, which gives Node a
       // SIGCHLD handler: keep ptrace stops from waking it (see the addon).
       if (this.samples.length === 0) native().quietChildStops();
@@ -71,6 +75,7 @@ export class UsageSampler {
   }
 
   stop(): void {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     pidusage.clear();
