@@ -30,6 +30,7 @@ export interface CliOptions {
 export const USAGE = `usage: liveprobe run [options] [--] <file> [args...]
        liveprobe attach [options] <pid>
        liveprobe compare [--at <sec>] [--json] -- <file> [args...] --- <file> [args...]
+       liveprobe watch [--interval 10s] [--listen host:port] [--json] <pid>... | --all
 
 Traces every thread of a process with ptrace: memory and thread syscalls,
 signals, exec and exit, as they happen.

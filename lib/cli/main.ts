@@ -15,6 +15,7 @@ import { compare } from './compare';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
 import { mapsReport } from './maps';
+import { watchCommand } from './watch';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(require.resolve('../../../package.json'), 'utf8')) as { version: string };
@@ -119,6 +120,7 @@ function render(ev: TraceEvent, json: boolean, colour: boolean): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'watch') return runCommand(() => watchCommand(argv.slice(1)));
   let opts: CliOptions;
   try {
     opts = parseArgs(argv);
@@ -137,9 +139,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`liveprobe ${version()}\n`);
     return 0;
   }
+  return runCommand(() => (opts.command === 'compare' ? compare(opts) : trace(opts)));
+}
+
+/** Runs a command; its errors become one line and an exit code. */
+async function runCommand(command: () => Promise<number>): Promise<number> {
   try {
-    return opts.command === 'compare' ? await compare(opts) : await trace(opts);
+    return await command();
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`liveprobe: ${err.message}; see liveprobe --help\n`);
+      return 2;
+    }
     if (err instanceof FilterError) {
       process.stderr.write(`liveprobe: ${err.message}\n`);
       return 2;

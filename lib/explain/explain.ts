@@ -53,8 +53,8 @@ function readStatusKb(pid: number, field: string): number | null {
 }
 
 /** RSS per model region, by overlap with the kernel's VMAs (same boundaries as the classes in practice). */
-function rssByRegion(pid: number, regions: Region[]): Map<Region, bigint> | null {
-  const text = readProc(`/proc/${pid}/smaps`);
+function rssByRegion(pid: number, regions: Region[], smaps?: string): Map<Region, bigint> | null {
+  const text = smaps ?? readProc(`/proc/${pid}/smaps`);
   if (text === undefined) return null;
   const vmas = parseSmaps(text);
   const out = new Map<Region, bigint>();
@@ -83,6 +83,10 @@ export interface ExplainInput {
   usage?: UsageSummary | null;
   /** attach: each thread's stack pointer when the world was stopped, for threads made before. */
   threadRegs?: readonly { tid: number; sp: bigint }[];
+  /** /proc/PID/smaps as the caller already read it (lib/watch reads it once per sample). */
+  smaps?: string;
+  /** The binary's facts when the caller has them already (lib/watch keeps them per executable). */
+  binary?: BinaryFacts | null;
   /** The ranges the detectors classified, one per proven allocation (counts per class). */
   extents?: readonly Extent[];
 }
@@ -91,7 +95,7 @@ export function explain(input: ExplainInput): Explanation {
   const { pid, model, findings } = input;
   // [vsyscall] is listed in maps but is no VMA of the process: not in VmSize.
   const regions = model.regions().filter((r) => r.name !== '[vsyscall]');
-  const rss = model.exited ? null : rssByRegion(pid, regions);
+  const rss = model.exited ? null : rssByRegion(pid, regions, input.smaps);
   const groups = new Map<RegionClass, { bytes: bigint; rss: bigint; origins: Map<number | string, bigint>; basis: ClassLine['basis'] }>();
   const creators = new Map<number, bigint>();
   const provenClasses = new Set((input.extents ?? []).map((x) => x.cls));
@@ -161,8 +165,8 @@ export function explain(input: ExplainInput): Explanation {
     }));
 
   const exe = input.exe ?? readProcLink(`/proc/${pid}/exe`);
-  let binary: BinaryFacts | null = null;
-  if (exe) {
+  let binary: BinaryFacts | null = input.binary ?? null;
+  if (exe && input.binary === undefined) {
     try {
       binary = binaryFacts(exe, readEnviron(pid));
     } catch {
