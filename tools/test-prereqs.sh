@@ -13,6 +13,9 @@ strace=/usr/bin/strace
 missing=()
 [ -x "$strace" ] || missing+=(strace)
 command -v cc >/dev/null || missing+=(gcc)
+# Chromium and tmux, in which test/report.test.ts opens the HTML report and drives --live.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v tmux >/dev/null || missing+=(tmux)
 # Prometheus, which test/watch.test.ts starts to scrape `liveprobe watch --listen`.
 command -v prometheus >/dev/null || missing+=(prometheus)
 if ((${#missing[@]})); then

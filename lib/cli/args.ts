@@ -25,6 +25,12 @@ export interface CliOptions {
   file?: string;
   args: string[];
   pid?: number;
+  /** Write a self-contained HTML report here at exit or detach (lib/report/html.ts). */
+  report?: string;
+  /** Write the trace in the Trace Event format here (lib/report/perfetto.ts). */
+  perfetto?: string;
+  /** A live view redrawn in place instead of the event lines (lib/cli/live.ts). */
+  live: boolean;
 }
 
 export const USAGE = `usage: liveprobe run [options] [--] <file> [args...]
@@ -50,6 +56,11 @@ options:
       --findings          show only findings (threads, arenas...), not every syscall
       --summary           explain the VmSize at exit or detach (default on a terminal)
       --no-summary        do not
+      --report <file>     write a self-contained HTML report (charts, the
+                          explanation) at exit or detach
+      --perfetto <file>   write the trace for ui.perfetto.dev / chrome://tracing
+      --live              a live view of classes, threads and findings, redrawn
+                          in place (plain lines when stderr is not a terminal)
       --at <sec>          compare: explain both at that time, then stop them
                           (default: when each exits)
   -h, --help              this text
@@ -68,7 +79,7 @@ function takeValue(argv: string[], i: number, name: string): string {
 
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = {
-    command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false, args: [],
+    command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false, live: false, args: [],
   };
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
@@ -142,6 +153,17 @@ export function parseArgs(argv: string[]): CliOptions {
       }
       case '--maps':
         opts.maps = true;
+        break;
+      case '--report':
+        opts.report = value();
+        break;
+      case '--perfetto':
+        if (command === 'compare') throw new UsageError('--perfetto applies to run and attach');
+        opts.perfetto = value();
+        break;
+      case '--live':
+        if (command === 'compare') throw new UsageError('--live applies to run and attach');
+        opts.live = true;
         break;
       case '-h':
       case '--help':

@@ -15,6 +15,8 @@ import { compare } from './compare';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
 import { mapsReport } from './maps';
+import { Pictures } from '../report';
+import { LiveView } from './live';
 import { watchCommand } from './watch';
 
 function version(): string {
@@ -30,6 +32,7 @@ async function trace(opts: CliOptions): Promise<number> {
   let filter: TraceFilter | undefined;
   if (opts.trace !== undefined) filter = parseTraceFilter(opts.trace, hostArch());
   const out = new LineWriter(opts.output);
+  const pictures = opts.report || opts.perfetto ? new Pictures(opts) : undefined;
   await prepareUsageSampling();
   const common = { followForks: opts.followForks, trace: opts.trace, preemption: opts.preemption };
   const session: Session =
@@ -72,6 +75,7 @@ async function trace(opts: CliOptions): Promise<number> {
     (pid) => {
       sampler = new UsageSampler(pid, 500, (u) => {
         if (opts.json) void out.write(toJson({ type: 'usage', pid, ...u }));
+        pictures?.usage(pid, u.rssBytes);
       });
       sampler.start();
     },
@@ -79,16 +83,22 @@ async function trace(opts: CliOptions): Promise<number> {
   );
   // The last moment the target is still whole: its exit_group (run) or the detach.
   let last: Explanation | undefined;
+  // --live draws the view where the event lines would go.
+  const live = opts.live
+    ? new LiveView(session, opts.command === 'run' ? [opts.file!, ...opts.args].join(' ') : `process ${opts.pid}`)
+    : undefined;
 
   try {
     for await (const ev of session) {
+      pictures?.add(ev, session.models.get(ev.pid));
       if (ev.type === 'syscall' && ev.name === 'exit_group' && ev.pid === session.pid && summary) {
         last = session.explain(sampler?.summary());
       }
-      if (opts.findingsOnly && ev.type !== 'finding') continue;
+      if (live || (opts.findingsOnly && ev.type !== 'finding')) continue;
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
       await out.write(render(ev, opts.json, colour));
     }
+    live?.stop();
     sampler?.stop();
     const hidden = session.stats.hiddenSignals;
     if (hidden > 0) {
@@ -98,10 +108,11 @@ async function trace(opts: CliOptions): Promise<number> {
         'delivered as usual) and the tgkill calls that sent them; --preemption shows them';
       await out.write(opts.json ? toJson({ type: 'hidden', preemptionSignals: hidden }) : text);
     }
-    if (summary || opts.json) {
+    if (summary || opts.json || pictures) {
       const fresh = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;
       const e = fresh ?? last ?? session.explain(sampler?.summary());
-      if (e) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
+      if (e && (summary || opts.json)) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
+      pictures?.close(opts.command === 'run' ? [opts.file!, ...opts.args].join(' ') : `process ${opts.pid}`, e, session.model);
     }
     if (opts.maps) for (const line of mapsReport(session.models, opts.json)) await out.write(line);
     const exit = await session.exited;
