@@ -19,7 +19,7 @@ import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor
 import { nativeReadRules } from './syscalls/memory-reads';
 import { nativeQuietRules } from './syscalls/quieting';
 import { describeTracerError } from './tracer-errors';
-import { BatchView, FIELD } from './wire';
+import { BatchView, FIELD, FLAG } from './wire';
 
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
 
@@ -130,6 +130,8 @@ export class Session implements AsyncIterable<SessionEvent> {
   #detached = deferred<void>();
   #childFds: number[] = [];
   #error: LiveprobeError | undefined;
+  /** The explanation taken at the target's exit_group, while its address space was still whole. */
+  #final: Explanation | undefined;
 
   /** @internal use run() or attach() */
   constructor(mode: 'run' | 'attach') {
@@ -229,9 +231,18 @@ export class Session implements AsyncIterable<SessionEvent> {
   /**
    * The VmSize explained now: per class (count × size, RSS), per creating
    * thread, threads by kind, binary facts and hints. undefined before the
-   * model exists. After the target exited, the model's last state (no RSS).
+   * model exists. After the target exited: the explanation taken at its
+   * exit_group, while /proc still had everything (the model's last state,
+   * without RSS, if it exited otherwise: killed by a signal).
    */
   explain(usage?: UsageSummary | null): Explanation | undefined {
+    const model = this.model;
+    if (!model || this.pid === undefined) return undefined;
+    if (model.exited && this.#final) return { ...this.#final, usage: usage ?? null };
+    return this.#explainNow(usage);
+  }
+
+  #explainNow(usage?: UsageSummary | null): Explanation | undefined {
     const model = this.model;
     if (!model || this.pid === undefined) return undefined;
     return explain({
@@ -313,8 +324,10 @@ export class Session implements AsyncIterable<SessionEvent> {
     // one path (lib/analysis.ts), and a finding goes right after the event
     // that completed it.
     const items: Item[] = [];
+    let held = false;
     for (let i = 0; i < batch.count; i++) {
       const r = decodeRecord(batch, i, this.#baseNs);
+      const isHeld = (batch.u16(i, FIELD.flags) & FLAG.held) !== 0;
       if (isErrorRecord(r)) {
         const err = describeTracerError(r);
         items.push(err);
@@ -327,8 +340,15 @@ export class Session implements AsyncIterable<SessionEvent> {
       items.push(r);
       const found = this.#analysis.process(r);
       for (const f of found) items.push(f);
+      if (isHeld) {
+        held = true;
+        // The target's exit_group: its thread is stopped at the entry and the
+        // kernel has not torn down the mm yet, so /proc still has it all.
+        if (r.pid === this.pid) this.#holdExplanation(r.tid);
+      }
       this.#lifecycle(r);
     }
+    if (held) this.#native?.release();
     if (this.#iterationDone) {
       // Nobody reads any more (break / return()): keep the tracer flowing.
       if (!batch.last) this.#native?.grant(1);
@@ -341,6 +361,17 @@ export class Session implements AsyncIterable<SessionEvent> {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+
+  #holdExplanation(exitingTid: number): void {
+    try {
+      const e = this.#explainNow();
+      // That thread's state is our ptrace stop ('t'), not the program's.
+      if (e) e.threads = e.threads.map((t) => (t.tid === exitingTid ? { ...t, state: 'exit_group' } : t));
+      this.#final = e;
+    } catch {
+      this.#final = undefined;  // explained from the model alone later
+    }
   }
 
   /** What an event means for the session's promises and the child's pipes. */

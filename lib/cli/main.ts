@@ -8,7 +8,6 @@ import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
 import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
-import type { Explanation } from '../explain/explain';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
 import { compare } from './compare';
@@ -76,14 +75,9 @@ async function trace(opts: CliOptions): Promise<number> {
     },
     () => undefined,
   );
-  // The last moment the target is still whole: its exit_group (run) or the detach.
-  let last: Explanation | undefined;
 
   try {
     for await (const ev of session) {
-      if (ev.type === 'syscall' && ev.name === 'exit_group' && ev.pid === session.pid && summary) {
-        last = session.explain(sampler?.summary());
-      }
       if (opts.findingsOnly && ev.type !== 'finding') continue;
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
       await out.write(render(ev, opts.json, colour));
@@ -98,8 +92,8 @@ async function trace(opts: CliOptions): Promise<number> {
       await out.write(opts.json ? toJson({ type: 'hidden', preemptionSignals: hidden }) : text);
     }
     if (summary || opts.json) {
-      const fresh = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;
-      const e = fresh ?? last ?? session.explain(sampler?.summary());
+      // After an exit: the explanation the session took at the exit_group.
+      const e = session.explain(sampler?.summary());
       if (e) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
     }
     if (opts.maps) for (const line of mapsReport(session.models, opts.json)) await out.write(line);
