@@ -109,6 +109,8 @@ export class Session implements AsyncIterable<SessionEvent> {
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
+  /** Wall-clock time (ms since the epoch) of the events' time 0: an event at `time` ms happened at epochMs + time. */
+  readonly epochMs = performance.timeOrigin + performance.now();
   /** Model and detectors (lib/analysis.ts): every event, in record order, as its batch arrives. */
   readonly #analysis = new Analysis(targetArenaLimits);
   /** attach: each thread's registers at the stopped-world moment. */

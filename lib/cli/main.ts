@@ -11,6 +11,8 @@ import { formatEvent, useColour } from './format-text';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
 import { compare } from './compare';
+import { SyscallCounts } from './counts';
+import { LineTimes } from './timestamps';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
 import { mapsReport } from './maps';
@@ -25,11 +27,13 @@ function signalExitCode(signal: NodeJS.Signals): number {
 }
 
 async function trace(opts: CliOptions): Promise<number> {
+  // strace -c counts every syscall unless -e says otherwise.
+  const trace = opts.trace ?? (opts.counts !== 'off' ? 'all' : undefined);
   let filter: TraceFilter | undefined;
-  if (opts.trace !== undefined) filter = parseTraceFilter(opts.trace, hostArch());
+  if (trace !== undefined) filter = parseTraceFilter(trace, hostArch());
   const out = new LineWriter(opts.output);
   await prepareUsageSampling();
-  const common = { followForks: opts.followForks, trace: opts.trace, preemption: opts.preemption };
+  const common = { followForks: opts.followForks, trace, preemption: opts.preemption };
   const session: Session =
     opts.command === 'run'
       ? run(opts.file!, opts.args, { ...common, noAslr: opts.noAslr })
@@ -64,6 +68,15 @@ async function trace(opts: CliOptions): Promise<number> {
     opts.durationMs !== undefined ? setTimeout(() => void session.detach(), opts.durationMs) : undefined;
   const colour = opts.output === undefined && !opts.json && useColour(process.stderr);
   const summary = opts.summary ?? (opts.output === undefined && Boolean(process.stderr.isTTY));
+  const counts = opts.counts !== 'off' ? new SyscallCounts() : undefined;
+  const times = new LineTimes(opts, session.epochMs);
+  // The explanation on demand, without detaching: kill -USR1 <liveprobe> or --every.
+  const explainNow = () => {
+    const e = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;
+    if (e) void out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e) + '\n');
+  };
+  process.on('SIGUSR1', explainNow);
+  const every = opts.everyMs !== undefined ? setInterval(explainNow, opts.everyMs) : undefined;
   // CPU and RSS over time (pidusage), for the summary and as --json usage lines.
   let sampler: UsageSampler | undefined;
   void session.ready.then(
@@ -78,10 +91,15 @@ async function trace(opts: CliOptions): Promise<number> {
 
   try {
     for await (const ev of session) {
-      if (opts.findingsOnly && ev.type !== 'finding') continue;
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
-      await out.write(render(ev, opts.json, colour));
+      if (counts && ev.type === 'syscall') counts.add(ev);
+      if (opts.counts === 'only') continue;
+      if (opts.findingsOnly && ev.type !== 'finding') continue;
+      const line = render(ev, opts.json, colour);
+      await out.write(times.active && !opts.json ? times.apply(ev, line) : line);
     }
+    if (every) clearInterval(every);
+    if (counts) await out.write(counts.format());
     sampler?.stop();
     const hidden = session.stats.hiddenSignals;
     if (hidden > 0) {
@@ -103,7 +121,9 @@ async function trace(opts: CliOptions): Promise<number> {
     return exit.signal ? signalExitCode(exit.signal) : (exit.code ?? 0);
   } finally {
     if (timer) clearTimeout(timer);
+    if (every) clearInterval(every);
     for (const s of signals) process.off(s, onStop);
+    process.off('SIGUSR1', explainNow);
     await out.close();
   }
 }
