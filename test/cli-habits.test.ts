@@ -1,0 +1,137 @@
+// strace's habits in the CLI (issue 16 §3) and the explanation on demand
+// (§2): each behaviour against the real addon and real fixtures.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { parseArgs } from '../lib/cli/args';
+import { fixture } from './helpers/fixtures';
+import { STRACE } from './helpers/strace';
+import { cliPath, runCli, sleep, startUnderShell } from './helpers/trace';
+
+const T = { timeout: 120_000 };
+
+/** The rows of an strace -c table: name → [calls, errors]. */
+function countRows(table: string): Map<string, [number, number]> {
+  const rows = new Map<string, [number, number]>();
+  for (const l of table.split('\n')) {
+    const m = /^ *\d+\.\d\d +\d+\.\d{6} +\d+ +(\d+) ([ \d]{9}) (\S+)$/.exec(l);
+    if (m) rows.set(m[3]!, [Number(m[1]), Number(m[2]!.trim() || 0)]);
+  }
+  return rows;
+}
+
+const tmp = (name: string) => path.join(os.tmpdir(), `liveprobe-habits-${process.pid}-${name}`);
+
+describe('strace habits', () => {
+  test('-c -f on the syscalls fixture: the calls and errors columns equal strace -c -f, row for row', T, async () => {
+    const bin = await fixture('syscalls');
+    const ours = tmp('c.txt');
+    const theirs = tmp('strace-c.txt');
+    try {
+      const r = await runCli(['run', '-c', '-f', '-o', ours, '--', bin]);
+      assert.equal(r.code, 0, r.stderr);
+      await new Promise<void>((resolve, reject) =>
+        spawn(STRACE, ['-c', '-f', '-o', theirs, bin], { stdio: 'ignore' }).on('close', (c) => (c === 0 ? resolve() : reject(new Error(`strace ${c}`)))),
+      );
+      const a = fs.readFileSync(ours, 'utf8');
+      const b = fs.readFileSync(theirs, 'utf8');
+      const lines = a.trimEnd().split('\n');
+      assert.equal(lines[0], '% time     seconds  usecs/call     calls    errors syscall');
+      assert.equal(lines[1], '------ ----------- ----------- --------- --------- ----------------');
+      assert.equal(lines.at(-2), lines[1]);
+      assert.deepEqual([...countRows(a)].sort(), [...countRows(b)].sort());
+      assert.ok(countRows(a).get('total')![0] > 100 && countRows(a).get('clone3')![1] > 0);
+    } finally {
+      fs.rmSync(ours, { force: true });
+      fs.rmSync(theirs, { force: true });
+    }
+  });
+
+  test('-tt -T, -ttt, -r: times as strace prints them', T, async () => {
+    const bin = await fixture('exitwith');
+    const tt = await runCli(['run', '-tt', '-T', '--', bin, 'code', '0']);
+    assert.equal(tt.code, 0);
+    const mmap = tt.stderr.split('\n').find((l) => / mmap\(NULL, /.test(l))!;
+    assert.match(mmap, /^\[pid +\d+\] \d\d:\d\d:\d\d\.\d{6} mmap\(NULL, .*\) = 0x[0-9a-f]+ <\d+\.\d{6}>$/);
+    assert.match(tt.stderr, /^\[pid +\d+\] \d\d:\d\d:\d\d\.\d{6} exit_group\(0\) = \?$/m, 'no <time> for a call that never returns');
+    const ttt = await runCli(['run', '-ttt', '--', bin, 'code', '0']);
+    const now = Date.now() / 1000;
+    const stamp = Number(/^\[pid +\d+\] (\d+\.\d{6}) mmap\(/m.exec(ttt.stderr)![1]);
+    assert.ok(stamp > now - 60 && stamp <= now, `${stamp} is seconds since the epoch`);
+    const rel = await runCli(['run', '-r', '--', bin, 'code', '0']);
+    const first = rel.stderr.split('\n')[0]!;
+    assert.match(first, /^\[pid +\d+\]      0\.000000 /);
+    assert.ok(rel.stderr.split('\n').filter(Boolean).every((l) => /^\[pid +\d+\] +\d+\.\d{6} /.test(l)), rel.stderr);
+  });
+
+  test('options anywhere, -p PID: attach 1234 --duration 1, -p 1234 --duration 300ms', T, async () => {
+    const target = await startUnderShell(await fixture('exitwith'), ['code', '0', '-sleep-ms', '60000']);
+    try {
+      for (const args of [['attach', String(target.pid), '--duration', '0.3', '--no-summary'], ['-p', String(target.pid), '--duration', '300ms', '--no-summary']]) {
+        const r = await runCli(args);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+        const lines = r.stderr.trimEnd().split('\n');
+        assert.match(lines[0]!, new RegExp(`^\\[pid +${target.pid}\\] \\+\\+\\+ attached \\(process ${target.pid}\\) \\+\\+\\+$`));
+        assert.equal(lines.at(-1), `[pid ${String(target.pid).padStart(6)}] +++ detached from process ${target.pid} +++`);
+      }
+    } finally {
+      target.kill();
+    }
+  });
+
+  test('times take a unit as compare --at does; --duration 0 is refused with the reason; run keeps the program\'s own options', () => {
+    assert.equal(parseArgs(['run', '--duration', '1s', 'x']).durationMs, 1000);
+    assert.equal(parseArgs(['run', '--duration', '250ms', 'x']).durationMs, 250);
+    assert.equal(parseArgs(['run', '--duration', '1.5', 'x']).durationMs, 1500);
+    assert.equal(parseArgs(['compare', '--at', '2s', '--', 'a', '---', 'b']).atMs, 2000);
+    assert.equal(parseArgs(['attach', '--every', '10s', '1']).everyMs, 10_000);
+    assert.throws(() => parseArgs(['run', '--duration', '0', 'x']), {
+      message: '--duration 0 would detach before anything is traced; give a time above 0, or leave it out to trace until the target exits',
+    });
+    const r = parseArgs(['run', '-f', '-tt', './prog', '-p', '3', '--duration', '1']);
+    assert.deepEqual([r.command, r.file, r.args, r.followForks, r.timestamps, r.durationMs], ['run', './prog', ['-p', '3', '--duration', '1'], true, 2, undefined]);
+    assert.deepEqual([parseArgs(['-p', '42']).command, parseArgs(['-p', '42']).pid], ['attach', 42]);
+    assert.deepEqual([parseArgs(['-c', '/bin/true']).command, parseArgs(['-c', '/bin/true']).counts], ['run', 'only']);
+    assert.equal(parseArgs(['run', '-C', 'x']).counts, 'both');
+  });
+});
+
+describe('the explanation on demand', () => {
+  async function explanations(args: string[], poke: boolean): Promise<{ lines: string[]; text: string }> {
+    const out = tmp('on-demand.txt');
+    const child = spawn(process.execPath, [cliPath(), 'run', '-o', out, ...args], { stdio: 'ignore' });
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    if (poke) {
+      // Once the target runs (its first lines are in the file), ask.
+      for (let i = 0; i < 400 && !(fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('mmap(')); i++) await sleep(10);
+      await sleep(300);
+      child.kill('SIGUSR1');
+    }
+    assert.equal(await closed, 0);
+    const text = fs.readFileSync(out, 'utf8');
+    fs.rmSync(out, { force: true });
+    return { lines: text.split('\n'), text };
+  }
+
+  test('kill -USR1 <liveprobe>: the explanation now, the trace goes on (text)', T, async () => {
+    const { lines, text } = await explanations(['--', await fixture('ex7'), '-sleep', '1200ms'], true);
+    const heads = lines.filter((l) => /^=== liveprobe: why process \d+ has this much virtual memory ===$/.test(l));
+    assert.equal(heads.length, 1, text);
+    const at = lines.indexOf(heads[0]!);
+    assert.match(lines[at + 1]!, /^VmSize (\d+) kB \(\/proc\/\d+\/status\), model \1 kB$/);
+    assert.ok(lines.slice(at).some((l) => / exit_group\(0\) = \?$/.test(l)), 'the trace goes on after it');
+  });
+
+  test('--json --every 300ms: explanation objects while tracing, each equal to /proc', T, async () => {
+    const { lines } = await explanations(['--json', '--every', '300ms', '--', await fixture('ex7'), '-sleep', '1200ms'], false);
+    const objs = lines.filter(Boolean).map((l) => JSON.parse(l) as { type: string; vmSizeKb: number | null; modelKb: number });
+    const ex = objs.filter((o) => o.type === 'explanation');
+    assert.ok(ex.length >= 3, `${ex.length} explanations: at least 2 while tracing and 1 at exit`);
+    for (const e of ex) assert.ok(e.vmSizeKb! > 0 && e.modelKb > 0, 'each read /proc while the target was alive');
+    assert.equal(objs.at(-1)!.type, 'explanation', 'and the last one at the exit');
+    assert.equal(ex.at(-1)!.vmSizeKb, ex.at(-1)!.modelKb, 'at exit_group the model adds up to VmSize');
+  });
+});
