@@ -135,3 +135,55 @@ describe('the explanation on demand', () => {
     assert.equal(ex.at(-1)!.vmSizeKb, ex.at(-1)!.modelKb, 'at exit_group the model adds up to VmSize');
   });
 });
+
+describe("what the newcomer tripped on", () => {
+  test('attach --findings --no-summary: the attach and detach lines and the number of findings, not silence', T, async () => {
+    const target = await startUnderShell(await fixture('exitwith'), ['code', '0', '-sleep-ms', '60000']);
+    try {
+      const r = await runCli(['attach', '--findings', '--no-summary', '--duration', '300ms', String(target.pid)]);
+      assert.equal(r.code, 0, r.stderr);
+      const who = `[pid ${String(target.pid).padStart(6)}]`;
+      assert.equal(r.stderr, `${who} +++ tracing 1 thread of process ${target.pid} +++\n${who} +++ detached from process ${target.pid} +++\nliveprobe: 0 findings\n`);
+    } finally {
+      target.kill();
+    }
+  });
+
+  test('run --duration: says what it waits for after the detach', T, async () => {
+    const r = await runCli(['run', '--findings', '--no-summary', '--duration', '300ms', '--', await fixture('ex7'), '-sleep', '1s']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.trimEnd().split('\n').filter((l) => !l.includes('>>>'));
+    const pid = /process (\d+) \+\+\+$/.exec(lines[0]!)![1];
+    assert.deepEqual(lines.slice(1), [
+      `[pid ${pid!.padStart(6)}] +++ detached from process ${pid} +++`,
+      `liveprobe: detached; process ${pid} keeps liveprobe's seccomp filter, so liveprobe stays to let its traced syscalls through until it exits (nothing more is reported)`,
+      /^liveprobe: (\d+) findings$/.exec(lines.at(-1)!)![0],
+    ]);
+  });
+
+  test('attach 2 (a kernel thread): says so, not "a security module"', T, async (t) => {
+    const stat = fs.readFileSync('/proc/2/stat', 'utf8');
+    if (!stat.includes('(kthreadd)')) return t.skip('pid 2 is not kthreadd in this pid namespace');
+    const r = await runCli(['attach', '2']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'liveprobe: process 2 (kthreadd) is a kernel thread, which cannot be traced: it has no user-space memory or syscalls\n');
+  });
+
+  test('one arena: "1 glibc malloc arena heap reserves 64 MiB" (MALLOC_ARENA_MAX=2)', T, async () => {
+    const { run } = await import('../lib');
+    const session = run(await fixture('ex7'), ['-sleep', '300ms'], { stdio: 'ignore', env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
+    for await (const _ of session) void _;
+    const e = session.explain()!;
+    assert.ok(e.hints.includes('MALLOC_ARENA_MAX=2 is set: glibc makes at most that many arenas (main arena included).'), e.hints.join('\n'));
+    assert.match(e.hints[0]!, /^VmSize is not RSS: 1 glibc malloc arena heap reserves 64 MiB of address space, \d+ KiB resident; reserved memory costs no RAM\.$/);
+  });
+
+  test('compare: long command lines keep their ends in the column headers', async () => {
+    const { formatComparison } = await import('../lib/explain/format');
+    const e = { type: 'explanation' as const, pid: 1, vmSizeKb: 1, modelKb: 1, classes: [], byCreator: [], threads: [], explainedKb: 0, binary: null, usage: null, hints: [] };
+    const head = formatComparison(e, e, [
+      '/work/liveprobe/test/.fixtures-out/ex7 -sleep 5s', '/work/liveprobe/test/.fixtures-out/ex7pure -sleep 5s',
+    ]).split('\n')[0];
+    assert.equal(head, `${'class'.padEnd(22)} …/test/.fixtures-out/ex7 -sleep 5s …t/.fixtures-out/ex7pure -sleep 5s difference`);
+  });
+});

@@ -94,9 +94,21 @@ async function trace(opts: CliOptions): Promise<number> {
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
       if (counts && ev.type === 'syscall') counts.add(ev);
       if (opts.counts === 'only') continue;
-      if (opts.findingsOnly && ev.type !== 'finding') continue;
+      // --findings keeps the lines that say what happened to the session.
+      if (opts.findingsOnly && !FINDINGS_CONTEXT.has(ev.type)) continue;
       const line = render(ev, opts.json, colour);
       await out.write(times.active && !opts.json ? times.apply(ev, line) : line);
+      if (ev.type === 'detached' && ev.filterInPlace && !opts.json) {
+        // The filter cannot be removed (docs/architecture.md): say why nothing ends yet.
+        await out.write(
+          `liveprobe: detached; process ${ev.pid} keeps liveprobe's seccomp filter, so liveprobe stays ` +
+            'to let its traced syscalls through until it exits (nothing more is reported)',
+        );
+      }
+    }
+    if (opts.findingsOnly && !opts.json) {
+      const n = session.findings.length;
+      await out.write(`liveprobe: ${n} finding${n === 1 ? '' : 's'}`);
     }
     if (every) clearInterval(every);
     if (counts) await out.write(counts.format());
@@ -127,6 +139,8 @@ async function trace(opts: CliOptions): Promise<number> {
     await out.close();
   }
 }
+
+const FINDINGS_CONTEXT = new Set<TraceEvent['type']>(['finding', 'started', 'detached', 'exit']);
 
 function render(ev: TraceEvent, json: boolean, colour: boolean): string {
   return json ? toJsonLine(ev) : formatEvent(ev, colour);

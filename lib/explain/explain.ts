@@ -189,7 +189,7 @@ function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): st
   if (arena && arena.count > 0) {
     const rss = arena.rss !== null ? `, ${fmtSize(arena.rss)} resident` : '';
     hints.push(
-      `VmSize is not RSS: ${arena.count} glibc malloc arena heap${arena.count > 1 ? 's' : ''} reserve ${fmtSize(arena.bytes)} of address space${rss}; reserved memory costs no RAM.`,
+      `VmSize is not RSS: ${arena.count} glibc malloc arena heap${arena.count > 1 ? 's reserve' : ' reserves'} ${fmtSize(arena.bytes)} of address space${rss}; reserved memory costs no RAM.`,
     );
     const env = readEnviron(pid);
     const max = env.find((v) => v.startsWith('MALLOC_ARENA_MAX='));

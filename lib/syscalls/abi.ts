@@ -78,6 +78,8 @@ export const EPERM = errnoNumber('EPERM');
 export const ESRCH = errnoNumber('ESRCH');
 export const ENOENT = errnoNumber('ENOENT');
 export const EBUSY = errnoNumber('EBUSY');
+/** task->flags bit of a kernel thread (include/linux/sched.h), field 9 of /proc/PID/stat. */
+export const PF_KTHREAD = 0x00200000;
 
 /**
  * The kernel's MAX_ERRNO (include/linux/err.h): a return value in
