@@ -50,6 +50,44 @@ describe('strace habits', () => {
     }
   });
 
+  test('-e trace=%class for every class strace 6.1 knows: the same calls, as many times, as strace -f -e trace=%class', T, async (t) => {
+    if (!fs.existsSync('/bin/bash')) return t.skip('needs bash for /dev/tcp');
+    const bin = await fixture('syscalls');
+    // Files, descriptors, a refused TCP connect, credentials, a signal, stat
+    // and statfs, and the fixture's SysV IPC and memory calls.
+    const script = `exec 3<>/dev/tcp/127.0.0.1/1; ls -l / >/dev/null; id >/dev/null; kill -0 $$; stat / >/dev/null; df / >/dev/null; ${bin} >/dev/null; true`;
+    const ours = tmp('class.txt');
+    const theirs = tmp('strace-class.txt');
+    const tally = (text: string, re: RegExp) => {
+      const n = new Map<string, number>();
+      for (const l of text.split('\n')) {
+        const m = re.exec(l);
+        if (m) n.set(m[1]!, (n.get(m[1]!) ?? 0) + 1);
+      }
+      return [...n].sort();
+    };
+    try {
+      for (const cls of ['%file', '%desc', '%network', '%signal', '%ipc', '%creds', '%clock', '%pure', '%stat', '%lstat', '%fstat', '%%stat', '%statfs', '%fstatfs', '%%statfs', '%memory', '%process']) {
+        const r = await runCli(['run', '-f', '-o', ours, '-e', `trace=${cls}`, '--', '/bin/bash', '-c', script]);
+        assert.equal(r.code, 0, r.stderr);
+        // The same stdio as the CLI's target (runCli): bash and ls ask isatty of each.
+        await new Promise<void>((resolve) => {
+          const c = spawn(STRACE, ['-f', '-o', theirs, '-e', `trace=${cls}`, '/bin/bash', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+          c.stdout.resume();
+          c.stderr.resume();
+          c.on('close', () => resolve());
+        });
+        const a = tally(fs.readFileSync(ours, 'utf8'), /^\[pid +\d+\] ([a-z_0-9]+)\(/);
+        const b = tally(fs.readFileSync(theirs, 'utf8'), /^\d+ +([a-z_0-9]+)\(/);
+        assert.deepEqual(a, b, cls);
+        if (['%file', '%desc', '%network', '%signal', '%ipc', '%creds', '%pure', '%memory', '%process'].includes(cls)) assert.ok(a.length > 0, `${cls} saw calls`);
+      }
+    } finally {
+      fs.rmSync(ours, { force: true });
+      fs.rmSync(theirs, { force: true });
+    }
+  });
+
   test('-tt -T, -ttt, -r: times as strace prints them', T, async () => {
     const bin = await fixture('exitwith');
     const tt = await runCli(['run', '-tt', '-T', '--', bin, 'code', '0']);
