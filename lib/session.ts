@@ -2,7 +2,7 @@
 // a credit window so a slow consumer slows the target instead of losing
 // events (docs/wire-format.md, "Credits and batching").
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Analysis, targetArenaLimits } from './analysis';
@@ -47,6 +47,12 @@ interface CommonOptions {
    * (lib/syscalls/quieting.ts).
    */
   preemption?: boolean;
+  /**
+   * Take the explanation at the target's exit_group, while /proc still has
+   * everything, for explain() after the exit (default true). false saves a
+   * run that never asks for it the work (the CLI without a summary).
+   */
+  explainAtExit?: boolean;
 }
 
 export interface RunOptions extends CommonOptions {
@@ -134,6 +140,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   #error: LiveprobeError | undefined;
   /** The explanation taken at the target's exit_group, while its address space was still whole. */
   #final: Explanation | undefined;
+  #explainAtExit = true;
 
   /** @internal use run() or attach() */
   constructor(mode: 'run' | 'attach') {
@@ -179,6 +186,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   }
 
   #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {
+    this.#explainAtExit = opts.explainAtExit ?? true;
     try {
       this.#native = createNative(mode, nativeOpts, (ab) => this.#onBatch(ab));
       this.#native.grant(Math.max(1, opts.window ?? 4));
@@ -346,7 +354,7 @@ export class Session implements AsyncIterable<SessionEvent> {
         held = true;
         // The target's exit_group: its thread is stopped at the entry and the
         // kernel has not torn down the mm yet, so /proc still has it all.
-        if (r.pid === this.pid) this.#holdExplanation(r.tid);
+        if (r.pid === this.pid && this.#explainAtExit) this.#holdExplanation(r.tid);
       }
       this.#lifecycle(r);
     }
@@ -445,12 +453,14 @@ export class Session implements AsyncIterable<SessionEvent> {
         this.#childFds.push(fds[i]);
       } else {
         const [r, w] = native().pipe();
+        // Loaded only for pipes: most runs never need it (start-up, issue 16 §5).
+        const { Socket } = require('node:net') as typeof net;
         if (i === 0) {
           fds[i] = r;
-          self.stdin = new net.Socket({ fd: w, readable: false, writable: true });
+          self.stdin = new Socket({ fd: w, readable: false, writable: true });
         } else {
           fds[i] = w;
-          const sock = new net.Socket({ fd: r, readable: true, writable: false });
+          const sock = new Socket({ fd: r, readable: true, writable: false });
           if (i === 1) self.stdout = sock;
           else self.stderr = sock;
         }

@@ -10,12 +10,10 @@ import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
-import { compare } from './compare';
 import { SyscallCounts } from './counts';
 import { LineTimes } from './timestamps';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
-import { mapsReport } from './maps';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(require.resolve('../../../package.json'), 'utf8')) as { version: string };
@@ -32,8 +30,13 @@ async function trace(opts: CliOptions): Promise<number> {
   let filter: TraceFilter | undefined;
   if (trace !== undefined) filter = parseTraceFilter(trace, hostArch());
   const out = new LineWriter(opts.output);
-  await prepareUsageSampling();
-  const common = { followForks: opts.followForks, trace, preemption: opts.preemption };
+  prepareUsageSampling();
+  const summary = opts.summary ?? (opts.output === undefined && Boolean(process.stderr.isTTY));
+  const common = {
+    followForks: opts.followForks, trace, preemption: opts.preemption,
+    // Only a run that will print an explanation pays for one at the exit.
+    explainAtExit: summary || opts.json || opts.everyMs !== undefined,
+  };
   const session: Session =
     opts.command === 'run'
       ? run(opts.file!, opts.args, { ...common, noAslr: opts.noAslr })
@@ -67,7 +70,6 @@ async function trace(opts: CliOptions): Promise<number> {
   const timer =
     opts.durationMs !== undefined ? setTimeout(() => void session.detach(), opts.durationMs) : undefined;
   const colour = opts.output === undefined && !opts.json && useColour(process.stderr);
-  const summary = opts.summary ?? (opts.output === undefined && Boolean(process.stderr.isTTY));
   const counts = opts.counts !== 'off' ? new SyscallCounts() : undefined;
   const times = new LineTimes(opts, session.epochMs);
   // The explanation on demand, without detaching: kill -USR1 <liveprobe> or --every.
@@ -77,7 +79,7 @@ async function trace(opts: CliOptions): Promise<number> {
   };
   process.on('SIGUSR1', explainNow);
   const every = opts.everyMs !== undefined ? setInterval(explainNow, opts.everyMs) : undefined;
-  // CPU and RSS over time (pidusage), for the summary and as --json usage lines.
+  // CPU and RSS over time (/proc/PID/stat), for the summary and as --json usage lines.
   let sampler: UsageSampler | undefined;
   void session.ready.then(
     (pid) => {
@@ -126,7 +128,10 @@ async function trace(opts: CliOptions): Promise<number> {
       const e = session.explain(sampler?.summary());
       if (e) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
     }
-    if (opts.maps) for (const line of mapsReport(session.models, opts.json)) await out.write(line);
+    if (opts.maps) {
+      const { mapsReport } = await import('./maps');
+      for (const line of mapsReport(session.models, opts.json)) await out.write(line);
+    }
     const exit = await session.exited;
     if (stopSignal) return signalExitCode(stopSignal);
     if (exit.detached) return 0;
@@ -166,7 +171,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return opts.command === 'compare' ? await compare(opts) : await trace(opts);
+    // What only one command needs is loaded by that command (start-up, issue 16 §5).
+    return opts.command === 'compare' ? await (await import('./compare')).compare(opts) : await trace(opts);
   } catch (err) {
     if (err instanceof FilterError) {
       process.stderr.write(`liveprobe: ${err.message}\n`);

@@ -107,6 +107,8 @@ export function unsignedReturn(ret: bigint): bigint {
 
 /** auxv tag of the page size (linux/auxvec.h); the only auxv entry liveprobe reads. */
 export const AT_PAGESZ = 6;
+/** auxv: the clock tick (sysconf(_SC_CLK_TCK)), the unit of /proc/PID/stat's CPU times. */
+export const AT_CLKTCK = 17;
 
 /** The kernel's ANON_VMA_NAME_MAX_LEN: the longest anonymous-mapping name with its NUL. */
 export const ANON_VMA_NAME_MAX = 80;
