@@ -199,6 +199,18 @@ describe("what the newcomer tripped on", () => {
     ]);
   });
 
+  test('a thread made by clone3 says clone3: "+++ started by clone3", JSON "call":"clone3" (how stays ptrace\'s event)', T, async () => {
+    const ex7 = await fixture('ex7');
+    const text = await runCli(['run', '--', ex7, '-sleep', '10ms']);
+    const started = text.stderr.split('\n').filter((l) => l.includes('+++ started by'));
+    assert.ok(started.length >= 3, text.stderr);
+    for (const l of started) assert.match(l, /^\[pid +\d+\] \+\+\+ started by clone3 from \d+ \(process \d+\) \+\+\+$/);
+    const json = await runCli(['run', '--json', '--', ex7, '-sleep', '10ms']);
+    const starts = json.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.type === 'thread-start');
+    assert.ok(starts.length >= 3);
+    for (const o of starts) assert.deepEqual([o.how, o.call], ['clone', 'clone3']);
+  });
+
   test('attach 2 (a kernel thread): says so, not "a security module"', T, async (t) => {
     const stat = fs.readFileSync('/proc/2/stat', 'utf8');
     if (!stat.includes('(kthreadd)')) return t.skip('pid 2 is not kthreadd in this pid namespace');

@@ -1138,6 +1138,12 @@ void Tracer::onCloneEvent(Task& t, int event) {
                    : event == PTRACE_EVENT_FORK ? wire::StartEvent::kFork
                                                 : wire::StartEvent::kVfork);
     r.args[0] = ours ? 1 : 0;
+    // The call that made it: the event is CLONE for clone and clone3 alike.
+    if (t.in_syscall) {
+      r.args[1] = uint64_t(uint32_t(t.pending.nr));
+      r.args[2] = 1;
+      r.arch = t.pending.arch;
+    }
   }
   auto it = tasks_.find(child);
   if (it == tasks_.end() && phase_ == Phase::kDetaching && released_.count(child)) {
