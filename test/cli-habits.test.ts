@@ -211,6 +211,42 @@ describe("what the newcomer tripped on", () => {
     for (const o of starts) assert.deepEqual([o.how, o.call], ['clone', 'clone3']);
   });
 
+  test('-o FILE at a terminal: the trace goes to the file, the summary to the terminal', T, async (t) => {
+    if (!fs.existsSync('/usr/bin/script')) return t.skip('needs script(1) for a terminal');
+    const out = tmp('o-terminal.txt');
+    try {
+      // script(1) gives liveprobe a pseudo-terminal as stdin/stdout/stderr.
+      const r = await new Promise<{ code: number | null; text: string }>((resolve) => {
+        const c = spawn('/usr/bin/script', ['-qec', `${process.execPath} ${cliPath()} run -o ${out} -- /bin/true`, '/dev/null'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let text = '';
+        c.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+        c.on('close', (code) => resolve({ code, text }));
+      });
+      assert.equal(r.code, 0);
+      const lines = r.text.replace(/\r/g, '').split('\n');
+      const at = lines.findIndex((l) => /^=== liveprobe: why process \d+ has this much virtual memory ===$/.test(l));
+      assert.ok(at >= 0, r.text);
+      assert.match(lines[at + 1]!, /^VmSize (\d+) kB \(\/proc\/\d+\/status\), model \1 kB$/);
+      assert.equal(lines[at + 2], 'binary: not a Go binary (links glibc)');
+      const trace = fs.readFileSync(out, 'utf8');
+      assert.match(trace, /^\[pid +\d+\] exit_group\(0\) = \?$/m);
+      assert.ok(!trace.includes('=== liveprobe'), 'the summary is not in the trace file');
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
+  });
+
+  test('Ctrl-C in run: the exit code is the target\'s (0 when it exits 0 on SIGINT), run as the README says', T, async () => {
+    const child = spawn(process.execPath, [cliPath(), 'run', '-o', '/dev/null', '--', '/bin/sh', '-c', 'trap "exit 0" INT; echo up; while :; do sleep 0.1; done'], {
+      stdio: ['ignore', 'pipe', 'ignore'], detached: true,
+    });
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    await sleep(100);
+    process.kill(-child.pid!, 'SIGINT'); // the terminal's Ctrl-C: the whole foreground group
+    assert.equal(await closed, 0);
+  });
+
   test('attach 2 (a kernel thread): says so, not "a security module"', T, async (t) => {
     const stat = fs.readFileSync('/proc/2/stat', 'utf8');
     if (!stat.includes('(kthreadd)')) return t.skip('pid 2 is not kthreadd in this pid namespace');

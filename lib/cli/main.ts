@@ -31,7 +31,10 @@ async function trace(opts: CliOptions): Promise<number> {
   if (trace !== undefined) filter = parseTraceFilter(trace, hostArch());
   const out = new LineWriter(opts.output);
   prepareUsageSampling();
-  const summary = opts.summary ?? (opts.output === undefined && Boolean(process.stderr.isTTY));
+  // On by default at a terminal, -o or not; with -o FILE the default summary
+  // goes to the terminal, where the person who ran liveprobe is looking.
+  const summary = opts.summary ?? Boolean(process.stderr.isTTY);
+  const summaryToTerminal = opts.summary === undefined && opts.output !== undefined && summary;
   const common = {
     followForks: opts.followForks, trace, preemption: opts.preemption,
     // Only a run that will print an explanation pays for one at the exit.
@@ -126,7 +129,8 @@ async function trace(opts: CliOptions): Promise<number> {
     if (summary || opts.json) {
       // After an exit: the explanation the session took at the exit_group.
       const e = session.explain(sampler?.summary());
-      if (e) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
+      if (e && summaryToTerminal && !opts.json) process.stderr.write('\n' + formatExplanation(e) + '\n');
+      else if (e) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
     }
     if (opts.maps) {
       const { mapsReport } = await import('./maps');
