@@ -247,6 +247,20 @@ describe("what the newcomer tripped on", () => {
     assert.equal(await closed, 0);
   });
 
+  test('--json starts with a header that states the time unit and its zero', T, async () => {
+    const before = Date.now();
+    const r = await runCli(['run', '--json', '--', '/bin/true']);
+    assert.equal(r.code, 0);
+    const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(Object.keys(lines[0]!), ['type', 'version', 'timeUnit', 'timeZero']);
+    assert.deepEqual([lines[0]!.type, lines[0]!.version, lines[0]!.timeUnit], ['header', version, 'ms']);
+    const zero = lines[0]!.timeZero as number;
+    assert.ok(zero >= before - 1000 && zero <= Date.now(), `${zero}`);
+    const exit = lines.find((l) => l.type === 'syscall' && l.name === 'exit_group')!;
+    assert.ok((exit.time as number) > 0 && zero + (exit.time as number) <= Date.now());
+  });
+
   test('attach 2 (a kernel thread): says so, not "a security module"', T, async (t) => {
     const stat = fs.readFileSync('/proc/2/stat', 'utf8');
     if (!stat.includes('(kthreadd)')) return t.skip('pid 2 is not kthreadd in this pid namespace');

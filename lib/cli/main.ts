@@ -73,6 +73,11 @@ async function trace(opts: CliOptions): Promise<number> {
   const timer =
     opts.durationMs !== undefined ? setTimeout(() => void session.detach(), opts.durationMs) : undefined;
   const colour = opts.output === undefined && !opts.json && useColour(process.stderr);
+  if (opts.json) {
+    // Says once what every line's times mean: `time` and `entryTime` are ms
+    // since timeZero (ms since the epoch); usage lines' `time` too.
+    await out.write(toJson({ type: 'header', version: version(), timeUnit: 'ms', timeZero: session.epochMs }));
+  }
   const counts = opts.counts !== 'off' ? new SyscallCounts() : undefined;
   const times = new LineTimes(opts, session.epochMs);
   // The explanation on demand, without detaching: kill -USR1 <liveprobe> or --every.
@@ -87,7 +92,9 @@ async function trace(opts: CliOptions): Promise<number> {
   void session.ready.then(
     (pid) => {
       sampler = new UsageSampler(pid, 500, (u) => {
-        if (opts.json) void out.write(toJson({ type: 'usage', pid, ...u }));
+        // On the events' clock: ms since the header's timeZero.
+        const time = performance.timeOrigin + performance.now() - session.epochMs;
+        if (opts.json) void out.write(toJson({ type: 'usage', pid, ...u, time }));
       });
       sampler.start();
     },
