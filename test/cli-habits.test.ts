@@ -41,7 +41,13 @@ describe('strace habits', () => {
       const lines = a.trimEnd().split('\n');
       assert.equal(lines[0], '% time     seconds  usecs/call     calls    errors syscall');
       assert.equal(lines[1], '------ ----------- ----------- --------- --------- ----------------');
-      assert.equal(lines.at(-2), lines[1]);
+      const total = lines.findIndex((l) => l.endsWith(' total'));
+      assert.equal(lines[total - 1], lines[1]);
+      // Beside it, the memory classes the calls left, adding up to VmSize.
+      assert.deepEqual(lines.slice(total + 1, total + 4), ['', `${'memory class'.padEnd(22)} ${'kB'.padStart(11)}`, `${'-'.repeat(22)} ${'-'.repeat(11)}`]);
+      const classes = lines.slice(total + 4, -2).map((l) => Number(l.slice(23)));
+      assert.match(lines.at(-1)!, /^total \(VmSize\) +\d+$/);
+      assert.equal(classes.reduce((x, y) => x + y, 0), Number(lines.at(-1)!.slice(23)));
       assert.deepEqual([...countRows(a)].sort(), [...countRows(b)].sort());
       assert.ok(countRows(a).get('total')![0] > 100 && countRows(a).get('clone3')![1] > 0);
     } finally {

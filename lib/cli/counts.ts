@@ -1,5 +1,6 @@
 // -c / -C: per-syscall calls, errors and time, in strace -c's table.
 import type { SyscallEvent } from '../events';
+import type { Explanation } from '../explain/explain';
 import { isErrorReturn } from '../syscalls/abi';
 
 interface Row {
@@ -25,6 +26,11 @@ export class SyscallCounts {
     if (ev.entryTime !== null) r.seconds += Math.max(0, ev.time - ev.entryTime) / 1000;
   }
 
+  /** The rows as data, for --json. */
+  rows(): { syscall: string; calls: number; errors: number; seconds: number }[] {
+    return [...this.#rows.values()].map((r) => ({ syscall: r.name, calls: r.calls, errors: r.errors, seconds: r.seconds }));
+  }
+
   get size(): number {
     return this.#rows.size;
   }
@@ -48,4 +54,12 @@ export class SyscallCounts {
     out.push(line(100, total, calls, errors, 'total'));
     return out.join('\n');
   }
+}
+
+/** Beside the counts: what the calls left in the address space, per memory class (bytes each class holds). */
+export function formatClassBytes(e: Explanation): string {
+  const out = [`${'memory class'.padEnd(22)} ${'kB'.padStart(11)}`, `${'-'.repeat(22)} ${'-'.repeat(11)}`];
+  for (const c of e.classes) out.push(`${c.class.padEnd(22)} ${String(c.bytes / 1024n).padStart(11)}`);
+  out.push(`${'-'.repeat(22)} ${'-'.repeat(11)}`, `${'total (VmSize)'.padEnd(22)} ${String(e.vmSizeKb ?? e.modelKb).padStart(11)}`);
+  return out.join('\n');
 }

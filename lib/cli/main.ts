@@ -10,7 +10,7 @@ import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
-import { SyscallCounts } from './counts';
+import { SyscallCounts, formatClassBytes } from './counts';
 import { LineTimes } from './timestamps';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
@@ -38,7 +38,7 @@ async function trace(opts: CliOptions): Promise<number> {
   const common = {
     followForks: opts.followForks, trace, preemption: opts.preemption,
     // Only a run that will print an explanation pays for one at the exit.
-    explainAtExit: summary || opts.json || opts.everyMs !== undefined,
+    explainAtExit: summary || opts.json || opts.everyMs !== undefined || opts.counts !== 'off',
   };
   const session: Session =
     opts.command === 'run'
@@ -123,7 +123,12 @@ async function trace(opts: CliOptions): Promise<number> {
       await out.write(`liveprobe: ${n} finding${n === 1 ? '' : 's'}`);
     }
     if (every) clearInterval(every);
-    if (counts) await out.write(counts.format());
+    if (counts && opts.json) await out.write(toJson({ type: 'counts', syscalls: counts.rows() }));
+    else if (counts) {
+      await out.write(counts.format());
+      const e = session.explain();
+      if (e) await out.write('\n' + formatClassBytes(e));
+    }
     sampler?.stop();
     const hidden = session.stats.hiddenSignals;
     if (hidden > 0) {
