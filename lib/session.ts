@@ -14,57 +14,12 @@ import type { AddressSpace } from './model';
 import type { Finding } from './detect/finding';
 import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
-import { type NativeSession, type NativeTracingOptions, native } from './native';
-import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
-import { nativeReadRules } from './syscalls/memory-reads';
-import { nativeQuietRules } from './syscalls/quieting';
+import { type NativeSession, native } from './native';
+import { type AttachOptions, type CommonOptions, type RunOptions, tracingOptions } from './session-options';
 import { describeTracerError } from './tracer-errors';
+
+export type { AttachOptions, RunOptions, StdioSpec } from './session-options';
 import { BatchView, FIELD, FLAG } from './wire';
-
-export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
-
-interface CommonOptions {
-  /** Detaches when aborted. */
-  signal?: AbortSignal;
-  /** Also trace child processes (fork, vfork, clone without CLONE_THREAD). */
-  followForks?: boolean;
-  /** 'block' (default): a slow consumer pauses the target. 'drop': count and drop. */
-  overflow?: 'block' | 'drop';
-  /** Batches in flight between the tracer thread and the consumer (default 4). */
-  window?: number;
-  /**
-   * Syscalls to trace, in strace's `-e trace=` syntax (default
-   * `%memory,%process,%thread`; `all` for everything). The memory and
-   * lifecycle syscalls the model needs are always traced too. In run, the set
-   * becomes a seccomp filter: other syscalls run at full speed.
-   */
-  trace?: string;
-  /**
-   * Show Go's asynchronous preemption: the tgkill(pid, tid, SIGURG) calls of
-   * its sysmon and the SIGURG deliveries they cause. Default false: they are
-   * left out (and cost almost nothing under the seccomp filter); the signals
-   * are delivered all the same and counted in stats.hiddenSignals
-   * (lib/syscalls/quieting.ts).
-   */
-  preemption?: boolean;
-  /**
-   * Take the explanation at the target's exit_group, while /proc still has
-   * everything, for explain() after the exit (default true). false saves a
-   * run that never asks for it the work (the CLI without a summary).
-   */
-  explainAtExit?: boolean;
-}
-
-export interface RunOptions extends CommonOptions {
-  /** The target's environment (default: process.env), as with child_process. */
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  stdio?: StdioSpec | [StdioSpec, StdioSpec, StdioSpec];
-  /** Start the target with address-space randomization off (personality ADDR_NO_RANDOMIZE). */
-  noAslr?: boolean;
-}
-
-export type AttachOptions = CommonOptions;
 
 export interface ExitInfo {
   code: number | null;
@@ -490,26 +445,6 @@ function createNative(
 ): NativeSession {
   const { NativeSession } = native();
   return new NativeSession(mode, opts, onBatch);
-}
-
-/** What the native side is told about tracing, the same for run and attach; an EINVAL for a bad filter. */
-function tracingOptions(opts: CommonOptions): NativeTracingOptions | LiveprobeError {
-  const arch = hostArch();
-  let stop: StopSet;
-  try {
-    stop = stopSetFor(opts.trace === undefined ? defaultTraceFilter(arch) : parseTraceFilter(opts.trace, arch), arch);
-  } catch (err) {
-    if (err instanceof FilterError) return new LiveprobeError('EINVAL', err.message);
-    throw err;
-  }
-  return {
-    followForks: opts.followForks ?? false,
-    overflow: opts.overflow ?? 'block',
-    traceAll: stop.all,
-    traceNrs: stop.numbers,
-    readRules: nativeReadRules(arch),
-    ...nativeQuietRules(arch, opts.preemption ?? false),
-  };
 }
 
 /** Launches file under the tracer. */
