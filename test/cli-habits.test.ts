@@ -169,7 +169,7 @@ describe('the explanation on demand', () => {
     assert.ok(lines.slice(at).some((l) => / exit_group\(0\) = \?$/.test(l)), 'the trace goes on after it');
   });
 
-  test('--json --every 300ms: explanation objects while tracing, each equal to /proc', T, async () => {
+  test('--json --every 300ms: explanation objects while tracing, and the last at the exit equal to VmSize', T, async () => {
     const { lines } = await explanations(['--json', '--every', '300ms', '--', await fixture('ex7'), '-sleep', '1200ms'], false);
     const objs = lines.filter(Boolean).map((l) => JSON.parse(l) as { type: string; vmSizeKb: number | null; modelKb: number });
     const ex = objs.filter((o) => o.type === 'explanation');
