@@ -4,7 +4,7 @@
 // lib/tracer-errors.ts).
 import { LiveprobeError } from './errors';
 import { readProc, statusField, taskStates } from './proc';
-import { EBUSY, ESRCH } from './syscalls/abi';
+import { EBUSY, EPERM, ESRCH, PF_KTHREAD } from './syscalls/abi';
 
 /** Checks that can be made before asking the kernel, with better messages. */
 export function checkAttachable(pid: number): LiveprobeError | undefined {
@@ -16,6 +16,10 @@ export function checkAttachable(pid: number): LiveprobeError | undefined {
   }
   const status = readProc(`/proc/${pid}/status`);
   if (status === undefined) return new LiveprobeError('ESRCH', `no process with pid ${pid}; check the pid with ps`, ESRCH);
+  if (isKernelThread(pid)) {
+    const comm = readProc(`/proc/${pid}/comm`)?.trim() ?? '?';
+    return new LiveprobeError('EPERM', `process ${pid} (${comm}) is a kernel thread, which cannot be traced: it has no user-space memory or syscalls`, EPERM);
+  }
   const tracer = statusField(status, 'TracerPid');
   if (tracer !== undefined && tracer !== '0') {
     // The tracer may just have gone away: then no name.
@@ -43,4 +47,12 @@ export function checkAttachable(pid: number): LiveprobeError | undefined {
 
 function hasLiveThread(pid: number): boolean {
   return [...taskStates(pid).values()].some((state) => state !== 'Z' && state !== 'X');
+}
+
+function isKernelThread(pid: number): boolean {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === undefined) return false;
+  // The fields after the parenthesised comm (which may contain ')'): state is 3, flags 9.
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  return Number.isFinite(flags) && (flags & PF_KTHREAD) !== 0;
 }

@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import { type ArgValue, type Decoded, type SyscallArgs, decodeSyscall, renderSyscall } from './syscalls/decode';
 import { type Arch, syscallName } from './syscalls/table';
-import { BatchView, FIELD, FLAG, KIND, START_EVENT, archOfAudit } from './wire';
+import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT, archOfAudit } from './wire';
 
 interface EventBase {
   /** Contiguous from 0 over the whole session. */
@@ -217,7 +217,10 @@ export interface ThreadStartEvent extends EventBase {
   type: 'thread-start';
   /** null for threads that existed when liveprobe attached. */
   parentTid: number | null;
+  /** The kind of start, from ptrace's event: a clone (a thread, usually), a fork, a vfork, or there at the attach. */
   how: 'clone' | 'fork' | 'vfork' | 'attach';
+  /** The syscall that made it (`clone3`, `clone`, `fork`, `vfork`), when its entry was seen. */
+  call?: string;
   /** false for a new process that is not followed (no --follow-forks). */
   followed: boolean;
 }
@@ -401,7 +404,7 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
     }
     case KIND.threadStart: {
       const how = START_EVENT[b.u32(i, FIELD.b) as keyof typeof START_EVENT] ?? 'clone';
-      return {
+      const ev: ThreadStartEvent = {
         type: 'thread-start',
         seq,
         time,
@@ -411,6 +414,11 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
         how,
         followed: how === 'attach' || b.u64(i, FIELD.args) !== 0n,
       };
+      // Named only for the 64-bit ABIs the tables cover (not an i386 int 0x80 clone).
+      const audit = b.u32(i, FIELD.arch);
+      const known = audit === AUDIT_ARCH.x86_64 || audit === AUDIT_ARCH.aarch64;
+      if (known && b.u64(i, FIELD.args + 16) === 1n) ev.call = syscallName(archOfAudit(audit), b.u32(i, FIELD.args + 8));
+      return ev;
     }
     case KIND.threadExit:
       return { type: 'thread-exit', seq, time, pid, tid, ...decodeWaitStatus(a) };

@@ -33,6 +33,8 @@ export interface NativeAttachOptions extends NativeTracingOptions {
 export interface NativeSession {
   start(): void;
   grant(credits: number): void;
+  /** Lets the thread held at its exit_group (FLAG.held) go on exiting. */
+  release(): void;
   detach(): void;
   shutdown(): void;
   unref(): void;

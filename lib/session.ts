@@ -2,7 +2,7 @@
 // a credit window so a slow consumer slows the target instead of losing
 // events (docs/wire-format.md, "Credits and batching").
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Analysis, targetArenaLimits } from './analysis';
@@ -14,51 +14,12 @@ import type { AddressSpace } from './model';
 import type { Finding } from './detect/finding';
 import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
-import { type NativeSession, type NativeTracingOptions, native } from './native';
-import { FilterError, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor, type StopSet } from './syscalls';
-import { nativeReadRules } from './syscalls/memory-reads';
-import { nativeQuietRules } from './syscalls/quieting';
+import { type NativeSession, native } from './native';
+import { type AttachOptions, type CommonOptions, type RunOptions, tracingOptions } from './session-options';
 import { describeTracerError } from './tracer-errors';
-import { BatchView, FIELD } from './wire';
 
-export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
-
-interface CommonOptions {
-  /** Detaches when aborted. */
-  signal?: AbortSignal;
-  /** Also trace child processes (fork, vfork, clone without CLONE_THREAD). */
-  followForks?: boolean;
-  /** 'block' (default): a slow consumer pauses the target. 'drop': count and drop. */
-  overflow?: 'block' | 'drop';
-  /** Batches in flight between the tracer thread and the consumer (default 4). */
-  window?: number;
-  /**
-   * Syscalls to trace, in strace's `-e trace=` syntax (default
-   * `%memory,%process,%thread`; `all` for everything). The memory and
-   * lifecycle syscalls the model needs are always traced too. In run, the set
-   * becomes a seccomp filter: other syscalls run at full speed.
-   */
-  trace?: string;
-  /**
-   * Show Go's asynchronous preemption: the tgkill(pid, tid, SIGURG) calls of
-   * its sysmon and the SIGURG deliveries they cause. Default false: they are
-   * left out (and cost almost nothing under the seccomp filter); the signals
-   * are delivered all the same and counted in stats.hiddenSignals
-   * (lib/syscalls/quieting.ts).
-   */
-  preemption?: boolean;
-}
-
-export interface RunOptions extends CommonOptions {
-  /** The target's environment (default: process.env), as with child_process. */
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  stdio?: StdioSpec | [StdioSpec, StdioSpec, StdioSpec];
-  /** Start the target with address-space randomization off (personality ADDR_NO_RANDOMIZE). */
-  noAslr?: boolean;
-}
-
-export type AttachOptions = CommonOptions;
+export type { AttachOptions, RunOptions, StdioSpec } from './session-options';
+import { BatchView, FIELD, FLAG } from './wire';
 
 export interface ExitInfo {
   code: number | null;
@@ -109,6 +70,8 @@ export class Session implements AsyncIterable<SessionEvent> {
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
+  /** Wall-clock time (ms since the epoch) of the events' time 0: an event at `time` ms happened at epochMs + time. */
+  readonly epochMs = performance.timeOrigin + performance.now();
   /** Model and detectors (lib/analysis.ts): every event, in record order, as its batch arrives. */
   readonly #analysis = new Analysis(targetArenaLimits);
   /** attach: each thread's registers at the stopped-world moment. */
@@ -130,6 +93,9 @@ export class Session implements AsyncIterable<SessionEvent> {
   #detached = deferred<void>();
   #childFds: number[] = [];
   #error: LiveprobeError | undefined;
+  /** The explanation taken at the target's exit_group, while its address space was still whole. */
+  #final: Explanation | undefined;
+  #explainAtExit = true;
 
   /** @internal use run() or attach() */
   constructor(mode: 'run' | 'attach') {
@@ -175,6 +141,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   }
 
   #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {
+    this.#explainAtExit = opts.explainAtExit ?? true;
     try {
       this.#native = createNative(mode, nativeOpts, (ab) => this.#onBatch(ab));
       this.#native.grant(Math.max(1, opts.window ?? 4));
@@ -229,9 +196,18 @@ export class Session implements AsyncIterable<SessionEvent> {
   /**
    * The VmSize explained now: per class (count × size, RSS), per creating
    * thread, threads by kind, binary facts and hints. undefined before the
-   * model exists. After the target exited, the model's last state (no RSS).
+   * model exists. After the target exited: the explanation taken at its
+   * exit_group, while /proc still had everything (the model's last state,
+   * without RSS, if it exited otherwise: killed by a signal).
    */
   explain(usage?: UsageSummary | null): Explanation | undefined {
+    const model = this.model;
+    if (!model || this.pid === undefined) return undefined;
+    if (model.exited && this.#final) return { ...this.#final, usage: usage ?? null };
+    return this.#explainNow(usage);
+  }
+
+  #explainNow(usage?: UsageSummary | null): Explanation | undefined {
     const model = this.model;
     if (!model || this.pid === undefined) return undefined;
     return explain({
@@ -313,8 +289,10 @@ export class Session implements AsyncIterable<SessionEvent> {
     // one path (lib/analysis.ts), and a finding goes right after the event
     // that completed it.
     const items: Item[] = [];
+    let held = false;
     for (let i = 0; i < batch.count; i++) {
       const r = decodeRecord(batch, i, this.#baseNs);
+      const isHeld = (batch.u16(i, FIELD.flags) & FLAG.held) !== 0;
       if (isErrorRecord(r)) {
         const err = describeTracerError(r);
         items.push(err);
@@ -327,8 +305,15 @@ export class Session implements AsyncIterable<SessionEvent> {
       items.push(r);
       const found = this.#analysis.process(r);
       for (const f of found) items.push(f);
+      if (isHeld) {
+        held = true;
+        // The target's exit_group: its thread is stopped at the entry and the
+        // kernel has not torn down the mm yet, so /proc still has it all.
+        if (r.pid === this.pid && this.#explainAtExit) this.#holdExplanation(r.tid);
+      }
       this.#lifecycle(r);
     }
+    if (held) this.#native?.release();
     if (this.#iterationDone) {
       // Nobody reads any more (break / return()): keep the tracer flowing.
       if (!batch.last) this.#native?.grant(1);
@@ -341,6 +326,17 @@ export class Session implements AsyncIterable<SessionEvent> {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+
+  #holdExplanation(exitingTid: number): void {
+    try {
+      const e = this.#explainNow();
+      // That thread's state is our ptrace stop ('t'), not the program's.
+      if (e) e.threads = e.threads.map((t) => (t.tid === exitingTid ? { ...t, state: 'exit_group' } : t));
+      this.#final = e;
+    } catch {
+      this.#final = undefined;  // explained from the model alone later
+    }
   }
 
   /** What an event means for the session's promises and the child's pipes. */
@@ -412,12 +408,14 @@ export class Session implements AsyncIterable<SessionEvent> {
         this.#childFds.push(fds[i]);
       } else {
         const [r, w] = native().pipe();
+        // Loaded only for pipes: most runs never need it (start-up, issue 16 §5).
+        const { Socket } = require('node:net') as typeof net;
         if (i === 0) {
           fds[i] = r;
-          self.stdin = new net.Socket({ fd: w, readable: false, writable: true });
+          self.stdin = new Socket({ fd: w, readable: false, writable: true });
         } else {
           fds[i] = w;
-          const sock = new net.Socket({ fd: r, readable: true, writable: false });
+          const sock = new Socket({ fd: r, readable: true, writable: false });
           if (i === 1) self.stdout = sock;
           else self.stderr = sock;
         }
@@ -447,26 +445,6 @@ function createNative(
 ): NativeSession {
   const { NativeSession } = native();
   return new NativeSession(mode, opts, onBatch);
-}
-
-/** What the native side is told about tracing, the same for run and attach; an EINVAL for a bad filter. */
-function tracingOptions(opts: CommonOptions): NativeTracingOptions | LiveprobeError {
-  const arch = hostArch();
-  let stop: StopSet;
-  try {
-    stop = stopSetFor(opts.trace === undefined ? defaultTraceFilter(arch) : parseTraceFilter(opts.trace, arch), arch);
-  } catch (err) {
-    if (err instanceof FilterError) return new LiveprobeError('EINVAL', err.message);
-    throw err;
-  }
-  return {
-    followForks: opts.followForks ?? false,
-    overflow: opts.overflow ?? 'block',
-    traceAll: stop.all,
-    traceNrs: stop.numbers,
-    readRules: nativeReadRules(arch),
-    ...nativeQuietRules(arch, opts.preemption ?? false),
-  };
 }
 
 /** Launches file under the tracer. */

@@ -52,6 +52,8 @@ export const FLAG = {
   dataTruncated: 1 << 5,
   readFailed: 1 << 6,
   hasCount: 1 << 7,
+  /** exit_group: its thread waits at the entry stop until the consumer calls release() (lib/session.ts). */
+  held: 1 << 8,
   batchLast: 1,
 } as const;
 

@@ -49,10 +49,16 @@ describe('explain', () => {
     assert.ok(cls(e, 'go-runtime-metadata')!.bytes > 100n * MiB);
     assert.ok(cls(e, 'file-segment')!.count >= 3, 'ex7, libc and ld.so');
     assert.equal(e.classes.reduce((s, c) => s + c.bytes, 0n) / 1024n, BigInt(vmSizeKb));
-    // Hints: arenas (VmSize is not RSS, MALLOC_ARENA_MAX) and DNS.
+    // Hints: arenas (VmSize is not RSS, MALLOC_ARENA_MAX), the stack size from
+    // ulimit -s; not DNS: ex7 looks nothing up (issue 16 §4: hints only when
+    // the data supports them).
     assert.ok(e.hints.some((h) => h.startsWith('VmSize is not RSS')));
     assert.ok(e.hints.some((h) => h.includes('MALLOC_ARENA_MAX')));
-    assert.ok(e.hints.some((h) => h.startsWith('DNS:')));
+    const limits = fs.readFileSync('/proc/self/limits', 'utf8');
+    if (/^Max stack size\s+8388608\s/m.test(limits)) {
+      assert.ok(e.hints.includes('Each pthread stack is 8 MiB because the stack limit (ulimit -s) is 8192 kB: glibc sizes a new thread\'s stack by RLIMIT_STACK. A lower ulimit -s where the program starts makes them smaller (goroutine stacks live in the Go heap, not there).'), e.hints.join('\n'));
+    }
+    assert.ok(!e.hints.some((h) => h.startsWith('DNS:')), 'no lookup, no DNS hint');
   });
 
   test('ex7pure: no arenas, no pthread stacks, and no hint', T, async () => {

@@ -84,6 +84,32 @@ describe('syscall classes', () => {
     ]);
   });
 
+  it('every class strace 6.1 knows, from its tables: %clock, %creds, %pure, the stat classes exactly; %file, %desc, %network, %signal, %ipc by members', () => {
+    const of = (cls: string) => [...(SYSCALL_CLASSES[cls] ?? [])].sort();
+    assert.deepEqual(of('%clock'), ['adjtimex', 'clock_adjtime', 'clock_getres', 'clock_gettime', 'clock_settime', 'gettimeofday', 'settimeofday', 'time']);
+    assert.deepEqual(of('%pure'), ['getegid', 'geteuid', 'getgid', 'getpgrp', 'getpid', 'getppid', 'gettid', 'getuid']);
+    assert.deepEqual(of('%stat'), ['stat']);
+    assert.deepEqual(of('%lstat'), ['lstat']);
+    assert.deepEqual(of('%fstat'), ['fstat', 'newfstatat', 'statx']);
+    assert.deepEqual(of('%%stat'), ['fstat', 'lstat', 'newfstatat', 'stat', 'statx']);
+    assert.deepEqual(of('%%statfs'), ['fstatfs', 'statfs', 'ustat']);
+    assert.ok(of('%creds').includes('setresuid') && of('%creds').includes('capset') && of('%creds').includes('prctl'));
+    for (const [cls, yes, no] of [
+      ['%file', ['open', 'openat', 'execve', 'statx', 'unlinkat'], ['close', 'read']],
+      ['%desc', ['read', 'close', 'open', 'openat', 'mmap', 'epoll_wait'], ['access', 'stat']],
+      ['%network', ['socket', 'connect', 'sendmsg', 'accept4', 'sendfile'], ['read']],
+      ['%signal', ['rt_sigaction', 'kill', 'tgkill', 'sigaltstack', 'signalfd4'], ['clone']],
+      ['%ipc', ['shmget', 'shmat', 'semop', 'msgsnd'], ['mq_open']],
+    ] as const) {
+      for (const n of yes) assert.ok(of(cls).includes(n), `${cls} has ${n}`);
+      for (const n of no) assert.ok(!of(cls).includes(n), `${cls} has not ${n}`);
+    }
+    assert.deepEqual(of('%net'), of('%network'));
+    // strace's bare legacy spellings; `stat` stays the syscall, as in strace.
+    assert.deepEqual([...parseTraceFilter('trace=file', 'x86_64').names].sort(), of('%file'));
+    assert.deepEqual(parseTraceFilter('trace=stat', 'x86_64').names, ['stat']);
+  });
+
   it('%thread holds thread setup/teardown calls', () => {
     const thread = SYSCALL_CLASSES['%thread'] ?? [];
     for (const name of ['clone', 'clone3', 'set_robust_list', 'rseq', 'set_tid_address', 'arch_prctl', 'sigaltstack', 'gettid']) {
@@ -181,8 +207,8 @@ describe('parseTraceFilter', () => {
   });
 
   it('rejects unknown names and classes with a one-line FilterError', () => {
-    assertFilterError(() => parseTraceFilter('mmapp', 'x86_64'), /^unknown syscall "mmapp" in trace filter; names are as in strace, classes: %memory, %process, %thread$/);
-    assertFilterError(() => parseTraceFilter('trace=mmap,%memroy', 'x86_64'), /unknown syscall class "%memroy".*%memory, %process, %thread/);
+    assertFilterError(() => parseTraceFilter('mmapp', 'x86_64'), /^unknown syscall "mmapp" in trace filter; names are as in strace, classes: %desc, %file, %memory, %process, %creds, %signal, %ipc, %net, %network, %stat, %lstat, %fstat, %%stat, %statfs, %fstatfs, %%statfs, %pure, %clock, %thread$/);
+    assertFilterError(() => parseTraceFilter('trace=mmap,%memroy', 'x86_64'), /unknown syscall class "%memroy".*%memory, %process, .*%thread$/);
     assertFilterError(() => parseTraceFilter('fork', 'aarch64'), /"fork" does not exist on aarch64 \(only x86_64\).*\?fork/);
     assertFilterError(() => parseTraceFilter('!arch_prctl', 'aarch64'), /does not exist on aarch64/);
     assertFilterError(() => parseTraceFilter('', 'x86_64'), /empty trace filter/);

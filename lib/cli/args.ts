@@ -1,4 +1,8 @@
-// Command-line parsing. Errors are UsageError: one line, exit code 2.
+// Command-line parsing with Node's util.parseArgs, in strace's habits:
+// options anywhere before the program (after it, they are the program's),
+// `-p PID` for attach, times with a unit. Errors are UsageError: one line,
+// exit code 2.
+import { type ParseArgsConfig, parseArgs as parseArgv } from 'node:util';
 
 export class UsageError extends Error {}
 
@@ -15,6 +19,16 @@ export interface CliOptions {
   summary?: boolean;
   /** Show only findings (and the summary), not every syscall. */
   findingsOnly: boolean;
+  /** Explain every so often while tracing (ms); SIGUSR1 explains at once in any case. */
+  everyMs?: number;
+  /** -c: the per-syscall count table instead of the trace; -C: both. */
+  counts: 'off' | 'only' | 'both';
+  /** -t, -tt, -ttt: 1, 2 or 3, as strace counts them. */
+  timestamps: number;
+  /** -T: the time spent in each syscall. */
+  syscallTimes: boolean;
+  /** -r: the time since the previous line. */
+  relative: boolean;
   /** compare: when to take each side's explanation (ms), undefined = at exit. */
   atMs?: number;
   /** compare: the two command lines. */
@@ -34,7 +48,7 @@ export interface CliOptions {
 }
 
 export const USAGE = `usage: liveprobe run [options] [--] <file> [args...]
-       liveprobe attach [options] <pid>
+       liveprobe attach [options] <pid>     (or: liveprobe -p <pid> [options])
        liveprobe compare [--at <sec>] [--json] -- <file> [args...] --- <file> [args...]
        liveprobe watch [--interval 10s] [--listen host:port] [--json] <pid>... | --all
 
@@ -44,7 +58,16 @@ signals, exec and exit, as they happen.
 options:
   -o, --output <file>     write the trace to <file> instead of stderr
       --json              one JSON object per event (NDJSON)
-      --duration <sec>    detach after <sec> seconds (fractions allowed)
+      --duration <time>   detach after that long: 2.5, 2s or 500ms
+      --every <time>      explain the VmSize every so often while tracing
+                          (SIGUSR1 to liveprobe explains it at once)
+  -p <pid>                attach to <pid>, as strace -p
+  -c                      count syscalls, errors and time (strace -c) instead
+                          of printing them; -C prints both
+  -t, -tt, -ttt           prefix each line with the time of day (-tt: with
+                          microseconds; -ttt: seconds since the epoch)
+  -T                      show the time spent in each syscall, <0.000123>
+  -r                      prefix each line with the time since the previous one
   -f, --follow-forks      trace child processes too
   -e, --trace <expr>      syscalls to show, as strace's -e trace= (e.g. %memory,clone3)
       --preemption        show Go's async preemption (tgkill(..., SIGURG) and its
@@ -61,7 +84,7 @@ options:
       --perfetto <file>   write the trace for ui.perfetto.dev / chrome://tracing
       --live              a live view of classes, threads and findings, redrawn
                           in place (plain lines when stderr is not a terminal)
-      --at <sec>          compare: explain both at that time, then stop them
+      --at <time>         compare: explain both at that time, then stop them
                           (default: when each exits)
   -h, --help              this text
   -V, --version           liveprobe's version
@@ -71,130 +94,158 @@ attach detaches on Ctrl-C or SIGTERM and leaves the process running.
 compare runs both programs, explains each one's VmSize and prints them side
 by side with the difference per class (the article's cgo vs pure-Go test).`;
 
-function takeValue(argv: string[], i: number, name: string): string {
-  const v = argv[i + 1];
-  if (v === undefined) throw new UsageError(`${name} needs a value`);
-  return v;
+const OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+  duration: { type: 'string' },
+  every: { type: 'string' },
+  'follow-forks': { type: 'boolean', short: 'f' },
+  trace: { type: 'string', short: 'e' },
+  pid: { type: 'string', short: 'p' },
+  preemption: { type: 'boolean' },
+  'no-aslr': { type: 'boolean' },
+  maps: { type: 'boolean' },
+  findings: { type: 'boolean' },
+  summary: { type: 'boolean' },
+  'no-summary': { type: 'boolean' },
+  at: { type: 'string' },
+  count: { type: 'boolean', short: 'c' },
+  'count-and-trace': { type: 'boolean', short: 'C' },
+  timestamps: { type: 'boolean', short: 't', multiple: true },
+  'syscall-times': { type: 'boolean', short: 'T' },
+  relative: { type: 'boolean', short: 'r' },
+  report: { type: 'string' },
+  perfetto: { type: 'string' },
+  live: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+type OptionName = keyof typeof OPTIONS;
+const SHORT = new Map<string, OptionName>(
+  (Object.entries(OPTIONS) as [OptionName, { short?: string }][]).filter(([, o]) => o.short).map(([n, o]) => [o.short!, n]),
+);
+
+/** Whether an option token takes the next argument as its value. */
+function takesNext(token: string): boolean {
+  if (token.startsWith('--')) {
+    const name = token.slice(2) as OptionName;
+    return !token.includes('=') && OPTIONS[name]?.type === 'string';
+  }
+  // A group of short flags ends with at most one that takes a value (-fo FILE).
+  const last = SHORT.get(token.at(-1)!);
+  const valueAt = [...token.slice(1)].findIndex((c) => OPTIONS[SHORT.get(c)!]?.type === 'string');
+  return last !== undefined && OPTIONS[last].type === 'string' && valueAt === token.length - 2;
+}
+
+/** run and compare: our options end at the program (or at `--`); what follows is the program's. */
+function splitAtProgram(args: string[]): [string[], string[]] {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return [args.slice(0, i), args.slice(i + 1)];
+    if (!a.startsWith('-') || a === '-') return [args.slice(0, i), args.slice(i)];
+    if (takesNext(a)) i++;
+  }
+  return [args, []];
+}
+
+/** A time as 2.5, 2s or 500ms, in milliseconds. */
+export function parseTime(v: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v);
+  if (!m) throw new UsageError(`${flag} takes seconds, e.g. ${flag} 2.5, 2s or 500ms (got "${v}")`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+}
+
+function parseOptions(args: string[], positionals: boolean) {
+  try {
+    return parseArgv({ args, options: OPTIONS, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    const quoted = /'([^']+)'/.exec(e.message)?.[1] ?? '';
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${quoted}`);
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${quoted.replace(/ <value>$/, '')} needs a value`);
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument ${quoted}`);
+    throw err;
+  }
+}
+
+function parsePid(p: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(p) || Number(p) > 2 ** 31 - 1) {
+    throw new UsageError(`"${p}" is not a pid; give the number of a running process`);
+  }
+  return Number(p);
 }
 
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = {
-    command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false, live: false, args: [],
+    command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false,
+    counts: 'off', timestamps: 0, syscallTimes: false, relative: false, live: false, args: [],
   };
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
-  if (command === '-V' || command === '--version') return { ...opts, command: 'version' };
-  if (command !== 'run' && command !== 'attach' && command !== 'compare') {
+  const [first, ...more] = argv;
+  if (first === undefined || first === 'help') return opts;
+  // strace's spelling: `liveprobe -p PID [options]`, `liveprobe [options] prog args`.
+  const command = first.startsWith('-') ? undefined : first;
+  if (command !== undefined && command !== 'run' && command !== 'attach' && command !== 'compare') {
     throw new UsageError(`unknown command "${command}"; use run, attach or compare`);
   }
-  opts.command = command;
-  let i = 0;
-  for (; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (a === '--') {
-      i++;
-      break;
-    }
-    if (!a.startsWith('-') || a === '-') break;
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = takeValue(rest, i, flag);
-      i++;
-      return v;
-    };
-    switch (flag) {
-      case '-o':
-      case '--output':
-        opts.output = value();
-        break;
-      case '--json':
-        opts.json = true;
-        break;
-      case '--duration': {
-        const v = value();
-        const secs = Number(v);
-        if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(secs)) {
-          throw new UsageError(`--duration takes seconds, e.g. --duration 2.5 (got "${v}")`);
-        }
-        opts.durationMs = secs * 1000;
-        break;
-      }
-      case '-f':
-      case '--follow-forks':
-        opts.followForks = true;
-        break;
-      case '-e':
-      case '--trace':
-        opts.trace = value();
-        break;
-      case '--no-aslr':
-        opts.noAslr = true;
-        break;
-      case '--preemption':
-        opts.preemption = true;
-        break;
-      case '--summary':
-        opts.summary = true;
-        break;
-      case '--no-summary':
-        opts.summary = false;
-        break;
-      case '--findings':
-        opts.findingsOnly = true;
-        break;
-      case '--at': {
-        if (command !== 'compare') throw new UsageError('--at applies to compare only');
-        const v = value();
-        if (!/^\d+(\.\d+)?s?$/.test(v)) throw new UsageError(`--at takes seconds, e.g. --at 2s (got "${v}")`);
-        opts.atMs = Number(v.replace(/s$/, '')) * 1000;
-        break;
-      }
-      case '--maps':
-        opts.maps = true;
-        break;
-      case '--report':
-        opts.report = value();
-        break;
-      case '--perfetto':
-        if (command === 'compare') throw new UsageError('--perfetto applies to run and attach');
-        opts.perfetto = value();
-        break;
-      case '--live':
-        if (command === 'compare') throw new UsageError('--live applies to run and attach');
-        opts.live = true;
-        break;
-      case '-h':
-      case '--help':
-        return { ...opts, command: 'help' };
-      case '-V':
-      case '--version':
-        return { ...opts, command: 'version' };
-      default:
-        throw new UsageError(`unknown option ${flag}`);
+  const rest = command === undefined ? argv : more;
+  const implicitAttach = command === undefined && splitAtProgram(rest)[0].some((a) => a.startsWith('-p') || a === '--pid' || a.startsWith('--pid='));
+  const mode = command ?? (implicitAttach ? 'attach' : 'run');
+  const [ours, program] = mode === 'attach' ? [rest, []] : splitAtProgram(rest);
+  const { values: v, positionals } = parseOptions(ours, mode === 'attach');
+  if (v.help) return opts;
+  if (v.version) return { ...opts, command: 'version' };
+  if (command === undefined && !implicitAttach && program.length === 0) return opts;
+  opts.command = mode;
+  opts.output = v.output;
+  opts.json = v.json ?? false;
+  opts.followForks = v['follow-forks'] ?? false;
+  opts.trace = v.trace;
+  opts.noAslr = v['no-aslr'] ?? false;
+  opts.preemption = v.preemption ?? false;
+  opts.maps = v.maps ?? false;
+  opts.findingsOnly = v.findings ?? false;
+  if (v.summary) opts.summary = true;
+  if (v['no-summary']) opts.summary = false;
+  opts.counts = v['count-and-trace'] ? 'both' : v.count ? 'only' : 'off';
+  opts.timestamps = Math.min(3, v.timestamps?.length ?? 0);
+  opts.syscallTimes = v['syscall-times'] ?? false;
+  opts.relative = v.relative ?? false;
+  opts.report = v.report;
+  opts.perfetto = v.perfetto;
+  opts.live = v.live ?? false;
+  if (mode === 'compare' && (opts.perfetto !== undefined || opts.live)) throw new UsageError('--perfetto and --live apply to run and attach');
+  if (v.duration !== undefined) {
+    opts.durationMs = parseTime(v.duration, '--duration');
+    if (opts.durationMs === 0) {
+      throw new UsageError('--duration 0 would detach before anything is traced; give a time above 0, or leave it out to trace until the target exits');
     }
   }
-  const positional = rest.slice(i);
-  if (command === 'compare') {
-    const sep = positional.indexOf('---');
-    const a = sep < 0 ? [] : positional.slice(0, sep);
-    const b = sep < 0 ? [] : positional.slice(sep + 1);
+  if (v.every !== undefined) {
+    opts.everyMs = parseTime(v.every, '--every');
+    if (opts.everyMs < 100) throw new UsageError('--every takes at least 100ms');
+  }
+  if (v.at !== undefined) {
+    if (mode !== 'compare') throw new UsageError('--at applies to compare only');
+    opts.atMs = parseTime(v.at, '--at');
+  }
+  if (mode === 'compare') {
+    const sep = program.indexOf('---');
+    const a = sep < 0 ? [] : program.slice(0, sep);
+    const b = sep < 0 ? [] : program.slice(sep + 1);
     if (a.length === 0 || b.length === 0) {
       throw new UsageError('compare needs two programs: liveprobe compare [--at 2s] -- ./ex7 -sleep 5s --- ./ex7pure -sleep 5s');
     }
     opts.compare = [a, b];
-  } else if (command === 'run') {
-    if (positional.length === 0) throw new UsageError('run needs a program, e.g. liveprobe run ./ex7');
-    opts.file = positional[0];
-    opts.args = positional.slice(1);
+  } else if (mode === 'run') {
+    if (v.pid !== undefined) throw new UsageError('-p is attach\'s: liveprobe attach 1234, or liveprobe -p 1234');
+    if (program.length === 0) throw new UsageError('run needs a program, e.g. liveprobe run ./ex7');
+    opts.file = program[0];
+    opts.args = program.slice(1);
   } else {
-    if (positional.length !== 1) throw new UsageError('attach needs exactly one pid, e.g. liveprobe attach 1234');
-    const p = positional[0]!;
-    if (!/^[1-9]\d{0,9}$/.test(p) || Number(p) > 2 ** 31 - 1) {
-      throw new UsageError(`"${p}" is not a pid; give the number of a running process`);
-    }
-    opts.pid = Number(p);
+    const pids = [...(v.pid !== undefined ? [v.pid] : []), ...positionals];
+    if (pids.length !== 1) throw new UsageError('attach needs exactly one pid, e.g. liveprobe attach 1234');
+    opts.pid = parsePid(pids[0]!);
     if (opts.noAslr) throw new UsageError('--no-aslr applies to run only');
   }
   return opts;

@@ -19,7 +19,7 @@ export function formatEvent(ev: TraceEvent, colour = false): string {
     case 'thread-start':
       return ev.how === 'attach'
         ? `${who}+++ attached (process ${ev.pid}) +++`
-        : `${who}+++ started by ${ev.how} from ${ev.parentTid} (process ${ev.pid})${ev.followed ? '' : ', not followed'} +++`;
+        : `${who}+++ started by ${ev.call ?? ev.how} from ${ev.parentTid} (process ${ev.pid})${ev.followed ? '' : ', not followed'} +++`;
     case 'thread-exit':
       return `${who}+++ thread ${formatStatus(ev)} +++`;
     case 'exit':

@@ -8,16 +8,12 @@ import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
 import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
-import type { Explanation } from '../explain/explain';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
-import { compare } from './compare';
+import { SyscallCounts, formatClassBytes } from './counts';
+import { LineTimes } from './timestamps';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
-import { mapsReport } from './maps';
-import { Pictures } from '../report';
-import { LiveView } from './live';
-import { watchCommand } from './watch';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(require.resolve('../../../package.json'), 'utf8')) as { version: string };
@@ -29,12 +25,23 @@ function signalExitCode(signal: NodeJS.Signals): number {
 }
 
 async function trace(opts: CliOptions): Promise<number> {
+  // strace -c counts every syscall unless -e says otherwise.
+  const trace = opts.trace ?? (opts.counts !== 'off' ? 'all' : undefined);
   let filter: TraceFilter | undefined;
-  if (opts.trace !== undefined) filter = parseTraceFilter(opts.trace, hostArch());
+  if (trace !== undefined) filter = parseTraceFilter(trace, hostArch());
   const out = new LineWriter(opts.output);
-  const pictures = opts.report || opts.perfetto ? new Pictures(opts) : undefined;
-  await prepareUsageSampling();
-  const common = { followForks: opts.followForks, trace: opts.trace, preemption: opts.preemption };
+  // --report / --perfetto: opened now, so a path that cannot be written fails before anything runs.
+  const pictures = opts.report || opts.perfetto ? new (await import('../report')).Pictures(opts) : undefined;
+  prepareUsageSampling();
+  // On by default at a terminal, -o or not; with -o FILE the default summary
+  // goes to the terminal, where the person who ran liveprobe is looking.
+  const summary = opts.summary ?? Boolean(process.stderr.isTTY);
+  const summaryToTerminal = opts.summary === undefined && opts.output !== undefined && summary;
+  const common = {
+    followForks: opts.followForks, trace, preemption: opts.preemption,
+    // Only a run that will print an explanation pays for one at the exit.
+    explainAtExit: summary || opts.json || opts.everyMs !== undefined || opts.counts !== 'off' || pictures !== undefined || opts.live,
+  };
   const session: Session =
     opts.command === 'run'
       ? run(opts.file!, opts.args, { ...common, noAslr: opts.noAslr })
@@ -68,37 +75,69 @@ async function trace(opts: CliOptions): Promise<number> {
   const timer =
     opts.durationMs !== undefined ? setTimeout(() => void session.detach(), opts.durationMs) : undefined;
   const colour = opts.output === undefined && !opts.json && useColour(process.stderr);
-  const summary = opts.summary ?? (opts.output === undefined && Boolean(process.stderr.isTTY));
-  // CPU and RSS over time (pidusage), for the summary and as --json usage lines.
+  if (opts.json) {
+    // Says once what every line's times mean: `time` and `entryTime` are ms
+    // since timeZero (ms since the epoch); usage lines' `time` too.
+    await out.write(toJson({ type: 'header', version: version(), timeUnit: 'ms', timeZero: session.epochMs }));
+  }
+  const counts = opts.counts !== 'off' ? new SyscallCounts() : undefined;
+  const times = new LineTimes(opts, session.epochMs);
+  // The explanation on demand, without detaching: kill -USR1 <liveprobe> or --every.
+  const explainNow = () => {
+    const e = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;
+    if (e) void out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e) + '\n');
+  };
+  process.on('SIGUSR1', explainNow);
+  const every = opts.everyMs !== undefined ? setInterval(explainNow, opts.everyMs) : undefined;
+  // CPU and RSS over time (/proc/PID/stat), for the summary and as --json usage lines.
   let sampler: UsageSampler | undefined;
   void session.ready.then(
     (pid) => {
       sampler = new UsageSampler(pid, 500, (u) => {
-        if (opts.json) void out.write(toJson({ type: 'usage', pid, ...u }));
+        // On the events' clock: ms since the header's timeZero.
+        const time = performance.timeOrigin + performance.now() - session.epochMs;
+        if (opts.json) void out.write(toJson({ type: 'usage', pid, ...u, time }));
         pictures?.usage(pid, u.rssBytes);
       });
       sampler.start();
     },
     () => undefined,
   );
-  // The last moment the target is still whole: its exit_group (run) or the detach.
-  let last: Explanation | undefined;
+
   // --live draws the view where the event lines would go.
-  const live = opts.live
-    ? new LiveView(session, opts.command === 'run' ? [opts.file!, ...opts.args].join(' ') : `process ${opts.pid}`)
-    : undefined;
+  const title = opts.command === 'run' ? [opts.file!, ...opts.args].join(' ') : `process ${opts.pid}`;
+  const live = opts.live ? new (await import('./live')).LiveView(session, title) : undefined;
 
   try {
     for await (const ev of session) {
       pictures?.add(ev, session.models.get(ev.pid));
-      if (ev.type === 'syscall' && ev.name === 'exit_group' && ev.pid === session.pid && summary) {
-        last = session.explain(sampler?.summary());
-      }
-      if (live || (opts.findingsOnly && ev.type !== 'finding')) continue;
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
-      await out.write(render(ev, opts.json, colour));
+      if (counts && ev.type === 'syscall') counts.add(ev);
+      if (opts.counts === 'only' || live) continue;
+      // --findings keeps the lines that say what happened to the session.
+      if (opts.findingsOnly && !FINDINGS_CONTEXT.has(ev.type)) continue;
+      const line = render(ev, opts.json, colour);
+      await out.write(times.active && !opts.json ? times.apply(ev, line) : line);
+      if (ev.type === 'detached' && ev.filterInPlace && !opts.json) {
+        // The filter cannot be removed (docs/architecture.md): say why nothing ends yet.
+        await out.write(
+          `liveprobe: detached; process ${ev.pid} keeps liveprobe's seccomp filter, so liveprobe stays ` +
+            'to let its traced syscalls through until it exits (nothing more is reported)',
+        );
+      }
     }
     live?.stop();
+    if (opts.findingsOnly && !opts.json) {
+      const n = session.findings.length;
+      await out.write(`liveprobe: ${n} finding${n === 1 ? '' : 's'}`);
+    }
+    if (every) clearInterval(every);
+    if (counts && opts.json) await out.write(toJson({ type: 'counts', syscalls: counts.rows() }));
+    else if (counts) {
+      await out.write(counts.format());
+      const e = session.explain();
+      if (e) await out.write('\n' + formatClassBytes(e));
+    }
     sampler?.stop();
     const hidden = session.stats.hiddenSignals;
     if (hidden > 0) {
@@ -109,29 +148,37 @@ async function trace(opts: CliOptions): Promise<number> {
       await out.write(opts.json ? toJson({ type: 'hidden', preemptionSignals: hidden }) : text);
     }
     if (summary || opts.json || pictures) {
-      const fresh = session.model && !session.model.exited ? session.explain(sampler?.summary()) : undefined;
-      const e = fresh ?? last ?? session.explain(sampler?.summary());
-      if (e && (summary || opts.json)) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
-      pictures?.close(opts.command === 'run' ? [opts.file!, ...opts.args].join(' ') : `process ${opts.pid}`, e, session.model);
+      // After an exit: the explanation the session took at the exit_group.
+      const e = session.explain(sampler?.summary());
+      if (e && summaryToTerminal && !opts.json) process.stderr.write('\n' + formatExplanation(e) + '\n');
+      else if (e && (summary || opts.json)) await out.write(opts.json ? toJson(e) : '\n' + formatExplanation(e));
+      pictures?.close(title, e, session.model);
     }
-    if (opts.maps) for (const line of mapsReport(session.models, opts.json)) await out.write(line);
+    if (opts.maps) {
+      const { mapsReport } = await import('./maps');
+      for (const line of mapsReport(session.models, opts.json)) await out.write(line);
+    }
     const exit = await session.exited;
     if (stopSignal) return signalExitCode(stopSignal);
     if (exit.detached) return 0;
     return exit.signal ? signalExitCode(exit.signal) : (exit.code ?? 0);
   } finally {
     if (timer) clearTimeout(timer);
+    if (every) clearInterval(every);
     for (const s of signals) process.off(s, onStop);
+    process.off('SIGUSR1', explainNow);
     await out.close();
   }
 }
+
+const FINDINGS_CONTEXT = new Set<TraceEvent['type']>(['finding', 'started', 'detached', 'exit']);
 
 function render(ev: TraceEvent, json: boolean, colour: boolean): string {
   return json ? toJsonLine(ev) : formatEvent(ev, colour);
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'watch') return runCommand(() => watchCommand(argv.slice(1)));
+  if (argv[0] === 'watch') return runCommand(async () => (await import('./watch')).watchCommand(argv.slice(1)));
   let opts: CliOptions;
   try {
     opts = parseArgs(argv);
@@ -150,7 +197,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`liveprobe ${version()}\n`);
     return 0;
   }
-  return runCommand(() => (opts.command === 'compare' ? compare(opts) : trace(opts)));
+  // What only one command needs is loaded by that command (start-up, issue 16 §5).
+  return runCommand(async () => (opts.command === 'compare' ? (await import('./compare')).compare(opts) : trace(opts)));
 }
 
 /** Runs a command; its errors become one line and an exit code. */

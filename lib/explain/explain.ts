@@ -180,20 +180,21 @@ export function explain(input: ExplainInput): Explanation {
     byCreator: [...creators.entries()].map(([tid, bytes]) => ({ tid, bytes })).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
     threads, explainedKb, binary, usage: input.usage ?? null, hints: [],
   };
-  out.hints = hintsFor(out, findings.filter((f) => f.pid === pid), pid);
+  const libcResolver = regions.some((r) => /\/lib(nss_(dns|files|resolve|myhostname)|resolv)[.-]/.test(r.name));
+  out.hints = hintsFor(out, findings.filter((f) => f.pid === pid), pid, libcResolver);
   return out;
 }
 
 
 /** Each hint only when the data supports it. */
-function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): string[] {
+function hintsFor(e: Explanation, findings: readonly Finding[], pid: number, lookedUpThroughLibc: boolean): string[] {
   const hints: string[] = [];
   const arena = e.classes.find((c) => c.class === 'glibc-arena-heap');
   const stacks = e.classes.find((c) => c.class === 'pthread-stack');
   if (arena && arena.count > 0) {
     const rss = arena.rss !== null ? `, ${fmtSize(arena.rss)} resident` : '';
     hints.push(
-      `VmSize is not RSS: ${arena.count} glibc malloc arena heap${arena.count > 1 ? 's' : ''} reserve ${fmtSize(arena.bytes)} of address space${rss}; reserved memory costs no RAM.`,
+      `VmSize is not RSS: ${arena.count} glibc malloc arena heap${arena.count > 1 ? 's reserve' : ' reserves'} ${fmtSize(arena.bytes)} of address space${rss}; reserved memory costs no RAM.`,
     );
     const env = readEnviron(pid);
     const max = env.find((v) => v.startsWith('MALLOC_ARENA_MAX='));
@@ -203,6 +204,22 @@ function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): st
         : `Each thread that mallocs gets its own arena, up to 8 × CPUs; MALLOC_ARENA_MAX=2 caps them if the reservations matter (more lock contention in malloc).`,
     );
   }
+  // The limit reached: from here on threads share arenas instead of adding 64 MiB each.
+  const lastArena = findings.filter((f) => f.kind === 'glibc-arena').at(-1);
+  const arenas = Number(lastArena?.details.arenas ?? 0);
+  const limit = Number(lastArena?.details.limit ?? 0);
+  if (lastArena && arenas >= limit) {
+    hints.push(
+      `glibc's arena limit is reached (${arenas} of at most ${limit}, the main arena included): threads that malloc from now on share arenas, so VmSize no longer grows by 64 MiB per thread.`,
+    );
+  }
+  const stackLimit = rlimitStackBytes(pid);
+  if (stacks && stacks.each !== null && stackLimit !== null && stacks.each === stackLimit) {
+    hints.push(
+      `Each pthread stack is ${fmtSize(stacks.each)} because the stack limit (ulimit -s) is ${stackLimit / 1024n} kB: glibc sizes a new thread's stack by RLIMIT_STACK. ` +
+        `A lower ulimit -s where the program starts makes them smaller (goroutine stacks live in the Go heap, not there).`,
+    );
+  }
   const cgoThreads = findings.filter((f) => f.kind === 'cgo-thread').length;
   if (stacks && cgoThreads > 0 && e.binary?.isGo && e.binary.libc) {
     hints.push(
@@ -210,10 +227,17 @@ function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): st
         `CGO_ENABLED=0 would remove the pthread stacks and the glibc arenas, at the cost of C libraries, os/user via libc and the cgo DNS resolver.`,
     );
   }
-  if (e.binary?.isGo && e.binary.dns && e.binary.dns.resolver !== 'go') {
+  // Only when a lookup went through libc: getaddrinfo loads libnss_* (or libresolv).
+  if (e.binary?.isGo && e.binary.dns && e.binary.dns.resolver !== 'go' && lookedUpThroughLibc) {
     hints.push(
       `DNS: ${e.binary.dns.why}; GODEBUG=netdns=go or building with -tags netgo keeps lookups in pure Go (no cgo call, no extra pthread).`,
     );
   }
   return hints;
+}
+
+/** RLIMIT_STACK's soft limit in bytes (/proc/PID/limits), null if unlimited or unreadable. */
+function rlimitStackBytes(pid: number): bigint | null {
+  const m = /^Max stack size\s+(\d+)\s/m.exec(readProc(`/proc/${pid}/limits`) ?? '');
+  return m ? BigInt(m[1]!) : null;
 }

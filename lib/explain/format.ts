@@ -57,7 +57,9 @@ export function formatComparison(a: Explanation, b: Explanation, labels: [string
   rows.sort((p, q) => (q.diff < 0n ? -q.diff : q.diff) > (p.diff < 0n ? -p.diff : p.diff) ? 1 : -1);
   const cell = (c: ClassLine | undefined) => (c ? `${classCell(c)} = ${kb(c.bytes)}` : '-');
   const w = 34;
-  const lines = [`${'class'.padEnd(22)} ${labels[0].slice(0, w).padEnd(w)} ${labels[1].slice(0, w).padEnd(w)} difference`];
+  // A long command keeps its end, where two command lines usually differ (…/ex7 -s vs …/ex7pure).
+  const label = (l: string) => (l.length <= w ? l : `…${l.slice(l.length - w + 1)}`).padEnd(w);
+  const lines = [`${'class'.padEnd(22)} ${label(labels[0])} ${label(labels[1])} difference`];
   for (const r of rows) {
     const sign = r.diff > 0n ? '+' : r.diff < 0n ? '-' : ' ';
     const abs = r.diff < 0n ? -r.diff : r.diff;

@@ -1,6 +1,7 @@
-// CPU and RSS of the target over time, sampled with pidusage while tracing.
-import pidusage from 'pidusage';
+// CPU and RSS of the target over time, sampled from /proc/PID/stat while tracing.
+import { clockTicks, pageSize } from '../model/page';
 import { native } from '../native';
+import { readProc } from '../proc';
 
 export interface UsageSample {
   /** ms since sampling started */
@@ -16,19 +17,29 @@ export interface UsageSummary {
   rssBytes: { min: number; max: number; last: number };
 }
 
+/** CPU seconds used so far, resident bytes, and seconds since it started, from /proc/PID/stat; undefined once gone. */
+function readStat(pid: number): { cpuSec: number; rssBytes: number; ageSec: number } | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  const uptime = readProc('/proc/uptime');
+  if (stat === undefined || uptime === undefined) return undefined;
+  // Fields after the parenthesised comm (which may contain ')'), from field 3 (state) on: proc(5).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const field = (n: number) => Number(f[n - 3]);
+  const hz = clockTicks();
+  return {
+    cpuSec: (field(14) + field(15)) / hz,
+    rssBytes: field(24) * Number(pageSize()),
+    ageSec: Number(uptime.split(' ')[0]) - field(22) / hz,
+  };
+}
+
 /**
- * pidusage learns the clock tick and page size by running `getconf` twice
- * (two forks of this whole Node process) on its first call. Done here, before
- * a target starts, that happens while nothing is traced instead of in the
- * target's first milliseconds; and the SIGCHLD handler it gives Node is made
- * quiet about ptrace stops before there are any (see the addon).
+ * Before a target starts: makes the SIGCHLD handler Node may have (any use of
+ * child_process gives it one) quiet about ptrace stops before there are any
+ * (see the addon), and reads the auxv values sampling needs.
  */
-export async function prepareUsageSampling(): Promise<void> {
-  try {
-    await pidusage(process.pid);
-  } catch {
-    // sampling will try again, and report nothing if it cannot
-  }
+export function prepareUsageSampling(): void {
+  clockTicks();
   native().quietChildStops();
 }
 
@@ -37,7 +48,7 @@ export class UsageSampler {
   #timer: NodeJS.Timeout | undefined;
   #start = performance.now();
   #busy = false;
-  #stopped = false;
+  #previous: { cpuSec: number; ageSec: number } | undefined;
 
   constructor(
     readonly pid: number,
@@ -56,29 +67,25 @@ export class UsageSampler {
     if (this.#busy) return undefined;
     this.#busy = true;
     try {
-      const st = await pidusage(this.pid);
-      // A sample still under way when stop() came is dropped: after stop the
-      // CLI writes its closing lines, and nothing may follow them.
-      if (this.#stopped) return undefined;
-      // pidusage runs getconf once through child_process, which gives Node a
-      // SIGCHLD handler: keep ptrace stops from waking it (see the addon).
-      if (this.samples.length === 0) native().quietChildStops();
-      const s = { time: performance.now() - this.#start, cpu: st.cpu, rssBytes: st.memory };
+      const now = readStat(this.pid);
+      if (!now) return undefined; // the process is gone; the last sample stands
+      // Percent of one CPU since the previous sample; the first, over the process's life so far.
+      const prev = this.#previous;
+      const cpuSec = prev ? now.cpuSec - prev.cpuSec : now.cpuSec;
+      const wallSec = prev ? now.ageSec - prev.ageSec : now.ageSec;
+      this.#previous = now;
+      const s = { time: performance.now() - this.#start, cpu: wallSec > 0 ? (100 * cpuSec) / wallSec : 0, rssBytes: now.rssBytes };
       this.samples.push(s);
       this.onSample?.(s);
       return s;
-    } catch {
-      return undefined; // the process is gone; the last sample stands
     } finally {
       this.#busy = false;
     }
   }
 
   stop(): void {
-    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    pidusage.clear();
   }
 
   summary(): UsageSummary | null {

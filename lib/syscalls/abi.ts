@@ -78,6 +78,8 @@ export const EPERM = errnoNumber('EPERM');
 export const ESRCH = errnoNumber('ESRCH');
 export const ENOENT = errnoNumber('ENOENT');
 export const EBUSY = errnoNumber('EBUSY');
+/** task->flags bit of a kernel thread (include/linux/sched.h), field 9 of /proc/PID/stat. */
+export const PF_KTHREAD = 0x00200000;
 
 /**
  * The kernel's MAX_ERRNO (include/linux/err.h): a return value in
@@ -105,6 +107,8 @@ export function unsignedReturn(ret: bigint): bigint {
 
 /** auxv tag of the page size (linux/auxvec.h); the only auxv entry liveprobe reads. */
 export const AT_PAGESZ = 6;
+/** auxv: the clock tick (sysconf(_SC_CLK_TCK)), the unit of /proc/PID/stat's CPU times. */
+export const AT_CLKTCK = 17;
 
 /** The kernel's ANON_VMA_NAME_MAX_LEN: the longest anonymous-mapping name with its NUL. */
 export const ANON_VMA_NAME_MAX = 80;

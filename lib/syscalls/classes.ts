@@ -1,26 +1,32 @@
-// Named syscall classes usable as `%name` in a trace filter. Classes are
-// arch-independent name lists; a name missing from an arch's table (fork on
-// aarch64, arch_prctl outside x86_64) is simply not selected there, as in
-// strace where each personality's table decides membership.
+// Named syscall classes usable as `%name` in a trace filter. strace's classes
+// come from its own tables (lib/syscalls/strace-classes.ts, generated from
+// strace 6.1 by tools/gen-strace-classes.mjs); `%thread` is liveprobe's. A
+// class is a list of names, the same on every arch; a name missing from an
+// arch's table (fork on aarch64) is simply not selected there, as in strace,
+// where each personality's table decides membership.
+import { STRACE_CLASS_FLAGS } from './strace-classes';
 
-/**
- * strace 6.1's TRACE_MEMORY (TM) set, as measured from its syscallent tables.
- * io_setup/io_destroy/io_uring_register are in it because they map or pin
- * memory in the caller's address space (aio rings, io_uring buffers).
- */
-const MEMORY = [
-  'brk', 'get_mempolicy', 'io_destroy', 'io_setup', 'io_uring_register', 'madvise', 'mbind',
-  'migrate_pages', 'mincore', 'mlock', 'mlock2', 'mlockall', 'mmap', 'move_pages', 'mprotect',
-  'mremap', 'msync', 'munlock', 'munlockall', 'munmap', 'pkey_mprotect', 'remap_file_pages',
-  'set_mempolicy', 'set_mempolicy_home_node', 'shmat', 'shmdt',
-] as const;
-
-/** strace 6.1's TRACE_PROCESS (TP) set: process lifecycle and signalling others. */
-const PROCESS = [
-  'clone', 'clone3', 'execve', 'execveat', 'exit', 'exit_group', 'fork', 'kill',
-  'pidfd_send_signal', 'rt_sigqueueinfo', 'rt_tgsigqueueinfo', 'tgkill', 'tkill', 'vfork',
-  'wait4', 'waitid',
-] as const;
+/** strace 6.1's class names (src/basic_filters.c) and the flag each selects. */
+const STRACE_CLASSES: Readonly<Record<string, string>> = {
+  '%desc': 'TD',
+  '%file': 'TF',
+  '%memory': 'TM',
+  '%process': 'TP',
+  '%creds': 'TC',
+  '%signal': 'TS',
+  '%ipc': 'TI',
+  '%net': 'TN',
+  '%network': 'TN',
+  '%stat': 'TST',
+  '%lstat': 'TLST',
+  '%fstat': 'TFST',
+  '%%stat': 'TSTA',
+  '%statfs': 'TSF',
+  '%fstatfs': 'TFSF',
+  '%%statfs': 'TSFA',
+  '%pure': 'PU',
+  '%clock': 'TCL',
+};
 
 /**
  * liveprobe's own class (strace has none): what a runtime such as Go does to
@@ -32,15 +38,26 @@ const THREAD = [
   'set_robust_list', 'set_tid_address', 'sigaltstack', 'vfork',
 ] as const;
 
+const members = (flag: string): readonly string[] =>
+  Object.keys(STRACE_CLASS_FLAGS).filter((name) => STRACE_CLASS_FLAGS[name]!.includes(flag));
+
 export const SYSCALL_CLASSES: Readonly<Record<string, readonly string[]>> = {
-  '%memory': MEMORY,
-  '%process': PROCESS,
+  ...Object.fromEntries(Object.entries(STRACE_CLASSES).map(([cls, flag]) => [cls, members(flag)])),
   '%thread': THREAD,
 };
+
+/** Class names strace also accepts without the `%` (its legacy spelling), and liveprobe's thread. */
+const BARE_CLASS_NAMES = new Set(['desc', 'file', 'memory', 'process', 'signal', 'ipc', 'network', 'thread']);
 
 /** What liveprobe traces when no `-e trace=` is given. */
 export const DEFAULT_TRACE: readonly string[] = ['%memory', '%process', '%thread'];
 
 export function isSyscallClass(token: string): boolean {
   return Object.prototype.hasOwnProperty.call(SYSCALL_CLASSES, token);
+}
+
+/** The class a filter token names: `%file`, or strace's bare `file`; undefined for a syscall name. */
+export function classOfToken(token: string): string | undefined {
+  if (token.startsWith('%')) return isSyscallClass(token) ? token : undefined;
+  return BARE_CLASS_NAMES.has(token) ? `%${token}` : undefined;
 }

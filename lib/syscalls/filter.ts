@@ -10,7 +10,7 @@
 //    nothing on this arch silently ignored instead of an error
 // Only the `trace=` qualifier is handled here; the prefix is optional.
 
-import { DEFAULT_TRACE, SYSCALL_CLASSES, isSyscallClass } from './classes';
+import { DEFAULT_TRACE, SYSCALL_CLASSES, classOfToken } from './classes';
 import { ARCHES, type Arch, syscallName, syscallNumber, syscallTable } from './table';
 
 export class FilterError extends Error {
@@ -95,8 +95,8 @@ function resolveToken(token: string, arch: Arch, optional: boolean): number[] {
     throw new FilterError(message);
   };
 
-  const className = token.startsWith('%') ? token : `%${token}`;
-  if (isSyscallClass(className)) {
+  const className = classOfToken(token);
+  if (className !== undefined) {
     // Like strace, a known class is valid even if this arch has none of its calls.
     return numbersOf(SYSCALL_CLASSES[className] ?? [], arch);
   }

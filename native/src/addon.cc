@@ -154,6 +154,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
                        {
                            InstanceMethod<&NativeSession::Start>("start"),
                            InstanceMethod<&NativeSession::Grant>("grant"),
+                           InstanceMethod<&NativeSession::Release>("release"),
                            InstanceMethod<&NativeSession::Detach>("detach"),
                            InstanceMethod<&NativeSession::Shutdown>("shutdown"),
                            InstanceMethod<&NativeSession::Unref>("unref"),
@@ -258,6 +259,12 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   Napi::Value Grant(const Napi::CallbackInfo& info) {
     uint32_t n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1;
     core_->tracer.grant(n);
+    return info.Env().Undefined();
+  }
+
+  // The consumer has read /proc for a held exit_group (wire::kFlagHeld).
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    core_->tracer.releaseHeld();
     return info.Env().Undefined();
   }
 
@@ -367,6 +374,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   flags.Set("dataTruncated", uint32_t(wire::kFlagDataTrunc));
   flags.Set("readFailed", uint32_t(wire::kFlagReadFailed));
   flags.Set("hasCount", uint32_t(wire::kFlagHasCount));
+  flags.Set("held", uint32_t(wire::kFlagHeld));
   flags.Set("batchLast", uint32_t(wire::kBatchLast));
   o.Set("flags", flags);
   return o;

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -176,6 +177,14 @@ void Tracer::grant(uint32_t credits) {
   cv_.notify_all();
 }
 
+void Tracer::releaseHeld() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    ++held_releases_;
+  }
+  cv_.notify_all();
+}
+
 void Tracer::requestDetach() {
   bool was = detach_requested_.exchange(true);
   cv_.notify_all();
@@ -212,10 +221,25 @@ void Tracer::deliverBatch(std::vector<uint8_t>&& batch, uint32_t count) {
       writer_.addLost(count);
       writer_.addHidden(h.hidden);
       writer_.addStops(h.stops);
+      last_batch_sent_ = false;
       return;
     }
   }
+  last_batch_sent_ = true;
   transport_.send(std::move(batch));
+}
+
+// The record just written carries kFlagHeld: send it now and keep its thread
+// stopped until the consumer says it has read what it needs from /proc
+// (release()), or the session is leaving. Nothing else runs on this thread
+// meanwhile, so the other tracees wait at their next stop too.
+void Tracer::holdForConsumer() {
+  writer_.flush();
+  if (!last_batch_sent_) return;  // dropped ('drop' mode): nobody will answer
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait_for(lk, std::chrono::milliseconds(kHoldLimitMs),
+               [this] { return held_releases_ > 0 || detach_requested_ || shutdown_requested_; });
+  if (held_releases_ > 0) --held_releases_;
 }
 
 // ---------------------------------------------------------------- wake child
@@ -1019,8 +1043,15 @@ void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t ar
       if (cut3) p.data_flags |= wire::kFlagDataTrunc;
     }
   } else if (isSyscall(nr, arch, nr::kExit) || isSyscall(nr, arch, nr::kExitGroup)) {
-    // Never returns: report it now.
-    if (!t.pre_exec) emitSyscall(t, p, 0, 0);
+    // Never returns: report it now. exit_group's entry is the last moment
+    // the address space is whole (the kernel tears the mm down in do_exit,
+    // after this stop): hold it for the consumer's final look at /proc.
+    if (!t.pre_exec) {
+      bool hold = isSyscall(nr, arch, nr::kExitGroup) && phase_ == Phase::kTracing && !t.quiet &&
+                  !silenced_ && !p.hidden && reports(nr);
+      emitSyscall(t, p, 0, hold ? wire::kFlagHeld : 0);
+      if (hold) holdForConsumer();
+    }
     t.in_syscall = false;
   } else if (reads_.wants(nr) && reports(nr) && !p.hidden) {
     bool failed = false;
@@ -1107,6 +1138,12 @@ void Tracer::onCloneEvent(Task& t, int event) {
                    : event == PTRACE_EVENT_FORK ? wire::StartEvent::kFork
                                                 : wire::StartEvent::kVfork);
     r.args[0] = ours ? 1 : 0;
+    // The call that made it: the event is CLONE for clone and clone3 alike.
+    if (t.in_syscall) {
+      r.args[1] = uint64_t(uint32_t(t.pending.nr));
+      r.args[2] = 1;
+      r.arch = t.pending.arch;
+    }
   }
   auto it = tasks_.find(child);
   if (it == tasks_.end() && phase_ == Phase::kDetaching && released_.count(child)) {

@@ -69,6 +69,8 @@ class Tracer {
 
   // Any thread.
   void grant(uint32_t credits);
+  // Any thread: the consumer is done with the last held exit_group stop.
+  void releaseHeld();
   void requestDetach();
   // Any thread: the environment is going away. run: kill the target; attach: detach.
   void requestShutdown();
@@ -139,6 +141,7 @@ class Tracer {
   void emitSnapshot(pid_t pid, const std::string& regs = std::string());
   void emitError(int err, wire::ErrorSite site, pid_t pid, const std::string& detail);
   void deliverBatch(std::vector<uint8_t>&& batch, uint32_t count);
+  void holdForConsumer();
 
   Task& addTask(pid_t tid, pid_t tgid);
   void setTraceSet(bool all, const std::vector<int32_t>& nrs);
@@ -193,6 +196,10 @@ class Tracer {
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t credits_ = 0;
+  uint64_t held_releases_ = 0;  // release() calls not yet matched by a hold
+  bool last_batch_sent_ = false;  // tracer thread: the last flush reached the consumer (not dropped)
+  // A consumer that never answers must not keep a thread from exiting.
+  static constexpr uint64_t kHoldLimitMs = 10000;
   std::atomic<bool> detach_requested_{false};
   std::atomic<bool> shutdown_requested_{false};
 };

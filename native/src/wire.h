@@ -52,6 +52,7 @@ constexpr uint16_t kFlagGroupStop = 1 << 4;   // signal record: a group-stop, no
 constexpr uint16_t kFlagDataTrunc = 1 << 5;   // data was cut at its bound
 constexpr uint16_t kFlagReadFailed = 1 << 6;  // tracee memory for data could not be read
 constexpr uint16_t kFlagHasCount = 1 << 7;    // syscall record: a = a count read from the tracee (execve's envp entries), b = 1: unreadable before its end
+constexpr uint16_t kFlagHeld = 1 << 8;        // exit_group record: its thread waits at the entry stop until the consumer calls release()
 
 // Error sites (kError.b).
 enum class ErrorSite : uint32_t {

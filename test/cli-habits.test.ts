@@ -1,0 +1,297 @@
+// strace's habits in the CLI (issue 16 §3) and the explanation on demand
+// (§2): each behaviour against the real addon and real fixtures.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { parseArgs } from '../lib/cli/args';
+import { fixture } from './helpers/fixtures';
+import { STRACE } from './helpers/strace';
+import { cliPath, runCli, sleep, startUnderShell } from './helpers/trace';
+
+const T = { timeout: 120_000 };
+
+/** The rows of an strace -c table: name → [calls, errors]. */
+function countRows(table: string): Map<string, [number, number]> {
+  const rows = new Map<string, [number, number]>();
+  for (const l of table.split('\n')) {
+    const m = /^ *\d+\.\d\d +\d+\.\d{6} +\d+ +(\d+) ([ \d]{9}) (\S+)$/.exec(l);
+    if (m) rows.set(m[3]!, [Number(m[1]), Number(m[2]!.trim() || 0)]);
+  }
+  return rows;
+}
+
+const tmp = (name: string) => path.join(os.tmpdir(), `liveprobe-habits-${process.pid}-${name}`);
+
+describe('strace habits', () => {
+  test('-c -f on the syscalls fixture: the calls and errors columns equal strace -c -f, row for row', T, async () => {
+    const bin = await fixture('syscalls');
+    const ours = tmp('c.txt');
+    const theirs = tmp('strace-c.txt');
+    try {
+      const r = await runCli(['run', '-c', '-f', '-o', ours, '--', bin]);
+      assert.equal(r.code, 0, r.stderr);
+      await new Promise<void>((resolve, reject) =>
+        spawn(STRACE, ['-c', '-f', '-o', theirs, bin], { stdio: 'ignore' }).on('close', (c) => (c === 0 ? resolve() : reject(new Error(`strace ${c}`)))),
+      );
+      const a = fs.readFileSync(ours, 'utf8');
+      const b = fs.readFileSync(theirs, 'utf8');
+      const lines = a.trimEnd().split('\n');
+      assert.equal(lines[0], '% time     seconds  usecs/call     calls    errors syscall');
+      assert.equal(lines[1], '------ ----------- ----------- --------- --------- ----------------');
+      const total = lines.findIndex((l) => l.endsWith(' total'));
+      assert.equal(lines[total - 1], lines[1]);
+      // Beside it, the memory classes the calls left, adding up to VmSize.
+      assert.deepEqual(lines.slice(total + 1, total + 4), ['', `${'memory class'.padEnd(22)} ${'kB'.padStart(11)}`, `${'-'.repeat(22)} ${'-'.repeat(11)}`]);
+      const classes = lines.slice(total + 4, -2).map((l) => Number(l.slice(23)));
+      assert.match(lines.at(-1)!, /^total \(VmSize\) +\d+$/);
+      assert.equal(classes.reduce((x, y) => x + y, 0), Number(lines.at(-1)!.slice(23)));
+      assert.deepEqual([...countRows(a)].sort(), [...countRows(b)].sort());
+      assert.ok(countRows(a).get('total')![0] > 100 && countRows(a).get('clone3')![1] > 0);
+    } finally {
+      fs.rmSync(ours, { force: true });
+      fs.rmSync(theirs, { force: true });
+    }
+  });
+
+  test('-e trace=%class for every class strace 6.1 knows: the same calls, as many times, as strace -f -e trace=%class', T, async (t) => {
+    if (!fs.existsSync('/bin/bash')) return t.skip('needs bash for /dev/tcp');
+    const bin = await fixture('syscalls');
+    // Files, descriptors, a refused TCP connect, credentials, a signal, stat
+    // and statfs, and the fixture's SysV IPC and memory calls.
+    const script = `exec 3<>/dev/tcp/127.0.0.1/1; ls -l / >/dev/null; id >/dev/null; kill -0 $$; stat / >/dev/null; df / >/dev/null; ${bin} >/dev/null; true`;
+    const ours = tmp('class.txt');
+    const theirs = tmp('strace-class.txt');
+    const tally = (text: string, re: RegExp) => {
+      const n = new Map<string, number>();
+      for (const l of text.split('\n')) {
+        const m = re.exec(l);
+        if (m) n.set(m[1]!, (n.get(m[1]!) ?? 0) + 1);
+      }
+      return [...n].sort();
+    };
+    try {
+      for (const cls of ['%file', '%desc', '%network', '%signal', '%ipc', '%creds', '%clock', '%pure', '%stat', '%lstat', '%fstat', '%%stat', '%statfs', '%fstatfs', '%%statfs', '%memory', '%process']) {
+        const r = await runCli(['run', '-f', '-o', ours, '-e', `trace=${cls}`, '--', '/bin/bash', '-c', script]);
+        assert.equal(r.code, 0, r.stderr);
+        // The same stdio as the CLI's target (runCli): bash and ls ask isatty of each.
+        await new Promise<void>((resolve) => {
+          const c = spawn(STRACE, ['-f', '-o', theirs, '-e', `trace=${cls}`, '/bin/bash', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+          c.stdout.resume();
+          c.stderr.resume();
+          c.on('close', () => resolve());
+        });
+        const a = tally(fs.readFileSync(ours, 'utf8'), /^\[pid +\d+\] ([a-z_0-9]+)\(/);
+        const b = tally(fs.readFileSync(theirs, 'utf8'), /^\d+ +([a-z_0-9]+)\(/);
+        assert.deepEqual(a, b, cls);
+        if (['%file', '%desc', '%network', '%signal', '%ipc', '%creds', '%pure', '%memory', '%process'].includes(cls)) assert.ok(a.length > 0, `${cls} saw calls`);
+      }
+    } finally {
+      fs.rmSync(ours, { force: true });
+      fs.rmSync(theirs, { force: true });
+    }
+  });
+
+  test('-tt -T, -ttt, -r: times as strace prints them', T, async () => {
+    const bin = await fixture('exitwith');
+    const tt = await runCli(['run', '-tt', '-T', '--', bin, 'code', '0']);
+    assert.equal(tt.code, 0);
+    const mmap = tt.stderr.split('\n').find((l) => / mmap\(NULL, /.test(l))!;
+    assert.match(mmap, /^\[pid +\d+\] \d\d:\d\d:\d\d\.\d{6} mmap\(NULL, .*\) = 0x[0-9a-f]+ <\d+\.\d{6}>$/);
+    assert.match(tt.stderr, /^\[pid +\d+\] \d\d:\d\d:\d\d\.\d{6} exit_group\(0\) = \?$/m, 'no <time> for a call that never returns');
+    const ttt = await runCli(['run', '-ttt', '--', bin, 'code', '0']);
+    const now = Date.now() / 1000;
+    const stamp = Number(/^\[pid +\d+\] (\d+\.\d{6}) mmap\(/m.exec(ttt.stderr)![1]);
+    assert.ok(stamp > now - 60 && stamp <= now, `${stamp} is seconds since the epoch`);
+    const rel = await runCli(['run', '-r', '--', bin, 'code', '0']);
+    const first = rel.stderr.split('\n')[0]!;
+    assert.match(first, /^\[pid +\d+\]      0\.000000 /);
+    assert.ok(rel.stderr.split('\n').filter(Boolean).every((l) => /^\[pid +\d+\] +\d+\.\d{6} /.test(l)), rel.stderr);
+  });
+
+  test('options anywhere, -p PID: attach 1234 --duration 1, -p 1234 --duration 300ms', T, async () => {
+    const target = await startUnderShell(await fixture('exitwith'), ['code', '0', '-sleep-ms', '60000']);
+    try {
+      for (const args of [['attach', String(target.pid), '--duration', '0.3', '--no-summary'], ['-p', String(target.pid), '--duration', '300ms', '--no-summary']]) {
+        const r = await runCli(args);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+        const lines = r.stderr.trimEnd().split('\n');
+        assert.match(lines[0]!, new RegExp(`^\\[pid +${target.pid}\\] \\+\\+\\+ attached \\(process ${target.pid}\\) \\+\\+\\+$`));
+        assert.equal(lines.at(-1), `[pid ${String(target.pid).padStart(6)}] +++ detached from process ${target.pid} +++`);
+      }
+    } finally {
+      target.kill();
+    }
+  });
+
+  test('times take a unit as compare --at does; --duration 0 is refused with the reason; run keeps the program\'s own options', () => {
+    assert.equal(parseArgs(['run', '--duration', '1s', 'x']).durationMs, 1000);
+    assert.equal(parseArgs(['run', '--duration', '250ms', 'x']).durationMs, 250);
+    assert.equal(parseArgs(['run', '--duration', '1.5', 'x']).durationMs, 1500);
+    assert.equal(parseArgs(['compare', '--at', '2s', '--', 'a', '---', 'b']).atMs, 2000);
+    assert.equal(parseArgs(['attach', '--every', '10s', '1']).everyMs, 10_000);
+    assert.throws(() => parseArgs(['run', '--duration', '0', 'x']), {
+      message: '--duration 0 would detach before anything is traced; give a time above 0, or leave it out to trace until the target exits',
+    });
+    const r = parseArgs(['run', '-f', '-tt', './prog', '-p', '3', '--duration', '1']);
+    assert.deepEqual([r.command, r.file, r.args, r.followForks, r.timestamps, r.durationMs], ['run', './prog', ['-p', '3', '--duration', '1'], true, 2, undefined]);
+    assert.deepEqual([parseArgs(['-p', '42']).command, parseArgs(['-p', '42']).pid], ['attach', 42]);
+    assert.deepEqual([parseArgs(['-c', '/bin/true']).command, parseArgs(['-c', '/bin/true']).counts], ['run', 'only']);
+    assert.equal(parseArgs(['run', '-C', 'x']).counts, 'both');
+  });
+});
+
+describe('the explanation on demand', () => {
+  async function explanations(args: string[], poke: boolean): Promise<{ lines: string[]; text: string }> {
+    const out = tmp('on-demand.txt');
+    const child = spawn(process.execPath, [cliPath(), 'run', '-o', out, ...args], { stdio: 'ignore' });
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    if (poke) {
+      // Once the target runs (its first lines are in the file), ask.
+      for (let i = 0; i < 400 && !(fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('mmap(')); i++) await sleep(10);
+      await sleep(300);
+      child.kill('SIGUSR1');
+    }
+    assert.equal(await closed, 0);
+    const text = fs.readFileSync(out, 'utf8');
+    fs.rmSync(out, { force: true });
+    return { lines: text.split('\n'), text };
+  }
+
+  test('kill -USR1 <liveprobe>: the explanation now, the trace goes on (text)', T, async () => {
+    const { lines, text } = await explanations(['--', await fixture('ex7'), '-sleep', '1200ms'], true);
+    const heads = lines.filter((l) => /^=== liveprobe: why process \d+ has this much virtual memory ===$/.test(l));
+    assert.equal(heads.length, 1, text);
+    const at = lines.indexOf(heads[0]!);
+    assert.match(lines[at + 1]!, /^VmSize (\d+) kB \(\/proc\/\d+\/status\), model \1 kB$/);
+    assert.ok(lines.slice(at).some((l) => / exit_group\(0\) = \?$/.test(l)), 'the trace goes on after it');
+  });
+
+  test('--json --every 300ms: explanation objects while tracing, and the last at the exit equal to VmSize', T, async () => {
+    const { lines } = await explanations(['--json', '--every', '300ms', '--', await fixture('ex7'), '-sleep', '1200ms'], false);
+    const objs = lines.filter(Boolean).map((l) => JSON.parse(l) as { type: string; vmSizeKb: number | null; modelKb: number });
+    const ex = objs.filter((o) => o.type === 'explanation');
+    assert.ok(ex.length >= 3, `${ex.length} explanations: at least 2 while tracing and 1 at exit`);
+    for (const e of ex) assert.ok(e.vmSizeKb! > 0 && e.modelKb > 0, 'each read /proc while the target was alive');
+    assert.equal(objs.at(-1)!.type, 'explanation', 'and the last one at the exit');
+    assert.equal(ex.at(-1)!.vmSizeKb, ex.at(-1)!.modelKb, 'at exit_group the model adds up to VmSize');
+  });
+});
+
+describe("what the newcomer tripped on", () => {
+  test('attach --findings --no-summary: the attach and detach lines and the number of findings, not silence', T, async () => {
+    const target = await startUnderShell(await fixture('exitwith'), ['code', '0', '-sleep-ms', '60000']);
+    try {
+      const r = await runCli(['attach', '--findings', '--no-summary', '--duration', '300ms', String(target.pid)]);
+      assert.equal(r.code, 0, r.stderr);
+      const who = `[pid ${String(target.pid).padStart(6)}]`;
+      assert.equal(r.stderr, `${who} +++ tracing 1 thread of process ${target.pid} +++\n${who} +++ detached from process ${target.pid} +++\nliveprobe: 0 findings\n`);
+    } finally {
+      target.kill();
+    }
+  });
+
+  test('run --duration: says what it waits for after the detach', T, async () => {
+    const r = await runCli(['run', '--findings', '--no-summary', '--duration', '300ms', '--', await fixture('ex7'), '-sleep', '1s']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.trimEnd().split('\n').filter((l) => !l.includes('>>>'));
+    const pid = /process (\d+) \+\+\+$/.exec(lines[0]!)![1];
+    assert.deepEqual(lines.slice(1), [
+      `[pid ${pid!.padStart(6)}] +++ detached from process ${pid} +++`,
+      `liveprobe: detached; process ${pid} keeps liveprobe's seccomp filter, so liveprobe stays to let its traced syscalls through until it exits (nothing more is reported)`,
+      /^liveprobe: (\d+) findings$/.exec(lines.at(-1)!)![0],
+    ]);
+  });
+
+  test('a thread made by clone3 says clone3: "+++ started by clone3", JSON "call":"clone3" (how stays ptrace\'s event)', T, async () => {
+    const ex7 = await fixture('ex7');
+    const text = await runCli(['run', '--', ex7, '-sleep', '10ms']);
+    const started = text.stderr.split('\n').filter((l) => l.includes('+++ started by'));
+    assert.ok(started.length >= 3, text.stderr);
+    for (const l of started) assert.match(l, /^\[pid +\d+\] \+\+\+ started by clone3 from \d+ \(process \d+\) \+\+\+$/);
+    const json = await runCli(['run', '--json', '--', ex7, '-sleep', '10ms']);
+    const starts = json.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.type === 'thread-start');
+    assert.ok(starts.length >= 3);
+    for (const o of starts) assert.deepEqual([o.how, o.call], ['clone', 'clone3']);
+  });
+
+  test('-o FILE at a terminal: the trace goes to the file, the summary to the terminal', T, async (t) => {
+    if (!fs.existsSync('/usr/bin/script')) return t.skip('needs script(1) for a terminal');
+    const out = tmp('o-terminal.txt');
+    try {
+      // script(1) gives liveprobe a pseudo-terminal as stdin/stdout/stderr.
+      const r = await new Promise<{ code: number | null; text: string }>((resolve) => {
+        const c = spawn('/usr/bin/script', ['-qec', `${process.execPath} ${cliPath()} run -o ${out} -- /bin/true`, '/dev/null'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let text = '';
+        c.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+        c.on('close', (code) => resolve({ code, text }));
+      });
+      assert.equal(r.code, 0);
+      const lines = r.text.replace(/\r/g, '').split('\n');
+      const at = lines.findIndex((l) => /^=== liveprobe: why process \d+ has this much virtual memory ===$/.test(l));
+      assert.ok(at >= 0, r.text);
+      assert.match(lines[at + 1]!, /^VmSize (\d+) kB \(\/proc\/\d+\/status\), model \1 kB$/);
+      assert.equal(lines[at + 2], 'binary: not a Go binary (links glibc)');
+      const trace = fs.readFileSync(out, 'utf8');
+      assert.match(trace, /^\[pid +\d+\] exit_group\(0\) = \?$/m);
+      assert.ok(!trace.includes('=== liveprobe'), 'the summary is not in the trace file');
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
+  });
+
+  test('Ctrl-C in run: the exit code is the target\'s (0 when it exits 0 on SIGINT), run as the README says', T, async () => {
+    const child = spawn(process.execPath, [cliPath(), 'run', '-o', '/dev/null', '--', '/bin/sh', '-c', 'trap "exit 0" INT; echo up; while :; do sleep 0.1; done'], {
+      stdio: ['ignore', 'pipe', 'ignore'], detached: true,
+    });
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    await sleep(100);
+    process.kill(-child.pid!, 'SIGINT'); // the terminal's Ctrl-C: the whole foreground group
+    assert.equal(await closed, 0);
+  });
+
+  test('--json starts with a header that states the time unit and its zero', T, async () => {
+    const before = Date.now();
+    const r = await runCli(['run', '--json', '--', '/bin/true']);
+    assert.equal(r.code, 0);
+    const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(Object.keys(lines[0]!), ['type', 'version', 'timeUnit', 'timeZero']);
+    assert.deepEqual([lines[0]!.type, lines[0]!.version, lines[0]!.timeUnit], ['header', version, 'ms']);
+    const zero = lines[0]!.timeZero as number;
+    assert.ok(zero >= before - 1000 && zero <= Date.now(), `${zero}`);
+    const exit = lines.find((l) => l.type === 'syscall' && l.name === 'exit_group')!;
+    assert.ok((exit.time as number) > 0 && zero + (exit.time as number) <= Date.now());
+  });
+
+  test('attach 2 (a kernel thread): says so, not "a security module"', T, async (t) => {
+    const stat = fs.readFileSync('/proc/2/stat', 'utf8');
+    if (!stat.includes('(kthreadd)')) return t.skip('pid 2 is not kthreadd in this pid namespace');
+    const r = await runCli(['attach', '2']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'liveprobe: process 2 (kthreadd) is a kernel thread, which cannot be traced: it has no user-space memory or syscalls\n');
+  });
+
+  test('one arena: "1 glibc malloc arena heap reserves 64 MiB", and the arena limit reached (MALLOC_ARENA_MAX=2)', T, async () => {
+    const { run } = await import('../lib');
+    const session = run(await fixture('ex7'), ['-sleep', '300ms'], { stdio: 'ignore', env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
+    for await (const _ of session) void _;
+    const e = session.explain()!;
+    assert.ok(e.hints.includes('MALLOC_ARENA_MAX=2 is set: glibc makes at most that many arenas (main arena included).'), e.hints.join('\n'));
+    assert.match(e.hints[0]!, /^VmSize is not RSS: 1 glibc malloc arena heap reserves 64 MiB of address space, \d+ KiB resident; reserved memory costs no RAM\.$/);
+    // The limit is reached with that one heap: the hint the data now supports.
+    assert.ok(e.hints.includes("glibc's arena limit is reached (2 of at most 2, the main arena included): threads that malloc from now on share arenas, so VmSize no longer grows by 64 MiB per thread."), e.hints.join('\n'));
+  });
+
+  test('compare: long command lines keep their ends in the column headers', async () => {
+    const { formatComparison } = await import('../lib/explain/format');
+    const e = { type: 'explanation' as const, pid: 1, vmSizeKb: 1, modelKb: 1, classes: [], byCreator: [], threads: [], explainedKb: 0, binary: null, usage: null, hints: [] };
+    const head = formatComparison(e, e, [
+      '/work/liveprobe/test/.fixtures-out/ex7 -sleep 5s', '/work/liveprobe/test/.fixtures-out/ex7pure -sleep 5s',
+    ]).split('\n')[0];
+    assert.equal(head, `${'class'.padEnd(22)} …/test/.fixtures-out/ex7 -sleep 5s …t/.fixtures-out/ex7pure -sleep 5s difference`);
+  });
+});

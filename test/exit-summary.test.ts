@@ -1,0 +1,89 @@
+// The summary at the target's exit is the one at a detach: taken at the
+// exit_group entry stop, while the address space is still whole (issue 16 §2).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { describe, test } from 'node:test';
+import { run } from '../lib';
+import { fixture } from './helpers/fixtures';
+import { cliPath, sleep } from './helpers/trace';
+
+const T = { timeout: 90_000 };
+
+const vmSizeOf = (pid: number) => Number(/^VmSize:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+
+/** The pid of the program the CLI process started (its tracer thread's child). */
+async function cliTarget(cliPid: number): Promise<number> {
+  for (let i = 0; i < 1000; i++) {
+    try {
+      for (const task of fs.readdirSync(`/proc/${cliPid}/task`)) {
+        const kids = fs.readFileSync(`/proc/${cliPid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+        for (const k of kids) if (fs.readlinkSync(`/proc/${k}/exe`).endsWith('/ex7')) return k;
+      }
+    } catch {
+      // not there yet, or a helper that went away
+    }
+    await sleep(10);
+  }
+  throw new Error('the CLI did not start ex7');
+}
+
+describe('the summary at exit', () => {
+  test('API: explain() after exit = the explanation at exit_group: VmSize as /proc last showed it, RSS per class, binary facts, hints', T, async () => {
+    const session = run(await fixture('ex7'), ['-sleep', '1500ms'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const consuming = (async () => {
+      for await (const _ of session) void _;
+    })();
+    const pid = await session.ready;
+    await sleep(800);
+    const during = session.explain()!;
+    const lastVmSize = vmSizeOf(pid);
+    await consuming;
+    const exit = await session.exited;
+    assert.equal(exit.code, 0);
+    assert.equal(session.model!.exited, true);
+    const e = session.explain()!;
+    assert.equal(e.vmSizeKb, lastVmSize, 'VmSize: the last value /proc showed');
+    assert.equal(e.modelKb, lastVmSize);
+    assert.ok(e.binary?.isGo && e.binary.cgoEnabled);
+    for (const c of during.classes) {
+      const now = e.classes.find((x) => x.class === c.class);
+      assert.ok(now, `class ${c.class} still there`);
+      assert.notEqual(now.rss, null, `${c.class}: RSS known`);
+      if (c.rss! > 0n) assert.ok(now.rss! > 0n, `${c.class}: resident at exit as during the run`);
+    }
+    assert.deepEqual(e.hints.map((h) => h.split(':')[0]), during.hints.map((h) => h.split(':')[0]));
+    // Go calls exit_group from whichever thread runs the main goroutine then.
+    assert.equal(e.threads.filter((t) => t.state === 'exit_group').length, 1, JSON.stringify(e.threads));
+    // Every state read at that moment, none from a task being torn down (a
+    // thread really running then is 'R', as it was).
+    assert.ok(e.threads.every((t) => /^(exit_group|[RSDt])$/.test(t.state)), JSON.stringify(e.threads));
+  });
+
+  test('CLI: run --summary of ex7 prints VmSize (the last /proc value), binary, RSS per class, hints; thread states as at exit_group', T, async () => {
+    const bin = await fixture('ex7');
+    const child = spawn(process.execPath, [cliPath(), 'run', '--summary', '--findings', '--', bin, '-sleep', '1500ms'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const pid = await cliTarget(child.pid!);
+    await sleep(900);
+    const lastVmSize = vmSizeOf(pid);
+    assert.equal(await closed, 0, stderr);
+    const summary = stderr.slice(stderr.indexOf('=== liveprobe'));
+    const lines = summary.split('\n');
+    assert.equal(lines[0], `=== liveprobe: why process ${pid} has this much virtual memory ===`);
+    assert.equal(lines[1], `VmSize ${lastVmSize} kB (/proc/${pid}/status), model ${lastVmSize} kB`);
+    assert.match(lines[2]!, /^binary: go1\.\d+(\.\d+)?, CGO_ENABLED=1, dynamically linked against glibc; DNS: /);
+    const rows = lines.slice(lines.indexOf('') + 2, lines.findIndex((l) => l.startsWith('explained ')));
+    const rss = new Map(rows.map((r) => [r.split(/\s+/)[0]!, / (\d+) kB {2}\w+$/.exec(r)?.[1]]));
+    for (const cls of ['go-runtime-metadata', 'glibc-arena-heap', 'go-heap-arena', 'pthread-stack', 'file-segment', 'main-stack']) {
+      assert.ok(Number(rss.get(cls)) > 0, `${cls} resident: ${rows.join('\n')}`);
+    }
+    assert.equal(rss.get('guard-page'), '0', 'a guard page is never resident');
+    assert.equal(lines.filter((l) => /^ +\d+ (main|cgo-thread) +state exit_group$/.test(l)).length, 1, summary);
+    assert.ok(lines.filter((l) => / state /.test(l)).every((l) => / state (exit_group|[RSDt])$/.test(l)), summary);
+    assert.ok(lines.some((l) => /^hint: VmSize is not RSS: \d+ glibc malloc arena heaps reserve \d+ MiB of address space, \d+ KiB resident; /.test(l)), summary);
+    assert.ok(lines.some((l) => l.startsWith('hint: In a cgo binary every Go thread is a pthread')), summary);
+  });
+});
