@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'stranger';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -48,6 +48,8 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   // Address-space model (issue 4): random memory syscalls with checkpoints; a busy allocating Go program.
   mmap_torture: { kind: 'c', sources: ['mmap_torture.c'] },
   memchurn: { kind: 'go', sources: ['memchurn/main.go'], cgo: false },
+  // Attach to a process the test did not start (issue 21): steps released by SIGUSR1.
+  stranger: { kind: 'c', sources: ['stranger.c'] },
 };
 
 /** Bump to force a rebuild of every fixture when the recipe below changes. */
