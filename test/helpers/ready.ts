@@ -3,6 +3,18 @@
 // not for time.
 import type { Readable } from 'node:stream';
 import type { Quiescer } from './model';
+import { taskStates, until } from './reliability';
+
+/**
+ * Waits until every thread of pid sleeps in the kernel ('S'). A Go thread
+ * stopped while it still runs goroutine code has its stack pointer in the
+ * Go heap, not on its pthread stack, and lib/detect/shape.ts then takes a
+ * cgo M for a Go runtime thread: tests of the shape rules hold the target
+ * still once it is idle, as a process that has run for a while is.
+ */
+export async function untilIdle(pid: number): Promise<void> {
+  await until(() => [...taskStates(pid).values()].every((s) => s === 'S'), `every thread of ${pid} asleep`, 30_000);
+}
 
 /** The lines a process writes, taken in order: next() waits for the next one that matches. */
 export class LineReader {
@@ -69,6 +81,7 @@ export async function glibcArenaHeaps(pid: number, lines: LineReader): Promise<n
 export async function heldWithArenaCount<R>(pid: number, lines: LineReader, q: Quiescer, inspect: () => R): Promise<{ held: R; arenaHeaps: number }> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const before = await glibcArenaHeaps(pid, lines);
+    await untilIdle(pid);
     await q.stop();
     let held: R;
     try {

@@ -6,12 +6,15 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { LineReader } from './ready';
 import { sleep } from './trace';
 
 export interface Stranger {
   pid: number;
   /** stdout so far. */
   output(): string;
+  /** stdout line by line, for fixtures that answer requests (test/helpers/ready.ts). */
+  lines: LineReader;
   /** Resolves with the first match of pattern in stdout, waiting for more output as needed (rejects at EOF). */
   waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
   /** Resolves with everything it wrote, once its stdout is closed (it exited). */
@@ -41,6 +44,7 @@ export async function startStranger(file: string, args: string[]): Promise<Stran
   pidPipe.setEncoding('utf8');
   pidPipe.on('data', (c: string) => (pidText += c));
   const pidRead = new Promise<void>((r) => pidPipe.on('end', () => r()));
+  const lines = new LineReader(sh.stdout!);
   let text = '';
   let closed = false;
   const waiters = new Set<() => void>();
@@ -70,6 +74,7 @@ export async function startStranger(file: string, args: string[]): Promise<Stran
   return {
     pid,
     output: () => text,
+    lines,
     waitFor(pattern) {
       return new Promise((resolve, reject) => {
         const check = () => {
