@@ -10,6 +10,7 @@
 #                  /usr/bin/strace); another version prints some calls
 #                  differently (Debian 12's strace is 6.1)
 #   cc             the C fixtures and cgo (test/helpers/fixtures.ts)
+#   readelf        (binutils) binary-facts.test.ts's oracle for the ELF interpreter
 #   go             the Go fixtures; Go 1.19 too (fixtureGo119 in
 #                  test/helpers/fixtures.ts): Debian's golang-1.19-go, or
 #                  GOTOOLCHAIN=go1.19.13 fetched by a go of 1.21 or later
@@ -39,6 +40,7 @@ say() { problems+=("$1"); }
 missing=()
 [ -x "$strace" ] || missing+=(strace)
 command -v cc >/dev/null || missing+=(gcc)
+command -v readelf >/dev/null || missing+=(binutils)
 command -v setpriv >/dev/null || missing+=(util-linux)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -23,6 +23,9 @@ export class LineReader {
   #taken = 0;
   #closed = false;
   #wake: (() => void)[] = [];
+  #onClose: () => void = () => {};
+  /** Resolves when the stream has ended (the process closed its stdout, or exited). */
+  readonly closed = new Promise<void>((r) => (this.#onClose = r));
 
   constructor(stream: Readable) {
     stream.setEncoding('utf8');
@@ -34,6 +37,7 @@ export class LineReader {
     });
     stream.on('close', () => {
       this.#closed = true;
+      this.#onClose();
       this.#notify();
     });
   }
