@@ -205,23 +205,28 @@ describe('a process that exits while liveprobe attaches', () => {
       }
       assert.equal(await within(target.exited, 5_000, `target ${i}`), 9, 'the exit code reached the real parent');
     }
-    assert.equal(outcomes.esrch + outcomes.exitBeforeReady + outcomes.exitAfterReady, 20);
     t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
+    assert.equal(outcomes.esrch + outcomes.exitBeforeReady + outcomes.exitAfterReady, 20);
+    // Both sides of the race were run, not 20 of one: an exit in the middle of
+    // the attach (exit-on-attach) and one after it (exit-soon). ESRCH, the exit
+    // landing before the leader is seized, is allowed but rare (0 in runs here).
+    assert.ok(outcomes.exitBeforeReady > 0 && outcomes.exitAfterReady > 0, JSON.stringify(outcomes));
   });
 
   test('a thread in vfork (no ptrace stop reaches it) does not hold the others stopped: attach completes, the exit is reported', T, async () => {
     const lifecycle = await fixture('lifecycle');
     for (let i = 0; i < 3; i++) {
-      // The vfork child sleeps 10 s; the leader exits the process after 400 ms.
-      const target = await startLive(lifecycle, ['exit-in-vfork', '400', '6']);
+      // The vfork child sleeps 10 s; the leader exits the process after 3 s.
+      const target = await startLive(lifecycle, ['exit-in-vfork', '3000', '6']);
       await target.waitFor(/vforking\n/);
       await until(() => taskStates(target.pid).size === 2 && [...taskStates(target.pid).values()].includes('D'), 'the vfork wait');
       const session = attach(target.pid);
-      const t0 = Date.now();
       const collecting = collect(session);
-      await within(session.ready, 1_000, 'attach next to a thread in vfork');
-      assert.ok(Date.now() - t0 < 300, 'the world was not held waiting for the vfork');
-      const events = await within(collecting, 5_000, `session ${i}`);
+      await within(session.ready, 10_000, 'attach next to a thread in vfork');
+      // Ready while the vfork still waits (and so the process still lives):
+      // the attach did not hold the world until the vfork ended.
+      assert.ok([...taskStates(target.pid).values()].includes('D'), 'the world was not held waiting for the vfork');
+      const events = await within(collecting, 10_000, `session ${i}`);
       assert.deepEqual(await session.exited, { code: 6, signal: null, detached: false });
       const started = events.find((e) => e.type === 'started');
       assert.ok(started && started.type === 'started' && started.tasks === 2);
@@ -232,10 +237,10 @@ describe('a process that exits while liveprobe attaches', () => {
   });
 
   for (const mode of ['attach', 'run -e trace=all'] as const) {
-    test(`${mode}: detach with a thread in vfork returns at once; that thread runs on when its child exits; exit 6`, T, async () => {
+    test(`${mode}: detach with a thread in vfork returns while it still waits; that thread runs on when its child exits; exit 6`, T, async () => {
       const lifecycle = await fixture('lifecycle');
-      // The vfork child exits after 500 ms, the leader exits the process after 1.5 s.
-      const args = ['exit-in-vfork', '1500', '6', '500'];
+      // The vfork child exits after 2 s, the leader exits the process after 4 s.
+      const args = ['exit-in-vfork', '4000', '6', '2000'];
       let pid: number;
       let exited: Promise<number | null>;
       let session;
@@ -252,16 +257,17 @@ describe('a process that exits while liveprobe attaches', () => {
       const done = consume(session);
       pid = await session.ready;
       await until(() => [...taskStates(pid).values()].includes('D'), 'the vfork wait');
-      await sleep(100);
-      await within(session.detach(), 1_000, 'detach next to a thread in vfork');
-      const events = await within(done, 1_000, 'the session');
+      await within(session.detach(), 10_000, 'detach next to a thread in vfork');
+      // Detached while the vfork still waits: the detach did not wait for it.
+      assert.ok([...taskStates(pid).values()].includes('D'), 'the vfork thread is still in the kernel');
+      const events = await within(done, 10_000, 'the session');
       assert.equal(events.at(-1)!.type, 'detached');
       // When the vfork child exits, its parent thread leaves the kernel and
       // ends: it was released, not left stopped at our interrupt.
-      await until(() => taskStates(pid).size === 1, 'the vfork thread to end', 2_000);
+      await until(() => taskStates(pid).size === 1, 'the vfork thread to end', 10_000);
       // The leader's sleep may be restarted just then (seen once under ASan:
       // 'R' for a moment), but it must go back to sleep, not stay stopped.
-      await until(() => taskStates(pid).get(pid) === 'S', 'the leader to sleep on, untraced', 1_000);
+      await until(() => taskStates(pid).get(pid) === 'S', 'the leader to sleep on, untraced', 10_000);
       assert.ok(untraced(pid));
       assert.equal(await within(exited, 5_000, 'the target'), 6);
     });
