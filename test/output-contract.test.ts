@@ -215,6 +215,22 @@ describe('-o FILE', () => {
     assert.equal(await read, (await deterministic([])).stderr);
   });
 
+  test('a write that fails (/dev/full; a FIFO whose reader went away): exit 1 with one line that says why', T, async () => {
+    const exitwith = await fixture('exitwith');
+    const full = await runCli(['run', '-o', '/dev/full', exitwith, 'code', '3']);
+    assert.deepEqual([full.code, full.stderr], [1, 'liveprobe: cannot write /dev/full: ENOSPC: no space left on device\n']);
+    const fifo = path.join(dir, 'fifo-closed');
+    fs.rmSync(fifo, { force: true });
+    const mk = spawn('mkfifo', [fifo]);
+    assert.equal(await new Promise((r) => mk.on('close', r)), 0);
+    // The reader takes the first bytes and goes; the ticker keeps the trace flowing (every syscall shown).
+    const reader = fs.createReadStream(fifo);
+    reader.once('data', () => reader.destroy());
+    const lifecycle = await fixture('lifecycle');
+    const gone = await runCli(['run', '-o', fifo, '-e', 'trace=all', lifecycle, 'ticker', '1', '2000']);
+    assert.deepEqual([gone.code, gone.stderr], [1, `liveprobe: cannot write ${fifo}: EPIPE: broken pipe\n`]);
+  });
+
   test('an unwritable path: exit 1 with one line that says why, and nothing is started', T, async () => {
     const marker = path.join(dir, 'started');
     for (const [target, why] of [
