@@ -53,10 +53,14 @@ describe('exec from a non-leader thread', () => {
 
   test('attach: seen while attached, then the new image exits 7 under trace', T, async () => {
     const lifecycle = await fixture('lifecycle');
-    const target = await startLive(lifecycle, ['exec-from-thread', '400']);
+    // The thread execs on SIGUSR1, sent once the attach is complete.
+    const target = await startLive(lifecycle, ['exec-from-thread', '-1']);
     await target.waitFor(/leader tid=\d+ waits\n/);
     const session = attach(target.pid);
-    const events = await within(collect(session), 15_000, 'attach until the exec-ed image exits');
+    const collecting = collect(session);
+    await within(session.ready, 10_000, 'attach');
+    process.kill(target.pid, 'SIGUSR1');
+    const events = await within(collecting, 15_000, 'attach until the exec-ed image exits');
     assert.deepEqual(await session.exited, { code: 7, signal: null, detached: false });
     assert.equal(await target.exited, 7);
     const thread = Number(/exec from tid=(\d+)/.exec(target.output())![1]);
@@ -69,17 +73,20 @@ describe('exec from a non-leader thread', () => {
 
   test('attach: detach right after the exec leaves the new image running to exit 7', T, async () => {
     const lifecycle = await fixture('lifecycle');
-    const target = await startLive(lifecycle, ['exec-from-thread', '300']);
+    // The thread execs on a SIGUSR1 once attached; the new image exits on the next, after the detach.
+    const target = await startLive(lifecycle, ['exec-from-thread', '-1', 'hold']);
     await target.waitFor(/leader tid=\d+ waits\n/);
     const session = attach(target.pid);
-    const events = await within(
-      consume(session, async (ev) => {
-        if (ev.type === 'exec') await session.detach();
-      }),
-      15_000,
-      'detach after a non-leader exec',
-    );
+    const consuming = consume(session, async (ev) => {
+      if (ev.type === 'exec') await session.detach();
+    });
+    await within(session.ready, 10_000, 'attach');
+    process.kill(target.pid, 'SIGUSR1');
+    const events = await within(consuming, 15_000, 'detach after a non-leader exec');
     assert.equal(events.at(-1)!.type, 'detached');
+    await target.waitFor(/after-exec pid=\d+ tid=\d+\n/);
+    assert.ok(untraced(target.pid), 'the new image runs untraced');
+    process.kill(target.pid, 'SIGUSR1');
     assert.equal(await within(target.exited, 10_000, 'the target after detach'), 7);
   });
 });
