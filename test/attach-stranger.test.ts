@@ -73,10 +73,11 @@ describe('attach to a stranger', () => {
         [[s.pid, 10, 0, false, process.pid]],
         'one SIGUSR1, from this process (SI_USER), delivered to main (the only thread not blocking it)',
       );
-      const cloned = events.filter((ev) => ev.type === 'thread-start' && ev.how !== 'attach');
+      // Sorted by tid: which new thread is reported first is the scheduler's choice.
+      const cloned = events.filter((ev) => ev.type === 'thread-start' && ev.how !== 'attach').sort((a, b) => a.tid - b.tid);
       assert.deepEqual(
         cloned.map((ev) => ev.type === 'thread-start' && [ev.tid, ev.parentTid, ev.how, ev.followed]),
-        newTids.map((t) => [t, s.pid, 'clone', true]),
+        sorted(newTids).map((t) => [t, s.pid, 'clone', true]),
       );
       const last = events.at(-1)!;
       assert.deepEqual(last.type === 'detached' && [last.pid, last.filterInPlace], [s.pid, false]);
@@ -84,10 +85,10 @@ describe('attach to a stranger', () => {
       // Findings: exactly the new threads and their arenas, nothing about what existed before.
       const findings = events.filter((ev): ev is Finding => ev.type === 'finding');
       assert.deepEqual(findings.map((f) => f.kind).sort(), [...Array(NEW).fill('cgo-thread'), ...Array(NEW).fill('glibc-arena')]);
-      const threads = findings.filter((f) => f.kind === 'cgo-thread');
+      const threads = findings.filter((f) => f.kind === 'cgo-thread').sort((a, b) => Number(a.details.newTid) - Number(b.details.newTid));
       assert.deepEqual(
         threads.map((f) => [f.details.creatorTid, f.details.newTid, f.details.stackSize, f.details.guard, f.details.via]),
-        newTids.map((t) => [s.pid, t, 8n * MiB, 4096n, 'clone3']),
+        sorted(newTids).map((t) => [s.pid, t, 8n * MiB, 4096n, 'clone3']),
       );
       const arenas = findings.filter((f) => f.kind === 'glibc-arena');
       assert.deepEqual(sorted(arenas.map((f) => f.details.base as bigint)), sorted(newHeaps));
@@ -98,7 +99,7 @@ describe('attach to a stranger', () => {
       assert.equal(e.modelKb, procVmSizeKb);
       assert.deepEqual(
         e.threads.map((t) => [t.tid, t.kind, t.basis]),
-        [[s.pid, 'main', 'proof'], ...oldTids.map((t) => [t, 'cgo-thread', 'shape']), ...newTids.map((t) => [t, 'cgo-thread', 'proof'])],
+        sorted([s.pid, ...oldTids, ...newTids]).map((t) => [t, t === s.pid ? 'main' : 'cgo-thread', t === s.pid || newTids.includes(t) ? 'proof' : 'shape']),
       );
       const line = (c: string) => e.classes.find((l) => l.class === c);
       const all = OLD + NEW;
