@@ -3,14 +3,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { run } from '../lib';
 import type { Finding } from '../lib/detect/finding';
 import type { SessionEvent } from '../lib/session';
 import type { SyscallEvent } from '../lib/events';
 import { parseMaps } from '../lib/model';
+import type { Region } from '../lib/model';
 import { fixture, fixtureGo119 } from './helpers/fixtures';
-import { readAll, sleep, tasksOf } from './helpers/trace';
+import { Quiescer, consume, owning } from './helpers/model';
+import { LineReader, heldWithArenaCount } from './helpers/ready';
+import { tasksOf } from './helpers/trace';
 
 const T = { timeout: 90_000 };
 const MiB64 = 64n << 20n;
@@ -31,25 +35,49 @@ function bySeq(events: SessionEvent[]): Map<number, SyscallEvent> {
   return m;
 }
 
-/** Traces the program until it prints `marker` (or exits), snapshotting /proc then. */
-async function traceWithPause(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const session = run(bin, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const events: SessionEvent[] = [];
-  const out = readAll(session.stdout);
-  let maps = '';
-  let tasks: number[] = [];
-  const consume = (async () => {
-    for await (const ev of session) events.push(ev);
-  })();
-  const pid = await session.ready;
-  // The fixtures sleep (-sleep) with all their threads and arenas made: look then.
-  await sleep(Number(process.env.LIVEPROBE_TEST_SETTLE_MS ?? 700));
-  maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
-  tasks = tasksOf(pid);
-  const model = session.model;
-  const unclassified = model ? model.regions() : [];
-  await consume;
-  return { session, events, maps, tasks, out: await out, exit: await session.exited, pid, regionsDuringSleep: unclassified };
+/**
+ * Traces `bin -ready args` and looks at it held still (every thread
+ * group-stopped, every record in the model) once it says it is ready: ex7
+ * and ex7pure when up, arenas (which first makes its threads on SIGUSR1)
+ * while every thread holds its block. Then lets it finish (SIGUSR1).
+ */
+async function traceWhenReady(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const session = run(bin, ['-ready', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  let r: { arenaHeaps?: number; events: SessionEvent[]; held: SessionEvent[]; maps: string; tasks: number[]; regionsHeld: Region[]; out: string[]; pid: number } | undefined;
+  await owning(session, async () => {
+    const lines = new LineReader(session.stdout!);
+    const pid = await session.ready;
+    const q = new Quiescer(pid);
+    let seen = 0;
+    const consuming = consume(session, q, () => seen++);
+    await lines.next(/^ready$/);
+    if (path.basename(bin).startsWith('arenas')) {
+      process.kill(pid, 'SIGUSR1');
+      await lines.next(/^holding heaps=/);
+    }
+    const inspect = () => ({ maps: fs.readFileSync(`/proc/${pid}/maps`, 'utf8'), tasks: tasksOf(pid), regionsHeld: session.model!.regions(), seen });
+    let held: ReturnType<typeof inspect>;
+    let arenaHeaps: number | undefined;
+    if (path.basename(bin).startsWith('ex7') && !path.basename(bin).startsWith('ex7pure')) {
+      // The Go runtime starts Ms (each making an arena) for a while: hold it when glibc's count stands still.
+      const h = await heldWithArenaCount(pid, lines, q, inspect);
+      held = h.held;
+      arenaHeaps = h.arenaHeaps;
+    } else {
+      await q.stop();
+      try {
+        held = inspect();
+      } finally {
+        q.resume();
+      }
+    }
+    process.kill(pid, 'SIGUSR1');
+    const events: SessionEvent[] = await consuming;
+    await lines.closed;
+    // held: what the consumer had seen when /proc was read; everything the model had by then.
+    r = { events, held: events.slice(0, held.seen), ...held, out: lines.all(), pid, arenaHeaps };
+  });
+  return { ...r!, exit: await session.exited };
 }
 
 /** 64 MiB-aligned rw-p + ---p pairs filling 64 MiB: glibc arena heaps, as maps shows them. */
@@ -104,12 +132,14 @@ function checkLive(events: SessionEvent[]): void {
 describe('detectors', () => {
   test('ex7: one cgo-thread per thread, with the mmap, mprotect, clone3 that prove it; regions classified', T, async () => {
     const ex7 = await fixture('ex7');
-    const r = await traceWithPause(ex7, ['-sleep', '1500ms', '-flush']);
-    assert.equal(r.out, 'Hello from stdio\n');
-    checkCgoThreads(r.events, r.tasks, r.pid);
+    const r = await traceWhenReady(ex7, ['-flush']);
+    assert.deepEqual([r.out[0], r.out.at(-1)], ['ready', 'Hello from stdio']);
+    checkCgoThreads(r.held, r.tasks, r.pid);
     checkLive(r.events);
     // Arenas: every arena heap of the maps was found, at its 64 MiB-aligned base.
-    const found = findings(r.events, 'glibc-arena').map((f) => f.details.base as bigint).sort();
+    const found = findings(r.held, 'glibc-arena').map((f) => f.details.base as bigint).sort();
+    assert.ok(found.length > 0, 'a cgo program has arenas');
+    assert.equal(found.length, r.arenaHeaps, 'as many as glibc counts (malloc_info)');
     assert.deepEqual(found, arenaHeapsInMaps(r.maps).sort());
     // The runtime may reserve a second arena early (timing): one or more, each 64 MiB.
     const goHeap = findings(r.events, 'go-heap-arena');
@@ -118,7 +148,8 @@ describe('detectors', () => {
     assert.equal(findings(r.events, 'go-runtime-metadata').length, 1);
     // Every region of the model has a class other than anonymous, but these.
     const { classifyRegion } = await import('../lib/explain/classify');
-    const regions = r.regionsDuringSleep;
+    const regions = r.regionsHeld;
+    assert.ok(regions.length > 0, 'the model existed');
     const anonymous = regions.filter((x) => classifyRegion(x, regions).class === 'anonymous');
     for (const a of anonymous) {
       // Allowed: small RW allocations of ld.so/libc (TLS, dl data) and the Go
@@ -129,9 +160,10 @@ describe('detectors', () => {
 
   test('arenas: 4 C threads get 4 arenas; MALLOC_ARENA_MAX=1 none; never more than the limit', T, async () => {
     const arenas = await fixture('arenas');
-    const r = await traceWithPause(arenas, ['-n', '4', '-sleep', '1200ms']);
-    assert.match(r.out, /arenas: threads=4 distinct_64MiB_heaps=4/);
-    const all = findings(r.events, 'glibc-arena');
+    const r = await traceWhenReady(arenas, ['-n', '4']);
+    assert.equal(r.out.at(-1), 'arenas: threads=4 distinct_64MiB_heaps=4');
+    const all = findings(r.held, 'glibc-arena');
+    assert.ok(all.length >= 4, 'the C threads made arenas');
     assert.deepEqual(all.map((f) => f.details.base as bigint).sort(), arenaHeapsInMaps(r.maps).sort());
     for (const f of all) assert.equal((f.details.base as bigint) % MiB64, 0n);
     // The C threads are the ones that end with exit(2); Go's threads never do.
@@ -139,21 +171,21 @@ describe('detectors', () => {
     assert.equal(cThreads.size, 4);
     assert.equal(all.filter((f) => cThreads.has(f.tid)).length, 4);
 
-    const one = await traceWithPause(arenas, ['-n', '4', '-sleep', '1200ms'], { MALLOC_ARENA_MAX: '1' });
+    const one = await traceWhenReady(arenas, ['-n', '4'], { MALLOC_ARENA_MAX: '1' });
     assert.equal(findings(one.events, 'glibc-arena').length, 0);
 
-    const many = await traceWithPause(arenas, ['-n', '20', '-sleep', '1200ms']);
+    const many = await traceWhenReady(arenas, ['-n', '20']);
     const limit = 8 * (await import('node:os')).availableParallelism();
-    const n = findings(many.events, 'glibc-arena').length;
+    const n = findings(many.held, 'glibc-arena').length;
     assert.ok(n <= limit - 1, `${n} arena heaps, limit ${limit} with the main arena`);
     assert.equal(n, arenaHeapsInMaps(many.maps).length);
   });
 
   test('ex7pure: no cgo-thread, no glibc-arena, one go-thread per thread, its heap arena found', T, async () => {
-    const r = await traceWithPause(await fixture('ex7pure'), ['-sleep', '1s']);
+    const r = await traceWhenReady(await fixture('ex7pure'), []);
     assert.equal(findings(r.events, 'cgo-thread').length, 0);
     assert.equal(findings(r.events, 'glibc-arena').length, 0);
-    const go = findings(r.events, 'go-thread');
+    const go = findings(r.held, 'go-thread');
     assert.deepEqual(go.map((f) => Number(f.details.newTid)).sort(), r.tasks.filter((t) => t !== r.pid).sort());
     const heap = findings(r.events, 'go-heap-arena');
     assert.ok(heap.length >= 1);
@@ -166,14 +198,17 @@ describe('detectors', () => {
     const ex7 = await fixtureGo119('ex7');
     const pure119 = await fixtureGo119('ex7pure');
     for (const bin of [ex7, pure119]) assert.match(goVersionOf(bin), /^go1\.19\.\d+$/, bin);
-    const r = await traceWithPause(ex7, ['-sleep', '1500ms', '-flush']);
-    checkCgoThreads(r.events, r.tasks, r.pid);
-    assert.deepEqual(findings(r.events, 'glibc-arena').map((f) => f.details.base as bigint).sort(), arenaHeapsInMaps(r.maps).sort());
+    const r = await traceWhenReady(ex7, ['-flush']);
+    checkCgoThreads(r.held, r.tasks, r.pid);
+    const found = findings(r.held, 'glibc-arena').map((f) => f.details.base as bigint).sort();
+    assert.ok(found.length > 0, 'a cgo program has arenas');
+    assert.equal(found.length, r.arenaHeaps, 'as many as glibc counts (malloc_info)');
+    assert.deepEqual(found, arenaHeapsInMaps(r.maps).sort());
     const heap = findings(r.events, 'go-heap-arena');
     assert.ok(heap.length >= 1);
     assert.equal(heap[0]!.details.base, 0xc000000000n, 'Go 1.19 puts its first arena at the 0xc0 hint');
-    const pure = await traceWithPause(pure119, ['-sleep', '1s']);
+    const pure = await traceWhenReady(pure119, []);
     assert.equal(findings(pure.events, 'cgo-thread').length, 0);
-    assert.deepEqual(findings(pure.events, 'go-thread').map((f) => Number(f.details.newTid)).sort(), pure.tasks.filter((t) => t !== pure.pid).sort());
+    assert.deepEqual(findings(pure.held, 'go-thread').map((f) => Number(f.details.newTid)).sort(), pure.tasks.filter((t) => t !== pure.pid).sort());
   });
 });

@@ -1,6 +1,10 @@
 // A process attached late: what was made before the attach is explained
 // from its shape (and each thread's stack pointer), what is made after from
-// proof, and nothing is counted twice.
+// proof, and nothing is counted twice. The targets are strangers (their own
+// session, orphaned: test/helpers/stranger.ts) that say when they are ready;
+// the explanation is taken with the target held still, and its arena count
+// is compared with glibc's own (malloc_info, test/helpers/ready.ts), not with
+// a rule over /proc/PID/maps like the one lib/detect/shape.ts applies.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
@@ -8,82 +12,132 @@ import { attach } from '../lib';
 import type { Explanation } from '../lib/explain/explain';
 import type { Finding } from '../lib/detect/finding';
 import type { TraceEvent } from '../lib/events';
-import { parseMaps } from '../lib/model';
 import { fixture } from './helpers/fixtures';
-import { sleep, startUnderShell, tasksOf, waitForThreads } from './helpers/trace';
+import { Quiescer, consume } from './helpers/model';
+import { heldWithArenaCount, untilIdle } from './helpers/ready';
+import { type Stranger, startStranger } from './helpers/stranger';
+import { tasksOf } from './helpers/trace';
 
 const T = { timeout: 90_000 };
-const MiB = 1n << 20n;
-
-function arenaHeapsInMaps(maps: string): number {
-  const e = parseMaps(maps);
-  return e.filter((m, i) => m.start % (64n * MiB) === 0n && m.prot === 3 && e[i + 1]?.prot === 0 && e[i + 1]!.start === m.end &&
-    e[i + 1]!.end === m.start + 64n * MiB && (m.end - m.start) % (4n * MiB) !== 0n).length;
-}
 
 interface Late {
   e: Explanation;
   events: TraceEvent[];
   tasks: number[];
-  maps: string;
   vmSizeKb: number;
+  /** The findings when the explanation was taken (the Go runtime may start an M after). */
+  findings: Finding[];
+  /** glibc's count of its arena heaps at that moment (ex7, arenas). */
+  arenaHeaps?: number;
+  /** arenas: each C thread's arena heap, as the fixture printed them. */
+  holding?: bigint[];
 }
 
-/** Attaches to a running program, lets `afterMs` pass, explains it and detaches. */
-async function attachLate(bin: string, args: string[], minThreads: number, afterMs: number): Promise<Late> {
-  const target = await startUnderShell(bin, args);
+/**
+ * Attaches to a -ready stranger (after `before`), does `attached`, explains
+ * it held still, detaches, and lets it finish (SIGUSR1): it must write
+ * `last` as its last line.
+ */
+async function attachLate(
+  bin: string,
+  args: string[],
+  opts: { before?: (s: Stranger) => Promise<void>; attached?: (s: Stranger) => Promise<void>; arenaCount: boolean; last: string },
+): Promise<Late> {
+  const s = await startStranger(bin, ['-ready', ...args]);
   try {
-    await waitForThreads(target.pid, minThreads);
-    const session = attach(target.pid);
-    const events: TraceEvent[] = [];
-    const consuming = (async () => {
-      for await (const ev of session) events.push(ev);
-    })();
-    await session.ready;
-    await sleep(afterMs);
-    const e = session.explain()!;
-    const maps = fs.readFileSync(`/proc/${target.pid}/maps`, 'utf8');
-    const vmSizeKb = Number(/^VmSize:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${target.pid}/status`, 'utf8'))![1]);
-    const tasks = tasksOf(target.pid);
+    await s.lines.next(/^ready$/);
+    await opts.before?.(s);
+    const session = attach(s.pid);
+    const q = new Quiescer(s.pid);
+    const done = consume(session, q);
+    await q.started;
+    await opts.attached?.(s);
+    const inspect = () => ({
+      e: session.explain()!,
+      vmSizeKb: Number(/^VmSize:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]),
+      tasks: tasksOf(s.pid),
+      findings: [...session.findings],
+    });
+    let late: Late;
+    if (opts.arenaCount) {
+      const { held, arenaHeaps } = await heldWithArenaCount(s.pid, s.lines, q, inspect);
+      late = { ...held, arenaHeaps, events: [] };
+    } else {
+      await untilIdle(s.pid);
+      await q.stop();
+      try {
+        late = { ...inspect(), events: [] };
+      } finally {
+        q.resume();
+      }
+    }
     await session.detach();
-    await consuming;
-    assert.equal(await target.exited, 0, 'the target finishes normally after the detach');
-    return { e, events, tasks, maps, vmSizeKb };
+    late.events = await done;
+    const holding = s.lines.all().find((l) => l.startsWith('holding heaps='));
+    if (holding) late.holding = holding.slice('holding heaps='.length).split(',').map((h) => BigInt(h));
+    process.kill(s.pid, 'SIGUSR1');
+    const out = await s.ended;
+    assert.equal(out.split('\n').at(-2), opts.last, 'it runs on after the detach and finishes');
+    return late;
   } finally {
-    target.kill();
+    s.kill();
   }
 }
 
 const cls = (e: Explanation, name: string) => e.classes.find((c) => c.class === name);
 const kinds = (e: Explanation, kind: string) => e.threads.filter((t) => t.kind === kind);
+/**
+ * Every thread explained by shape but those proven made while traced: only
+ * Ms the Go runtime started meanwhile (the signals that ask the fixture wake
+ * it), each with its cgo-thread finding.
+ */
+function assertOnlyNewMsProven(r: Late): void {
+  const made = r.findings.filter((f) => f.kind === 'cgo-thread').map((f) => Number(f.details.newTid));
+  const cgo = kinds(r.e, 'cgo-thread');
+  assert.deepEqual(cgo.filter((t) => t.basis === 'proof').map((t) => t.tid).sort(), made.sort());
+  assert.deepEqual(cgo.filter((t) => t.basis !== 'proof').map((t) => t.basis), Array(cgo.length - made.length).fill('shape'));
+  assert.deepEqual(r.findings.filter((f) => f.kind !== 'cgo-thread' && f.kind !== 'glibc-arena'), [], 'nothing else was made');
+}
+
+/** After SIGUSR1, arenas -ready makes its threads and says so. */
+const startThreads = async (s: Stranger) => {
+  process.kill(s.pid, 'SIGUSR1');
+  await s.lines.next(/^holding heaps=/);
+};
 
 describe('attach late', () => {
-  test('ex7 mid-sleep: arenas, pthread stacks and cgo threads from shape and stack pointers; total = VmSize', T, async () => {
-    const r = await attachLate(await fixture('ex7'), ['-sleep', '2500ms'], 4, 300);
+  test('ex7 once ready: arenas (as many as glibc counts), pthread stacks and cgo threads from shape and stack pointers; total = VmSize', T, async () => {
+    const r = await attachLate(await fixture('ex7'), ['-flush'], { arenaCount: true, last: 'Hello from stdio' });
     assert.equal(r.e.modelKb, r.vmSizeKb);
     const others = r.tasks.length - 1;
     assert.equal(cls(r.e, 'pthread-stack')!.count, others, 'one pthread stack per Go M');
     assert.equal(cls(r.e, 'pthread-stack')!.basis, 'shape');
-    assert.equal(cls(r.e, 'glibc-arena-heap')!.count, arenaHeapsInMaps(r.maps));
+    assert.ok(r.arenaHeaps! >= 1);
+    assert.equal(cls(r.e, 'glibc-arena-heap')!.count, r.arenaHeaps);
     assert.equal(cls(r.e, 'glibc-arena-heap')!.basis, 'shape');
     const cgo = kinds(r.e, 'cgo-thread');
     assert.equal(cgo.length, others, 'every M is a pthread in a cgo binary');
-    assert.ok(cgo.every((t) => t.basis === 'shape'));
-    assert.equal(r.events.filter((e) => e.type === 'finding').length, 0, 'nothing was made while traced');
+    assertOnlyNewMsProven(r);
   });
 
-  test('arenas mid-hold: 4 C threads and the Go Ms, all explained from shape', T, async () => {
-    const r = await attachLate(await fixture('arenas'), ['-n', '4', '-sleep', '2500ms'], 9, 300);
+  test('arenas holding: 4 C threads and the Go Ms, all explained from shape, arenas as many as glibc counts', T, async () => {
+    const r = await attachLate(await fixture('arenas'), ['-n', '4'], {
+      before: startThreads,
+      arenaCount: true,
+      last: 'arenas: threads=4 distinct_64MiB_heaps=4',
+    });
     assert.equal(r.e.modelKb, r.vmSizeKb);
     const others = r.tasks.length - 1;
     assert.equal(cls(r.e, 'pthread-stack')!.count, others);
-    assert.equal(cls(r.e, 'glibc-arena-heap')!.count, arenaHeapsInMaps(r.maps));
-    assert.ok(cls(r.e, 'glibc-arena-heap')!.count >= 4 + 1, 'the 4 C threads and at least one M');
+    assert.equal(r.holding!.length, 4);
+    assert.ok(r.arenaHeaps! >= 4, "the 4 C threads' arenas are among glibc's");
+    assert.equal(cls(r.e, 'glibc-arena-heap')!.count, r.arenaHeaps);
     assert.equal(kinds(r.e, 'cgo-thread').length, others);
+    assertOnlyNewMsProven(r);
   });
 
-  test('ex7pure mid-sleep: no arenas, no pthread stacks, every thread a Go runtime thread', T, async () => {
-    const r = await attachLate(await fixture('ex7pure'), ['-sleep', '2500ms'], 3, 300);
+  test('ex7pure once ready: no arenas, no pthread stacks, every thread a Go runtime thread', T, async () => {
+    const r = await attachLate(await fixture('ex7pure'), [], { arenaCount: false, last: 'Hello from stdio' });
     assert.equal(r.e.modelKb, r.vmSizeKb);
     assert.equal(cls(r.e, 'glibc-arena-heap'), undefined);
     assert.equal(cls(r.e, 'pthread-stack'), undefined);
@@ -94,17 +148,23 @@ describe('attach late', () => {
   });
 
   test('attached before the C threads start: old Ms from shape, new threads and arenas from proof, none twice', T, async () => {
-    const r = await attachLate(await fixture('arenas'), ['-n', '4', '-delay', '1500ms', '-sleep', '3000ms'], 4, 2500);
+    const r = await attachLate(await fixture('arenas'), ['-n', '4'], {
+      attached: startThreads,
+      arenaCount: true,
+      last: 'arenas: threads=4 distinct_64MiB_heaps=4',
+    });
     assert.equal(r.e.modelKb, r.vmSizeKb);
-    const findings = r.events.filter((e): e is Finding => e.type === 'finding');
+    const findings = r.findings;
+    // The C threads' arenas, at the heaps the threads themselves report, each proven once.
+    const cArenas = findings.filter((f) => f.kind === 'glibc-arena' && r.holding!.includes(f.details.base as bigint));
+    assert.deepEqual(cArenas.map((f) => f.details.base as bigint).sort(), [...r.holding!].sort());
     const newThreads = findings.filter((f) => f.kind === 'cgo-thread');
     assert.ok(newThreads.length >= 4, 'the 4 C threads were seen being made');
-    const newArenas = findings.filter((f) => f.kind === 'glibc-arena');
-    assert.ok(newArenas.length >= 4);
+    for (const f of cArenas) assert.ok(newThreads.some((t) => t.details.newTid === f.tid), `arena ${f.details.base} made by a new thread`);
     const stacks = cls(r.e, 'pthread-stack')!;
-    // Made before + made after = every pthread stack in the maps, each once.
+    // Made before + made after = every pthread stack, each once; arenas as glibc counts them.
     assert.equal(stacks.count, r.tasks.length - 1);
-    assert.equal(cls(r.e, 'glibc-arena-heap')!.count, arenaHeapsInMaps(r.maps));
+    assert.equal(cls(r.e, 'glibc-arena-heap')!.count, r.arenaHeaps);
     const proven = kinds(r.e, 'cgo-thread').filter((t) => t.basis === 'proof').map((t) => t.tid).sort();
     assert.deepEqual(proven, newThreads.map((f) => Number(f.details.newTid)).sort());
     const shaped = kinds(r.e, 'cgo-thread').filter((t) => t.basis === 'shape');

@@ -13,7 +13,10 @@ import type { SyscallEvent, TraceEvent } from '../lib/events';
 import type { AddressSpace, ModelChange } from '../lib/model';
 import { fixture } from './helpers/fixtures';
 import { Quiescer, consume, explain, owning, vmSizeKb } from './helpers/model';
-import { readAll, runCli, sleep, startUnderShell } from './helpers/trace';
+import { LineReader, glibcArenaHeaps, heldWithArenaCount } from './helpers/ready';
+import { until } from './helpers/reliability';
+import { startStranger } from './helpers/stranger';
+import { readAll, runCli, tasksOf } from './helpers/trace';
 
 const T = { timeout: 60_000 };
 /** mmap_torture's marker mapping (exec and fork modes). */
@@ -116,23 +119,33 @@ describe('address-space model', () => {
   for (const name of ['ex7', 'ex7pure'] as const) {
     test(`${name} during its sleep: equal to /proc/PID/maps, total = VmSize to the kB`, T, async () => {
       const bin = await fixture(name);
-      const session = run(bin, ['-sleep', '2s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const session = run(bin, ['-ready'], { stdio: ['ignore', 'pipe', 'inherit'] });
       await owning(session, async () => {
+        const lines = new LineReader(session.stdout!);
         const pid = await session.ready;
         const q = new Quiescer(pid);
         const done = consume(session, q);
-        await sleep(1000); // into the sleep: the runtime's start-up is over
-        await q.stop();
-        try {
+        await lines.next(/^ready$/);
+        const check = () => {
           assertMatchesKernel(session.model!, pid, `${name} asleep`);
           if (name === 'ex7') {
             // cgo: glibc made the Ms' stacks: 8 MiB + a 4 KiB PROT_NONE guard each, by mmap.
             const stacks = session.model!.regions().filter((r) => r.origin.cause === 'mmap' && r.end - r.start === 8n << 20n && r.perms === 'rw-p');
-            assert.ok(stacks.length >= 3, `pthread stacks in the model (${stacks.length})`);
+            assert.equal(stacks.length, tasksOf(pid).length - 1, 'a pthread stack per M in the model');
           }
-        } finally {
-          q.resume();
+        };
+        if (name === 'ex7') {
+          // Held when its start-up is over: glibc's arena count stands still.
+          await heldWithArenaCount(pid, lines, q, check);
+        } else {
+          await q.stop();
+          try {
+            check();
+          } finally {
+            q.resume();
+          }
         }
+        process.kill(pid, 'SIGUSR1');
         await done;
         assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
       });
@@ -141,44 +154,55 @@ describe('address-space model', () => {
 
   test('arenas: 8 C threads make glibc arenas at once (the 128 MiB mmap / munmap race); equal while they hold', T, async () => {
     const bin = await fixture('arenas');
-    const session = run(bin, ['-n', '8', '-hold', '1500ms'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const session = run(bin, ['-ready', '-n', '8'], { stdio: ['ignore', 'pipe', 'inherit'] });
     await owning(session, async () => {
-      const out = readAll(session.stdout);
+      const lines = new LineReader(session.stdout!);
       const pid = await session.ready;
       const q = new Quiescer(pid);
       const done = consume(session, q);
-      await sleep(700);
+      await lines.next(/^ready$/);
+      process.kill(pid, 'SIGUSR1');
+      const holding = (await lines.next(/^holding heaps=(.*)$/))[1]!.split(',').map((h) => BigInt(h));
       await q.stop();
       try {
         assertMatchesKernel(session.model!, pid, 'arenas holding');
         // Every arena heap is a 64 MiB-aligned region from an mmap of PROT_NONE memory, its head made RW.
         const heads = session.model!.regions().filter((r) => r.start % (64n << 20n) === 0n && r.perms === 'rw-p' && r.end - r.start === 0x21000n);
-        assert.ok(heads.length >= 8, `arena heap heads in the model (${heads.length})`);
+        for (const h of holding) assert.ok(heads.some((r) => r.start === h), `the heap of a C thread, 0x${h.toString(16)}, is an arena head in the model`);
       } finally {
         q.resume();
       }
+      process.kill(pid, 'SIGUSR1');
       await done;
-      assert.match(await out, /^arenas: threads=8 distinct_64MiB_heaps=8$/m);
+      await lines.closed;
+      assert.equal(lines.all().at(-1), 'arenas: threads=8 distinct_64MiB_heaps=8');
     });
   });
 
   for (const name of ['ex7', 'memchurn'] as const) {
-    test(`attach to a running ${name}: equal right after attach and after 3 s of tracing`, T, async () => {
+    test(`attach to a running ${name}: equal right after attach and twice more while it acts traced`, T, async () => {
       const bin = await fixture(name);
-      const target = await startUnderShell(bin, name === 'ex7' ? ['-sleep', '30s'] : []);
+      const target = await startStranger(bin, name === 'ex7' ? ['-ready'] : []);
       try {
-        await sleep(300); // running, not starting
+        await target.lines.next(name === 'ex7' ? /^ready$/ : /^memchurn: ready$/); // running, not starting
         const session = attach(target.pid);
         const q = new Quiescer(target.pid);
         let mmaps = 0;
         const done = consume(session, q, (ev) => {
           if (isSyscall(ev, 'mmap')) mmaps++;
         });
-        for (const at of [0, 1500, 3000]) {
-          if (at) await sleep(1500);
+        for (const step of [0, 1, 2]) {
+          // Between checks the target acts while traced: memchurn maps 10 more
+          // times; ex7 answers a request (a signal delivery and a write).
+          if (step && name === 'memchurn') {
+            const from = mmaps;
+            await until(() => mmaps >= from + 10, 'memchurn to map 10 more times', 30_000);
+          } else if (step) {
+            await glibcArenaHeaps(target.pid, target.lines);
+          }
           await q.stop();
           try {
-            assertMatchesKernel(session.model!, target.pid, `${name}, ${at} ms after attach`);
+            assertMatchesKernel(session.model!, target.pid, `${name}, check ${step} after attach`);
           } finally {
             q.resume();
           }
@@ -290,29 +314,34 @@ describe('address-space model', () => {
     });
   });
 
-  test('CLI --maps prints the model at exit in /proc/PID/maps layout with a class column', T, async () => {
-    const bin = await fixture('ex7pure');
+  test('CLI --maps at detach prints the model row for row as /proc/PID/maps of the live target, plus a class column', T, async () => {
+    // A stranger that made 2 threads and their arenas, then waits untouched:
+    // its /proc/PID/maps after the detach is what it was while traced.
+    const target = await startStranger(await fixture('stranger'), ['2', '0']);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveprobe-maps-'));
     try {
+      await target.lines.next(/^ready /);
       const file = path.join(dir, 'trace.txt');
-      const r = await runCli(['run', '--maps', '-o', file, bin, '-sleep', '0s']);
-      assert.equal(r.code, 0, r.stderr);
+      const r = await runCli(['attach', '--maps', '-o', file, '--duration', '0.3', String(target.pid)]);
+      assert.deepEqual([r.code, r.stderr], [0, '']);
+      const maps = fs.readFileSync(`/proc/${target.pid}/maps`, 'utf8').trimEnd().split('\n');
+      const vmSize = vmSizeKb(target.pid);
       const lines = fs.readFileSync(file, 'utf8').split('\n');
       const head = lines.findIndex((l) => l.startsWith('# liveprobe model of pid '));
       assert.ok(head >= 0, 'a maps section');
-      assert.match(lines[head]!, /^# liveprobe model of pid \d+ at exit: \d+ regions, VmSize \d+ kB$/);
+      assert.equal(lines[head], `# liveprobe model of pid ${target.pid} at detach: ${maps.length} regions, VmSize ${vmSize} kB`);
+      assert.equal(lines[head + 1], '# start-end perms offset dev inode class name');
       const body = lines.slice(head + 2).filter((l) => l !== '');
-      const row = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) [0-9a-f]{8} [0-9a-f]{2}:[0-9a-f]{2} \d+ (\S+)(?: +(.*))?$/;
-      for (const l of body) assert.match(l, row);
-      // The executable, named and with its inode, and the kernel's mappings.
-      assert.ok(body.some((l) => l.endsWith(` ${bin}`) && / r-xp 00000000 [0-9a-f]{2}:[0-9a-f]{2} [1-9]\d* - /.test(l)), 'text segment');
-      for (const name of ['[stack]', '[vdso]']) assert.ok(body.some((l) => l.endsWith(name)), name);
-      const total = body.reduce((n, l) => {
-        const m = row.exec(l)!;
-        return m[5] === '[vsyscall]' ? n : n + (BigInt('0x' + m[2]) - BigInt('0x' + m[1]));
-      }, 0n);
-      assert.equal(`${total / 1024n}`, /VmSize (\d+) kB/.exec(lines[head]!)![1]);
+      // Each row: the kernel's fields, then a class (or -), then the kernel's name.
+      const fields = (l: string) => l.trim().split(/\s+/);
+      assert.deepEqual(
+        body.map((l) => [...fields(l).slice(0, 5), ...fields(l).slice(6)].join(' ')),
+        maps.map((l) => fields(l).join(' ')),
+      );
+      const classes = body.map((l) => fields(l)[5]!);
+      assert.ok(classes.every((c) => c === '-' || /^[a-z-]+$/.test(c)), classes.join(' '));
     } finally {
+      target.kill();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -53,10 +53,14 @@ describe('exec from a non-leader thread', () => {
 
   test('attach: seen while attached, then the new image exits 7 under trace', T, async () => {
     const lifecycle = await fixture('lifecycle');
-    const target = await startLive(lifecycle, ['exec-from-thread', '400']);
+    // The thread execs on SIGUSR1, sent once the attach is complete.
+    const target = await startLive(lifecycle, ['exec-from-thread', '-1']);
     await target.waitFor(/leader tid=\d+ waits\n/);
     const session = attach(target.pid);
-    const events = await within(collect(session), 15_000, 'attach until the exec-ed image exits');
+    const collecting = collect(session);
+    await within(session.ready, 10_000, 'attach');
+    process.kill(target.pid, 'SIGUSR1');
+    const events = await within(collecting, 15_000, 'attach until the exec-ed image exits');
     assert.deepEqual(await session.exited, { code: 7, signal: null, detached: false });
     assert.equal(await target.exited, 7);
     const thread = Number(/exec from tid=(\d+)/.exec(target.output())![1]);
@@ -69,17 +73,20 @@ describe('exec from a non-leader thread', () => {
 
   test('attach: detach right after the exec leaves the new image running to exit 7', T, async () => {
     const lifecycle = await fixture('lifecycle');
-    const target = await startLive(lifecycle, ['exec-from-thread', '300']);
+    // The thread execs on a SIGUSR1 once attached; the new image exits on the next, after the detach.
+    const target = await startLive(lifecycle, ['exec-from-thread', '-1', 'hold']);
     await target.waitFor(/leader tid=\d+ waits\n/);
     const session = attach(target.pid);
-    const events = await within(
-      consume(session, async (ev) => {
-        if (ev.type === 'exec') await session.detach();
-      }),
-      15_000,
-      'detach after a non-leader exec',
-    );
+    const consuming = consume(session, async (ev) => {
+      if (ev.type === 'exec') await session.detach();
+    });
+    await within(session.ready, 10_000, 'attach');
+    process.kill(target.pid, 'SIGUSR1');
+    const events = await within(consuming, 15_000, 'detach after a non-leader exec');
     assert.equal(events.at(-1)!.type, 'detached');
+    await target.waitFor(/after-exec pid=\d+ tid=\d+\n/);
+    assert.ok(untraced(target.pid), 'the new image runs untraced');
+    process.kill(target.pid, 'SIGUSR1');
     assert.equal(await within(target.exited, 10_000, 'the target after detach'), 7);
   });
 });
@@ -151,14 +158,13 @@ describe('threads come and go while liveprobe attaches and detaches', () => {
         const events = await within(done, 5_000, `session ${i} end`);
         assert.equal(events.at(-1)!.type, 'detached');
         starts += events.filter((e) => e.type === 'thread-start' && e.how === 'clone').length;
-        await until(() => untraced(target.pid), `cycle ${i}: every task untraced`, 2_000);
+        await until(() => untraced(target.pid), `cycle ${i}: every task untraced`, 10_000);
         for (const [tid, state] of taskStates(target.pid)) assert.ok(!/[tT]/.test(state), `task ${tid} left in state ${state}`);
       }
       assert.ok(starts > 20, `threads were born while traced (${starts})`);
       // Still making threads: it never got stuck.
       const before = statusField(target.pid, 'voluntary_ctxt_switches');
-      await sleep(50);
-      assert.ok(statusField(target.pid, 'voluntary_ctxt_switches') > before, 'the target still runs');
+      await until(() => statusField(target.pid, 'voluntary_ctxt_switches') > before, 'the target to run on', 10_000);
     } finally {
       target.kill('SIGTERM');
     }
@@ -205,23 +211,28 @@ describe('a process that exits while liveprobe attaches', () => {
       }
       assert.equal(await within(target.exited, 5_000, `target ${i}`), 9, 'the exit code reached the real parent');
     }
-    assert.equal(outcomes.esrch + outcomes.exitBeforeReady + outcomes.exitAfterReady, 20);
     t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
+    assert.equal(outcomes.esrch + outcomes.exitBeforeReady + outcomes.exitAfterReady, 20);
+    // Both sides of the race were run, not 20 of one: an exit in the middle of
+    // the attach (exit-on-attach) and one after it (exit-soon). ESRCH, the exit
+    // landing before the leader is seized, is allowed but rare (0 in runs here).
+    assert.ok(outcomes.exitBeforeReady > 0 && outcomes.exitAfterReady > 0, JSON.stringify(outcomes));
   });
 
   test('a thread in vfork (no ptrace stop reaches it) does not hold the others stopped: attach completes, the exit is reported', T, async () => {
     const lifecycle = await fixture('lifecycle');
     for (let i = 0; i < 3; i++) {
-      // The vfork child sleeps 10 s; the leader exits the process after 400 ms.
-      const target = await startLive(lifecycle, ['exit-in-vfork', '400', '6']);
+      // The vfork child sleeps 10 s; the leader exits the process after 3 s.
+      const target = await startLive(lifecycle, ['exit-in-vfork', '3000', '6']);
       await target.waitFor(/vforking\n/);
       await until(() => taskStates(target.pid).size === 2 && [...taskStates(target.pid).values()].includes('D'), 'the vfork wait');
       const session = attach(target.pid);
-      const t0 = Date.now();
       const collecting = collect(session);
-      await within(session.ready, 1_000, 'attach next to a thread in vfork');
-      assert.ok(Date.now() - t0 < 300, 'the world was not held waiting for the vfork');
-      const events = await within(collecting, 5_000, `session ${i}`);
+      await within(session.ready, 10_000, 'attach next to a thread in vfork');
+      // Ready while the vfork still waits (and so the process still lives):
+      // the attach did not hold the world until the vfork ended.
+      assert.ok([...taskStates(target.pid).values()].includes('D'), 'the world was not held waiting for the vfork');
+      const events = await within(collecting, 10_000, `session ${i}`);
       assert.deepEqual(await session.exited, { code: 6, signal: null, detached: false });
       const started = events.find((e) => e.type === 'started');
       assert.ok(started && started.type === 'started' && started.tasks === 2);
@@ -232,10 +243,10 @@ describe('a process that exits while liveprobe attaches', () => {
   });
 
   for (const mode of ['attach', 'run -e trace=all'] as const) {
-    test(`${mode}: detach with a thread in vfork returns at once; that thread runs on when its child exits; exit 6`, T, async () => {
+    test(`${mode}: detach with a thread in vfork returns while it still waits; that thread runs on when its child exits; exit 6`, T, async () => {
       const lifecycle = await fixture('lifecycle');
-      // The vfork child exits after 500 ms, the leader exits the process after 1.5 s.
-      const args = ['exit-in-vfork', '1500', '6', '500'];
+      // The vfork child exits after 2 s, the leader exits the process after 4 s.
+      const args = ['exit-in-vfork', '4000', '6', '2000'];
       let pid: number;
       let exited: Promise<number | null>;
       let session;
@@ -252,16 +263,17 @@ describe('a process that exits while liveprobe attaches', () => {
       const done = consume(session);
       pid = await session.ready;
       await until(() => [...taskStates(pid).values()].includes('D'), 'the vfork wait');
-      await sleep(100);
-      await within(session.detach(), 1_000, 'detach next to a thread in vfork');
-      const events = await within(done, 1_000, 'the session');
+      await within(session.detach(), 10_000, 'detach next to a thread in vfork');
+      // Detached while the vfork still waits: the detach did not wait for it.
+      assert.ok([...taskStates(pid).values()].includes('D'), 'the vfork thread is still in the kernel');
+      const events = await within(done, 10_000, 'the session');
       assert.equal(events.at(-1)!.type, 'detached');
       // When the vfork child exits, its parent thread leaves the kernel and
       // ends: it was released, not left stopped at our interrupt.
-      await until(() => taskStates(pid).size === 1, 'the vfork thread to end', 2_000);
+      await until(() => taskStates(pid).size === 1, 'the vfork thread to end', 10_000);
       // The leader's sleep may be restarted just then (seen once under ASan:
       // 'R' for a moment), but it must go back to sleep, not stay stopped.
-      await until(() => taskStates(pid).get(pid) === 'S', 'the leader to sleep on, untraced', 1_000);
+      await until(() => taskStates(pid).get(pid) === 'S', 'the leader to sleep on, untraced', 10_000);
       assert.ok(untraced(pid));
       assert.equal(await within(exited, 5_000, 'the target'), 6);
     });

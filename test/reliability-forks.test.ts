@@ -143,9 +143,14 @@ describe('--follow-forks with os/exec children', () => {
     for (const trace of [undefined, 'all']) {
       const session = run(spawner, ['-for', '1500ms', '-par', '3'], { followForks: true, trace, stdio: ['ignore', 'pipe', 'inherit'] });
       const out = readAll(session.stdout);
-      const done = consume(session);
+      let childStarted!: () => void;
+      const child = new Promise<void>((r) => (childStarted = r));
+      const done = consume(session, (e) => {
+        if (e.type === 'thread-start' && e.how !== 'clone') childStarted();
+      });
       await session.ready;
-      await sleep(300);
+      // Detach once children are being started: the first one has been reported.
+      await within(child, 10_000, 'a child of the spawner');
       await within(session.detach(), 5_000, `detach (trace=${trace ?? 'default'})`);
       const events = await within(done, 10_000, `session (trace=${trace ?? 'default'})`);
       assert.equal(events.at(-1)!.type, 'detached');

@@ -17,12 +17,11 @@ import {
   startLive,
   statusField,
   taskStates,
-  tracerOf,
   until,
   untraced,
   within,
 } from './helpers/reliability';
-import { cliPath, collect, readAll, sleep } from './helpers/trace';
+import { cliPath, collect, sleep } from './helpers/trace';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
 afterEach(() => {
@@ -79,17 +78,35 @@ async function racingDetaches(
   }
 }
 
-/** A process whose output grows every 5 ms while it runs. */
-async function progresses(target: LiveTarget, ms = 100): Promise<boolean> {
+/** A process whose output grows every 5 ms while it runs: it writes more (a hang guard, not a deadline). */
+async function progresses(target: LiveTarget): Promise<boolean> {
   const before = target.output().length;
-  await sleep(ms);
-  return target.output().length > before;
+  await until(() => target.output().length > before, 'more output', 10_000);
+  return true;
 }
 
-/** No output for ms, after letting what was written before the stop arrive. */
+/**
+ * No output for ms, after letting what was written before the stop arrive.
+ * (That nothing happens can only be watched for a while: a slower machine
+ * makes the watch less sensitive, never a false failure.)
+ */
 async function staysStill(target: LiveTarget, ms = 100): Promise<boolean> {
   await sleep(30);
-  return !(await progresses(target, ms));
+  const before = target.output().length;
+  await sleep(ms);
+  return target.output().length === before;
+}
+
+/** Every task of pid is traced by process tracer: its attach has seized them all. */
+function tracedBy(pid: number, tracer: number): boolean {
+  const tids = [...taskStates(pid).keys()];
+  return tids.length > 0 && tids.every((tid) => {
+    try {
+      return statusField(statusField(pid, 'TracerPid', tid), 'Tgid') === tracer;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function states(pid: number): string {
@@ -124,8 +141,7 @@ describe('the CLI is signalled while attached', () => {
     try {
       for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
         const cli = startCli(['attach', '-o', '/dev/null', String(target.pid)]);
-        await until(() => tracerOf(target.pid) === cli.pid, `the CLI to attach (${signal})`);
-        await sleep(100);
+        await until(() => tracedBy(target.pid, cli.pid), `the CLI to attach (${signal})`);
         cli.child.kill(signal);
         assert.deepEqual(await within(cli.exit, 10_000, `the CLI after ${signal}`), { code, signal: null });
         assert.equal(cli.stderr(), '', 'nothing but the trace, which went to -o');
@@ -134,8 +150,7 @@ describe('the CLI is signalled while attached', () => {
         assert.ok(await progresses(target), `the target runs on after ${signal}`);
       }
       const cli = startCli(['attach', '-o', '/dev/null', String(target.pid)]);
-      await until(() => tracerOf(target.pid) === cli.pid, 'the CLI to attach (SIGKILL)');
-      await sleep(100);
+      await until(() => tracedBy(target.pid, cli.pid), 'the CLI to attach (SIGKILL)');
       cli.child.kill('SIGKILL');
       assert.equal((await within(cli.exit, 10_000, 'the CLI after SIGKILL')).signal, 'SIGKILL');
       // The kernel detaches a dead tracer's tracees (no PTRACE_O_EXITKILL in attach).
@@ -144,9 +159,13 @@ describe('the CLI is signalled while attached', () => {
       assert.ok(await progresses(target), 'the target runs on after the CLI was killed');
       // And it can be traced again.
       const session = attach(target.pid, { trace: 'write' });
-      const done = consume(session);
+      let ticked!: () => void;
+      const tick = new Promise<void>((r) => (ticked = r));
+      const done = consume(session, (e) => {
+        if (e.type === 'syscall' && e.name === 'write' && e.ret === 1n) ticked();
+      });
       await within(session.ready, 5_000, 'attach after a killed tracer');
-      await sleep(100);
+      await within(tick, 10_000, 'a tick traced');
       await within(session.detach(), 5_000, 'detach');
       const events = await done;
       assert.ok(events.some((e) => e.type === 'syscall' && e.name === 'write' && e.ret === 1n), 'its ticks were traced');
@@ -162,9 +181,11 @@ describe('run: signals to the launched target', () => {
     const lifecycle = await fixture('lifecycle');
     // Without liveprobe, as a shell job in its own process group.
     const plain = spawn(lifecycle, ['sigint-handler', '20000'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    const plainOut = readAll(plain.stdout);
+    let plainText = '';
+    plain.stdout!.setEncoding('utf8').on('data', (c: string) => (plainText += c));
+    const plainOut = new Promise<string>((r) => plain.stdout!.on('end', () => r(plainText)));
     const plainExit = new Promise<[number | null, string | null]>((r) => plain.on('exit', (c, s) => r([c, s])));
-    await sleep(200);
+    await until(() => plainText === 'waiting\n', 'its handler in place');
     process.kill(-plain.pid!, 'SIGINT');
     assert.deepEqual(await plainExit, [3, null]);
     assert.equal(await plainOut, 'waiting\ncaught SIGINT\n');
@@ -180,7 +201,7 @@ describe('run: signals to the launched target', () => {
     const exitwith = await fixture('exitwith');
     const plain = spawn(exitwith, ['code', '0', '-sleep-ms', '20000'], { stdio: 'ignore', detached: true });
     const plainExit = new Promise<[number | null, string | null]>((r) => plain.on('exit', (c, s) => r([c, s])));
-    await sleep(100);
+    await until(() => states(plain.pid!) === 'S', 'exitwith to sleep');
     process.kill(-plain.pid!, 'SIGINT');
     assert.deepEqual(await plainExit, [null, 'SIGINT']);
 
@@ -291,7 +312,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
         assert.ok(await staysStill(target, 50), `round ${i}: still stopped`);
         process.kill(target.pid, 'SIGCONT');
         await until(() => !/[tT]/.test(states(target.pid)), `round ${i}: all tasks resume`);
-        assert.ok(await progresses(target, 200), `round ${i}: runs again`);
+        assert.ok(await progresses(target), `round ${i}: runs again`);
       },
     );
   });
@@ -309,7 +330,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
       async (target, i) => {
         assert.ok(untraced(target.pid), `round ${i}: untraced`);
         await until(() => !/[tT]/.test(states(target.pid)), `round ${i}: all tasks running`);
-        assert.ok(await progresses(target, 200), `round ${i}: runs`);
+        assert.ok(await progresses(target), `round ${i}: runs`);
       },
     );
   });
@@ -324,8 +345,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
       const session = attach(target.pid);
       const done = consume(session);
       await within(session.ready, 5_000, 'attach to a stopped process');
-      await sleep(100);
-      assert.equal(states(target.pid), 'tttt');
+      await until(() => states(target.pid) === 'tttt', 'every task in a traced stop');
       assert.ok(await staysStill(target, 200), 'still stopped while traced');
       process.kill(target.pid, 'SIGCONT');
       await until(() => !/[tT]/.test(states(target.pid)), 'all tasks resume');
@@ -343,10 +363,12 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
   test('run: SIGSTOP and SIGCONT the launched target (seccomp filter, PTRACE_CONT between stops), it exits 0', T, async () => {
     const lifecycle = await fixture('lifecycle');
     const session = run(lifecycle, ['ticker', '3', '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const out = readAll(session.stdout);
+    let text = '';
+    session.stdout!.setEncoding('utf8').on('data', (c: string) => (text += c));
+    const out = new Promise<string>((r) => session.stdout!.on('end', () => r(text)));
     const events = collect(session);
     const pid = await session.ready;
-    await sleep(100);
+    await until(() => text.startsWith('ticking\n.'), 'ticks');
     process.kill(pid, 'SIGSTOP');
     await until(() => states(pid) === 'tttt', 'group-stop under run');
     const before = statusField(pid, 'voluntary_ctxt_switches');

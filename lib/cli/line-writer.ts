@@ -18,8 +18,16 @@ export class LineWriter {
   #fd = -1;
   #buffer: string[] = [];
   #bytes = 0;
+  readonly #file: string | undefined;
+  /**
+   * A write that failed (a full disk, /dev/full, a FIFO whose reader went
+   * away): given to the next write, flush or close, as one line for people
+   * instead of an uncaught error in a callback.
+   */
+  #failed: LiveprobeError | undefined;
 
   constructor(file?: string) {
+    this.#file = file;
     if (file === undefined) {
       this.#stream = process.stderr;
       return;
@@ -32,12 +40,28 @@ export class LineWriter {
     }
     const st = fs.fstatSync(fd);
     if (st.isFile() || (st.isCharacterDevice() && !tty.isatty(fd))) this.#fd = fd;
-    else this.#stream = fs.createWriteStream('', { fd });
+    else {
+      this.#stream = fs.createWriteStream('', { fd });
+      this.#stream.on('error', (err) => this.#fail(err));
+    }
+  }
+
+  #fail(err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    const why = `${e.code ?? 'EIO'}: ${e.message.split(',')[0]!.replace(/^[A-Z]+: /, '')}`;
+    this.#failed ??= new LiveprobeError('EIO', `cannot write ${this.#file}: ${why}`, typeof e.errno === 'number' ? -e.errno : undefined);
+    this.#buffer = [];
+    this.#bytes = 0;
+  }
+
+  #check(): void {
+    if (this.#failed) throw this.#failed;
   }
 
   #scheduled = false;
 
   async write(line: string): Promise<void> {
+    this.#check();
     this.#buffer.push(line, '\n');
     this.#bytes += line.length + 1;
     if (this.#bytes >= 64 * 1024 || this.#stream?.writableNeedDrain) {
@@ -62,15 +86,25 @@ export class LineWriter {
       return;
     }
     const bytes = Buffer.from(chunk);
-    for (let off = 0; off < bytes.length; ) off += fs.writeSync(this.#fd, bytes, off);
+    try {
+      for (let off = 0; off < bytes.length; ) off += fs.writeSync(this.#fd, bytes, off);
+    } catch (err) {
+      this.#fail(err);
+    }
   }
 
   async flush(): Promise<void> {
+    this.#check();
     this.#writeBuffered();
     const stream = this.#stream;
     if (stream?.writableNeedDrain) {
-      await new Promise<void>((resolve) => stream.once('drain', resolve));
+      // An error ends the wait too: no drain follows it.
+      await new Promise<void>((resolve) => {
+        stream.once('drain', resolve);
+        stream.once('error', () => resolve());
+      });
     }
+    this.#check();
   }
 
   async close(): Promise<void> {
@@ -82,7 +116,7 @@ export class LineWriter {
         this.#fd = -1;
       } else if (this.#stream && this.#stream !== process.stderr) {
         const stream = this.#stream;
-        await new Promise<void>((resolve) => stream.end(resolve));
+        if (!stream.destroyed) await new Promise<void>((resolve) => stream.end(resolve));
       }
     }
   }

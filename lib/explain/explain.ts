@@ -144,16 +144,30 @@ export function explain(input: ExplainInput): Explanation {
     if (f.kind === 'cgo-thread') kinds.set(Number(f.details.newTid), 'cgo-thread');
     if (f.kind === 'go-thread') kinds.set(Number(f.details.newTid), 'go-thread');
   }
+  const exe = input.exe ?? readProcLink(`/proc/${pid}/exe`);
+  let binary: BinaryFacts | null = input.binary ?? null;
+  if (exe && input.binary === undefined) {
+    try {
+      binary = binaryFacts(exe, readEnviron(pid));
+    } catch {
+      binary = null;
+    }
+  }
   // Threads made before an attach: where their stack pointer was when every
   // thread was stopped. On a pthread stack: made by pthread_create (cgo).
-  // In the Go heap (a g0 stack from Go's allocator): made by the Go runtime.
+  // In the Go heap: a g0 stack from Go's allocator, made by the Go runtime;
+  // but a goroutine's stack too, where a thread blocks in notetsleepg (the
+  // os/signal loop) or a blocking syscall. A Go binary that links libc has
+  // runtime/cgo, and then every M is a pthread (runtime/proc.go newm1 calls
+  // _cgo_thread_start when iscgo): such a thread is a cgo thread anyway.
+  const allPthreads = binary?.isGo === true && binary.libc !== null;
   const byShape = new Map<number, ThreadLine['kind']>();
   for (const { tid, sp } of input.threadRegs ?? []) {
     if (tid === pid || kinds.has(tid)) continue;
     const r = regions.find((x) => sp >= x.start && sp < x.end);
     const c = r ? classifyRegion(r, regions).class : undefined;
     if (c === 'pthread-stack') byShape.set(tid, 'cgo-thread');
-    else if (c === 'go-heap-arena') byShape.set(tid, 'go-thread');
+    else if (c === 'go-heap-arena') byShape.set(tid, allPthreads ? 'cgo-thread' : 'go-thread');
   }
   const threads: ThreadLine[] = [...new Set([pid, ...states.keys(), ...kinds.keys()])]
     .sort((a, b) => a - b)
@@ -164,15 +178,6 @@ export function explain(input: ExplainInput): Explanation {
       basis: tid === pid || kinds.has(tid) ? 'proof' : byShape.has(tid) ? 'shape' : 'none',
     }));
 
-  const exe = input.exe ?? readProcLink(`/proc/${pid}/exe`);
-  let binary: BinaryFacts | null = input.binary ?? null;
-  if (exe && input.binary === undefined) {
-    try {
-      binary = binaryFacts(exe, readEnviron(pid));
-    } catch {
-      binary = null;
-    }
-  }
   const modelKb = Number(model.size / 1024n);
   const explainedKb = Number(classes.filter((c) => c.class !== 'anonymous').reduce((s, c) => s + c.bytes, 0n) / 1024n);
   const out: Explanation = {

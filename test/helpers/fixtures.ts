@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -50,6 +50,8 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   memchurn: { kind: 'go', sources: ['memchurn/main.go'], cgo: false },
   // liveprobe watch (issue 19): the glibc arena ratchet.
   ratchet: { kind: 'go', sources: ['ratchet/main.go'], cgo: true },
+  // Attach to a process the test did not start (issue 21): steps released by SIGUSR1.
+  stranger: { kind: 'c', sources: ['stranger.c'] },
 };
 
 /** Bump to force a rebuild of every fixture when the recipe below changes. */
