@@ -234,9 +234,13 @@ describe('everything else', () => {
   });
 
   test('every decoded call is in the default trace set', T, () => {
-    // Decoders exist for what liveprobe traces by default; the rest prints raw.
+    // Decoders exist for what liveprobe traces by default, and for the few
+    // calls outside it that strace's memory and process tests make (issue 17:
+    // chdir, pkey_alloc/pkey_free, which strace puts in no class of %memory,
+    // %process, %thread); the rest prints raw.
     const traced = defaultTraceFilter('x86_64').names;
-    for (const name of DECODED_SYSCALLS) assert.ok(traced.includes(name), name);
-    assert.equal(DECODED_SYSCALLS.length, 27);
+    const outside = ['pkey_alloc', 'pkey_free', 'chdir'];
+    for (const name of DECODED_SYSCALLS) assert.ok(traced.includes(name) !== outside.includes(name), name);
+    assert.equal(DECODED_SYSCALLS.length, 33);
   });
 });

@@ -6,12 +6,14 @@ import { errnoName, errnoText } from '../errno';
 import { hexVal } from './format';
 import {
   decodeBrk, decodeMadvise, decodeMlock, decodeMlock2, decodeMmap, decodeMprotect, decodeMremap, decodeMsync,
-  decodeMunmap, decodePkeyMprotect, decodeShmat, decodeShmdt,
+  decodeMlockall, decodeMunlockall, decodeMunmap, decodePkeyAlloc, decodePkeyFree, decodePkeyMprotect, decodeRemapFilePages,
+  decodeShmat, decodeShmdt,
 } from './memory';
-import { decodeClone, decodeClone3, decodeExecve, decodeExecveat, decodeExit, decodeFork, isErrorReturn } from './process';
+import { decodeChdir, decodeClone, decodeClone3, decodeExecve, decodeExecveat, decodeExit, decodeFork, isErrorReturn } from './process';
 import { decodeRaw } from './raw';
+import { decodePrctl } from './prctl';
 import {
-  decodeArchPrctl, decodePrctl, decodeRseq, decodeSetRobustList, decodeSetTidAddress, decodeSigaltstack,
+  decodeArchPrctl, decodeRseq, decodeSetRobustList, decodeSetTidAddress, decodeSigaltstack,
 } from './thread';
 import type { Decoded, DecodeInput, Decoder, ReturnStyle } from './types';
 
@@ -31,6 +33,11 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   mlock: decodeMlock,
   munlock: decodeMlock,
   mlock2: decodeMlock2,
+  mlockall: decodeMlockall,
+  munlockall: decodeMunlockall,
+  pkey_alloc: decodePkeyAlloc,
+  pkey_free: decodePkeyFree,
+  remap_file_pages: decodeRemapFilePages,
   shmat: decodeShmat,
   shmdt: decodeShmdt,
   clone: decodeClone,
@@ -41,6 +48,7 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   execveat: decodeExecveat,
   exit: decodeExit,
   exit_group: decodeExit,
+  chdir: decodeChdir,
   set_robust_list: decodeSetRobustList,
   rseq: decodeRseq,
   set_tid_address: decodeSetTidAddress,
@@ -70,7 +78,10 @@ export function formatReturn(ret: bigint | null, style: ReturnStyle = 'decimal',
   if (ret === null) return ' = ?';
   if (isErrorReturn(ret)) {
     const e = Number(-ret);
-    return `${RESTART_ERRNOS.has(e) ? ' = ?' : ' = -1'} ${errnoName(e)} (${errnoText(e)})`;
+    const name = errnoName(e);
+    // strace's print_err_ret: a number it has no name for prints as `(errno N)`.
+    if (name === undefined) return ` = -1 (errno ${e})`;
+    return `${RESTART_ERRNOS.has(e) ? ' = ?' : ' = -1'} ${name} (${errnoText(e)})`;
   }
   const value = style === 'hex' ? hexVal(BigInt.asUintN(64, ret)) : ret.toString();
   return aux === undefined ? ` = ${value}` : ` = ${value} (${aux})`;

@@ -6,7 +6,8 @@ import {
   MASK32, addr, flagNames, formatFlags, formatValue, hexVal, int32, uint32, valueName, valueOf,
 } from './format';
 import {
-  MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MLOCK2, MREMAP, MSYNC, PROT, SHMAT,
+  MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MCL, MLOCK2, MREMAP, MSYNC, PKEY_ACCESS, PROT,
+  SHMAT,
 } from './flags';
 import type { Decoded, DecodeInput } from './types';
 
@@ -132,4 +133,35 @@ export function decodeShmat(ev: DecodeInput): Decoded {
 export function decodeShmdt(ev: DecodeInput): Decoded {
   const a = ev.raw[0]!;
   return decoded({ shmaddr: a }, addr(a));
+}
+
+export function decodeMlockall(ev: DecodeInput): Decoded {
+  const flags = ev.raw[0]!;
+  return decoded({ flags: flagNames(MCL, flags) }, formatFlags(MCL, flags));
+}
+
+export function decodeMunlockall(): Decoded {
+  return decoded({}, '');
+}
+
+/** pkey_alloc(flags, access_rights): flags (none defined yet) in hex. */
+export function decodePkeyAlloc(ev: DecodeInput): Decoded {
+  const [flags, rights] = ev.raw as [bigint, bigint];
+  return decoded({ flags, access_rights: flagNames(PKEY_ACCESS, rights) }, `${hexVal(flags)}, ${formatFlags(PKEY_ACCESS, rights)}`);
+}
+
+/** strace has no pkey_free decoder of its own: its argument as a C int. */
+export function decodePkeyFree(ev: DecodeInput): Decoded {
+  const pkey = int32(ev.raw[0]!);
+  return decoded({ pkey }, String(pkey));
+}
+
+/** remap_file_pages(addr, size, prot, pgoff, flags): prot and flags as mmap's. */
+export function decodeRemapFilePages(ev: DecodeInput): Decoded {
+  const [a, size, prot, pgoff, flags] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
+  const f = mmapFlags(flags);
+  return decoded(
+    { addr: a, size, prot: flagNames(PROT, prot), pgoff, flags: f.names },
+    `${addr(a)}, ${size}, ${formatFlags(PROT, prot)}, ${pgoff}, ${f.text}`,
+  );
 }

@@ -6,8 +6,11 @@
 // path, argv and variable count. The child's tid that CLONE_PARENT_SETTID
 // stores at parent_tid is the return value, so it is not read again.
 
-import { addr, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteString, signalName, uint32 } from './format';
+import {
+  addr, cString, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32,
+} from './format';
 import { isErrorReturn as isError } from '../abi';
+import { PATH_READ } from '../memory-reads';
 import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
@@ -227,4 +230,22 @@ export function decodeExecveat(ev: DecodeInput): Decoded {
 export function decodeExit(ev: DecodeInput): Decoded {
   const status = int32(ev.raw[0]!);
   return { args: { status }, entry: String(status), exit: '', returns: 'decimal' };
+}
+
+/**
+ * chdir(path): strace's printpath, the whole path quoted (not cut at -s:
+ * strace reads up to PATH_MAX), from the copy lib/syscalls/memory-reads.ts
+ * makes at entry; the pointer when there is none (NULL, unreadable). A path
+ * longer than that copy prints cut, with `...` (docs/strace-parity.md).
+ */
+export function decodeChdir(ev: DecodeInput): Decoded {
+  const ptr = ev.raw[0]!;
+  const s = ptr === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
+  if (s === undefined) return { args: { path: ptr }, entry: addr(ptr), exit: '', returns: 'decimal' };
+  return {
+    args: { path: new TextDecoder().decode(s.bytes) },
+    entry: quoteBytes(s.bytes, PATH_READ, !s.terminated),
+    exit: '',
+    returns: 'decimal',
+  };
 }
