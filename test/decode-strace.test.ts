@@ -73,4 +73,63 @@ describe('decoding matches strace', () => {
       assert.ok(names.has(name), `the fixture makes ${name}`);
     }
   });
+
+  /**
+   * errnos.c under liveprobe and strace the same way: the lines of `names`,
+   * task by task (the fork child by its role).
+   */
+  async function errnosBoth(
+    liveTrace: string,
+    straceOptions: string[],
+  ): Promise<{ ours: Map<string, string[]>; theirs: Map<string, string[]> }> {
+    const bin = await fixture('errnos');
+    const names = new Set(['prctl', 'pkey_free', 'clone', 'exit']);
+    const keep = (l: { name: string }): boolean => names.has(l.name);
+    const [strace, events] = await Promise.all([
+      runStrace(bin, [], { trace: [...names].join(','), env: ENV, noAslr: true, options: straceOptions }),
+      (async () => {
+        const session = run(bin, [], { noAslr: true, followForks: true, env: ENV, stdio: 'ignore', trace: liveTrace });
+        const evs = await collect(session);
+        assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+        return evs;
+      })(),
+    ]);
+    assert.equal(strace.code, 0);
+    return {
+      theirs: linesByRole(strace.lines, strace.pid, keep),
+      ours: linesByRole(eventLines(events), syscalls(events)[0]!.pid, keep),
+    };
+  }
+
+  test('errnos.c, nothing filtering: errno names (and numbers without one) as strace prints them', T, async () => {
+    // -e trace=all: no seccomp filter, so the target's own filter decides pkey_free's errno, and both see it.
+    const { ours, theirs } = await errnosBoth('all', []);
+    assert.deepEqual(ours, theirs);
+    const main = ours.get('P')!;
+    assert.equal(main[0], 'prctl(PR_GET_SECCOMP) = 0');
+    for (const line of [
+      'pkey_free(35) = -1 EDEADLK (Resource deadlock avoided)',
+      'pkey_free(95) = -1 EOPNOTSUPP (Operation not supported)',
+      'pkey_free(133) = -1 EHWPOISON (Memory page has hardware error)',
+      'pkey_free(517) = -1 EPROBE_DEFER (Unknown error 517)',
+      'pkey_free(519) = -1 (errno 519)',
+      'pkey_free(4095) = -1 (errno 4095)',
+    ]) assert.ok(main.includes(line), line);
+    assert.deepEqual(ours.get('P.0'), ['prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) = 0', 'exit(0) = ?']);
+  });
+
+  test('errnos.c under a trace set: the seccomp filter is visible to the target, as under strace --seccomp-bpf', T, async () => {
+    // run with a trace set installs a filter in the target (README §"Trace set and speed"): PR_GET_SECCOMP
+    // says 2, strict mode is refused, and a filter of the target's own that fails a call wins over
+    // the tracer's, so neither tracer sees pkey_free.
+    const { ours, theirs } = await errnosBoth('prctl,pkey_free,clone,exit', ['--seccomp-bpf']);
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(ours.get('P'), [
+      'prctl(PR_GET_SECCOMP) = 2',
+      ours.get('P')![1],
+      'prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0',
+    ]);
+    assert.match(ours.get('P')![1]!, /^clone\(/);
+    assert.deepEqual(ours.get('P.0'), ['prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) = -1 EINVAL (Invalid argument)', 'exit(0) = ?']);
+  });
 });

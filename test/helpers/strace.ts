@@ -32,18 +32,18 @@ export interface StraceRun {
 }
 
 /**
- * Runs `strace -f -o LOG -e trace=EXPR file args` with the given environment
- * (and nothing else inherited), optionally with address randomization off
- * (`setarch -R`, which strace and so the target inherit).
+ * Runs `strace -f -o LOG [options] -e trace=EXPR file args` with the given
+ * environment (and nothing else inherited), optionally with address
+ * randomization off (`setarch -R`, which strace and so the target inherit).
  */
 export async function runStrace(
   file: string,
   args: string[],
-  opts: { trace: string; env: Record<string, string>; noAslr: boolean; timeoutMs?: number },
+  opts: { trace: string; env: Record<string, string>; noAslr: boolean; timeoutMs?: number; options?: string[] },
 ): Promise<StraceRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveprobe-strace-'));
   const log = path.join(dir, 'trace.log');
-  const straceArgs = ['-f', '-o', log, '-e', `trace=${opts.trace}`, file, ...args];
+  const straceArgs = ['-f', '-o', log, ...(opts.options ?? []), '-e', `trace=${opts.trace}`, file, ...args];
   const [cmd, cmdArgs] = opts.noAslr ? ['setarch', ['-R', STRACE, ...straceArgs]] : [STRACE, straceArgs];
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
