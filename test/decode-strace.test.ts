@@ -3,13 +3,18 @@
 // syscalls.c fixture, which makes every decoded call with ordinary and edge
 // values.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
 import { hostArch, syscallNumber } from '../lib/syscalls';
-import { DECODED_SYSCALLS } from '../lib/syscalls/decode';
+import { DECODED_SYSCALLS, renderSyscall } from '../lib/syscalls/decode';
+import { type XlatStyle, setXlatStyle } from '../lib/syscalls/decode/format';
 import { fixture } from './helpers/fixtures';
-import { STRACE, eventLines, linesByRole, runStrace, straceAvailable } from './helpers/strace';
+import { STRACE, type StraceRun, eventLines, linesByRole, runStrace, straceAvailable } from './helpers/strace';
 import { collect } from './helpers/trace';
 
 const T = { timeout: 60_000 };
@@ -38,10 +43,15 @@ describe('decoding matches strace', () => {
     assert.ok(straceAvailable(), `${STRACE} is missing: apt-get install strace`);
   });
 
-  test('syscalls.c: every decoded line equals strace\'s, task by task, in order', T, async () => {
+  /**
+   * syscalls.c under strace (with `options`) and liveprobe (with -X `style`),
+   * every decoded line compared task by task, in order. Returns what the
+   * -a test reads: strace's log and liveprobe's events.
+   */
+  async function syscallsBoth(options: string[], style: XlatStyle): Promise<{ strace: StraceRun; events: TraceEvent[] }> {
     const bin = await fixture('syscalls');
     const [strace, events] = await Promise.all([
-      runStrace(bin, [], { trace: TRACE, env: ENV, noAslr: true }),
+      runStrace(bin, [], { trace: TRACE, env: ENV, noAslr: true, options }),
       (async () => {
         const session = run(bin, [], { noAslr: true, followForks: true, env: ENV, stdio: 'ignore', trace: TRACE });
         const evs = await collect(session);
@@ -52,6 +62,8 @@ describe('decoding matches strace', () => {
     assert.equal(strace.code, 0);
     const keep = (l: { name: string }): boolean => l.name !== 'shmget';
     const theirs = linesByRole(strace.lines, strace.pid, keep);
+    // Events decode on first use: the style in force then is the one they print in.
+    setXlatStyle(style);
     const live = eventLines(events);
     const ours = linesByRole(live, syscalls(events)[0]!.pid, keep);
     withoutLauncherEnvp(theirs.get('P')!);
@@ -71,6 +83,52 @@ describe('decoding matches strace', () => {
     const names = new Set(live.map((l) => l.name));
     for (const name of DECODED_SYSCALLS.filter((n) => syscallNumber(hostArch(), n) !== undefined)) {
       assert.ok(names.has(name), `the fixture makes ${name}`);
+    }
+    return { strace, events };
+  }
+
+  test('syscalls.c: every decoded line equals strace\'s, task by task, in order', T, async () => {
+    await syscallsBoth([], 'abbrev');
+  });
+
+  test('syscalls.c with -X raw: every line equals strace -X raw\'s', T, async () => {
+    try {
+      await syscallsBoth(['-X', 'raw'], 'raw');
+    } finally {
+      setXlatStyle('abbrev');
+    }
+  });
+
+  test('syscalls.c with -X verbose and -a 60: every line equals strace\'s, padding included', T, async () => {
+    const COLUMN = 60;
+    try {
+      const { strace, events } = await syscallsBoth(['-X', 'verbose', '-a', String(COLUMN)], 'verbose');
+      // The main task's lines as strace wrote them, padding kept; a call strace
+      // split around another task's line (unfinished … resumed) is not compared.
+      const prefix = `${strace.pid} `;
+      const theirs: (string | null)[] = [];
+      for (const line of strace.log.split('\n')) {
+        if (!line.startsWith(prefix)) continue;
+        const rest = line.slice(prefix.length);
+        if (rest.startsWith('---') || rest.startsWith('+++') || rest.startsWith('<...') || rest.startsWith('shmget(')) continue;
+        theirs.push(rest.endsWith(' <unfinished ...>') ? null : line);
+      }
+      const mainTid = syscalls(events)[0]!.tid;
+      const ours = syscalls(events).filter((e) => e.tid === mainTid && e.name !== 'shmget').map((e) => prefix + renderSyscall(e, undefined, COLUMN - prefix.length));
+      assert.equal(ours.length, theirs.length);
+      // What differs between two runs by nature: the launcher's envp, tids (the same width in both runs).
+      const envp = (l: string): string => l.replace(/, 0x[0-9a-f]+( \/\* 1 var \*\/\))/, ', <envp>$1')
+        .replace(/parent_tid=\[\d+\]/, 'parent_tid=[<tid>]').replace(/^(\d+ shmat\()\d+/, '$1<shm>')
+        .replace(/^(\d+ (?:clone3?|fork|vfork|set_tid_address|gettid)\(.*= )\d+$/, '$1<tid>');
+      let padded = 0;
+      for (let i = 0; i < theirs.length; i++) {
+        if (theirs[i] === null) continue;
+        assert.equal(envp(ours[i]!), envp(theirs[i]!), `main task, line ${i + 1}`);
+        if (/\)  +=/.test(ours[i]!)) padded++;
+      }
+      assert.ok(padded > 50, `lines padded out to the column: ${padded}`);
+    } finally {
+      setXlatStyle('abbrev');
     }
   });
 
@@ -131,5 +189,27 @@ describe('decoding matches strace', () => {
     ]);
     assert.match(ours.get('P')![1]!, /^clone\(/);
     assert.deepEqual(ours.get('P.0'), ['prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) = -1 EINVAL (Invalid argument)', 'exit(0) = ?']);
+  });
+
+  test('the CLI\'s -X verbose -a N print mlockall as strace -X verbose -a does, its [pid N] prefix counted in the column', T, async () => {
+    const bin = await fixture('syscalls');
+    const strace = await runStrace(bin, [], { trace: 'mlockall,munlockall', env: ENV, noAslr: true, options: ['-X', 'verbose', '-a', '50'] });
+    const theirPrefix = `${strace.pid} `;
+    const theirs = strace.log.split('\n').filter((l) => l.startsWith(theirPrefix)).map((l) => l.slice(theirPrefix.length))
+      .filter((l) => /^(mlockall|munlockall)\(/.test(l));
+    const out = path.join(os.tmpdir(), `liveprobe-cli-a-${process.pid}.txt`);
+    const ourPrefix = '[pid NNNNNN] '.length;
+    const column = 50 - theirPrefix.length + ourPrefix;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, [require.resolve('../lib/cli/main'), 'run', '--no-summary', '--no-aslr', '-X', 'verbose', '-a', String(column),
+          '-e', 'trace=mlockall,munlockall', '-o', out, bin], { env: { ...process.env, ...ENV } }, (err) => (err ? reject(err) : resolve()));
+      });
+      const ours = fs.readFileSync(out, 'utf8').split('\n').filter((l) => /^\[pid +\d+\] (mlockall|munlockall)\(/.test(l)).map((l) => l.slice(ourPrefix));
+      assert.deepEqual(ours, theirs);
+      assert.equal(ours[0], 'mlockall(0x2 /* MCL_FUTURE */)'.padEnd(50 - theirPrefix.length) + '= 0');
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
   });
 });

@@ -1,5 +1,7 @@
 // Command-line parsing. Errors are UsageError: one line, exit code 2.
 
+import type { XlatStyle } from '../syscalls/decode/format';
+
 export class UsageError extends Error {}
 
 export interface CliOptions {
@@ -22,6 +24,10 @@ export interface CliOptions {
   trace?: string;
   /** Show Go's preemption tgkill/SIGURG instead of counting them. */
   preemption: boolean;
+  /** strace's -X: how named constants print. */
+  xlat: XlatStyle;
+  /** strace's -a: the column of a syscall's ` = ` (0: no padding). */
+  column: number;
   file?: string;
   args: string[];
   pid?: number;
@@ -40,6 +46,10 @@ options:
       --duration <sec>    detach after <sec> seconds (fractions allowed)
   -f, --follow-forks      trace child processes too
   -e, --trace <expr>      syscalls to show, as strace's -e trace= (e.g. %memory,clone3)
+  -X raw|abbrev|verbose   named constants as numbers, as names (default) or both,
+                          as strace's -X (--const-print-style=)
+  -a <column>             pad each syscall's " = " out to that column, as strace's -a
+                          (--columns=); default: no padding
       --preemption        show Go's async preemption (tgkill(..., SIGURG) and its
                           SIGURG), which is otherwise only counted: it is
                           hundreds a second on a busy Go program
@@ -67,7 +77,8 @@ function takeValue(argv: string[], i: number, name: string): string {
 
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = {
-    command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false, args: [],
+    command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false,
+    xlat: 'abbrev', column: 0, args: [],
   };
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
@@ -120,6 +131,22 @@ export function parseArgs(argv: string[]): CliOptions {
       case '--no-aslr':
         opts.noAslr = true;
         break;
+      case '-X':
+      case '--const-print-style': {
+        const v = value();
+        if (v !== 'raw' && v !== 'abbrev' && v !== 'verbose') {
+          throw new UsageError(`-X takes raw, abbrev or verbose (got "${v}")`);
+        }
+        opts.xlat = v;
+        break;
+      }
+      case '-a':
+      case '--columns': {
+        const v = value();
+        if (!/^\d{1,4}$/.test(v)) throw new UsageError(`-a takes a column number, e.g. -a 40 (got "${v}")`);
+        opts.column = Number(v);
+        break;
+      }
       case '--preemption':
         opts.preemption = true;
         break;

@@ -8,6 +8,7 @@ import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
 import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
+import { setXlatStyle } from '../syscalls/decode/format';
 import type { Explanation } from '../explain/explain';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
@@ -86,7 +87,7 @@ async function trace(opts: CliOptions): Promise<number> {
       }
       if (opts.findingsOnly && ev.type !== 'finding') continue;
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
-      await out.write(render(ev, opts.json, colour));
+      await out.write(render(ev, opts.json, colour, opts.column));
     }
     sampler?.stop();
     const hidden = session.stats.hiddenSignals;
@@ -114,8 +115,8 @@ async function trace(opts: CliOptions): Promise<number> {
   }
 }
 
-function render(ev: TraceEvent, json: boolean, colour: boolean): string {
-  return json ? toJsonLine(ev) : formatEvent(ev, colour);
+function render(ev: TraceEvent, json: boolean, colour: boolean, column: number): string {
+  return json ? toJsonLine(ev) : formatEvent(ev, colour, column);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -129,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  // One style for the process, as in strace: set before any event is decoded.
+  setXlatStyle(opts.xlat);
   if (opts.command === 'help') {
     process.stdout.write(USAGE + '\n');
     return 0;

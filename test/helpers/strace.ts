@@ -28,6 +28,8 @@ export interface StraceRun {
   lines: TraceLine[];
   /** The traced program's pid: the first pid in the log. */
   pid: number;
+  /** The log as strace wrote it (padding and split lines kept). */
+  log: string;
   code: number | null;
 }
 
@@ -57,7 +59,7 @@ export async function runStrace(
     const lines = parseStraceLog(text);
     const first = /^(\d+) /.exec(text);
     if (!first) throw new Error(`strace wrote no lines: ${text.slice(0, 200)}`);
-    return { lines, pid: Number(first[1]), code };
+    return { lines, pid: Number(first[1]), code, log: text };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

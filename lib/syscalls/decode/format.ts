@@ -32,6 +32,43 @@ export function xlat(unknown: string | null, entries: readonly XlatEntry[]): Xla
 
 export const MASK32 = 0xffffffffn;
 
+/**
+ * How named constants print (strace's -X): `abbrev` the names (strace's
+ * default), `raw` the numbers only, `verbose` the number with the names in a
+ * comment. One setting for the process, as in strace: a decoded event keeps
+ * the text of the style it was first rendered in.
+ */
+export type XlatStyle = 'abbrev' | 'raw' | 'verbose';
+let xlatStyle: XlatStyle = 'abbrev';
+
+export function setXlatStyle(style: XlatStyle): void {
+  xlatStyle = style;
+}
+
+export function getXlatStyle(): XlatStyle {
+  return xlatStyle;
+}
+
+/**
+ * A constant strace prints with its own name rather than from a table
+ * (print_xlat_ex: AT_FDCWD, PR_SET_PTRACER_ANY, a signal): the name, the
+ * number (raw), or both (verbose). A constant without a name is its number.
+ */
+export function formatNamed(number: string, name: string | undefined): string {
+  if (name === undefined || xlatStyle === 'raw') return number;
+  return xlatStyle === 'verbose' ? `${number} /* ${name} */` : name;
+}
+
+/**
+ * A text strace prints whole under -X raw as the number and under -X
+ * verbose as the number with the text in a comment (print_mmap_flags,
+ * sprint_sve_val and the like).
+ */
+export function formatComposite(value: bigint, text: string): string {
+  if (xlatStyle === 'abbrev') return text;
+  return xlatStyle === 'raw' ? hexVal(value) : `${hexVal(value)} /* ${text} */`;
+}
+
 /** C's printf("%#lx"): 0 is "0", anything else 0x-prefixed lowercase hex. */
 export function hexVal(v: bigint): string {
   return v === 0n ? '0' : '0x' + v.toString(16);
@@ -92,9 +129,19 @@ export function flagNames(table: Xlat, value: bigint): readonly string[] {
   return decodeFlags(table, value).names;
 }
 
-/** strace's printflags: `A|B|0x40`, `0x40 /* X_??? *\/` when nothing is known, `0` when empty. */
+/**
+ * strace's printflags: `A|B|0x40`, `0x40 /* X_??? *\/` when nothing is
+ * known, `0` when empty; in the raw style the number, in the verbose style
+ * the number and the names in a comment (printflags_ex).
+ */
 export function formatFlags(table: Xlat, value: bigint): string {
-  return decodeFlags(table, value).text;
+  const d = decodeFlags(table, value);
+  if (xlatStyle === 'abbrev') return d.text;
+  if (xlatStyle === 'raw') return hexVal(value);
+  if (value === 0n) return d.names.length ? `0 /* ${d.names[0]!} */` : '0';
+  const known = d.names.some((n) => !n.startsWith('0x'));
+  if (known) return `${hexVal(value)} /* ${d.names.join('|')} */`;
+  return table.unknown === null ? hexVal(value) : `${hexVal(value)} /* ${table.unknown} */`;
 }
 
 /**
@@ -121,11 +168,12 @@ export function lookup(table: Xlat, value: bigint): string | undefined {
   return undefined;
 }
 
-/** strace's printxval: the name, or `0x5 /* X_??? *\/`. */
+/** strace's printxval: the name, or `0x5 /* X_??? *\/`; `0x2 /* NAME *\/` in the verbose style, the number in the raw one. */
 export function formatValue(table: Xlat, value: bigint): string {
-  const name = lookup(table, value);
-  if (name !== undefined) return name;
   const raw = hexVal(value);
+  if (xlatStyle === 'raw') return raw;
+  const name = lookup(table, value);
+  if (name !== undefined) return xlatStyle === 'verbose' ? `${raw} /* ${name} */` : name;
   return table.unknown === null ? raw : `${raw} /* ${table.unknown} */`;
 }
 
@@ -150,6 +198,12 @@ export function signalName(sig: number): string {
   if (sig === 32) return 'SIGRTMIN';
   if (sig > 32 && sig <= 64) return `SIGRT_${sig - 32}`;
   return String(sig);
+}
+
+/** strace's printsignal: the name; `17` under -X raw, `17 /* SIGCHLD *\/` under -X verbose; a number without a name as is. */
+export function formatSignal(sig: number): string {
+  const name = signalName(sig);
+  return formatNamed(String(sig), name === String(sig) ? undefined : name);
 }
 
 /** The number of a signal named as signalName names it (SIGURG → 23). */
@@ -216,9 +270,9 @@ export function memU32(mem: Uint8Array, off: number): number {
   return new DataView(mem.buffer, mem.byteOffset, mem.byteLength).getUint32(off, true);
 }
 
-/** strace's printflags_ex in the verbose style: `0x7 /* A|B *\/`, `0` when empty. */
+/** strace's printflags_ex in the verbose style: `0x7 /* A|B *\/`, `0` when empty (the number alone under -X raw). */
 export function formatFlagsVerbose(table: Xlat, value: bigint): string {
-  if (value === 0n) return '0';
+  if (value === 0n || xlatStyle === 'raw') return hexVal(value);
   const d = decodeFlags(table, value);
   const known = d.names.filter((n) => !n.startsWith('0x'));
   return `${hexVal(value)} /* ${known.length ? d.names.join('|') : table.unknown} */`;

@@ -88,13 +88,17 @@ export function formatReturn(ret: bigint | null, style: ReturnStyle = 'decimal',
 }
 
 /**
- * The strace line of a syscall without strace's pid prefix and column
- * padding: `mmap(NULL, 8392704, PROT_NONE, …) = 0x7f…`. A call that never
- * returned (exit, or a thread that vanished inside it) ends in ` = ?`, as
- * strace's line does once its `<unfinished ...>` and `resumed>` halves are
- * joined.
+ * The strace line of a syscall without strace's pid prefix:
+ * `mmap(NULL, 8392704, PROT_NONE, …) = 0x7f…`. A call that never returned
+ * (exit, or a thread that vanished inside it) ends in ` = ?`, as strace's
+ * line does once its `<unfinished ...>` and `resumed>` halves are joined.
+ * With a `column` (strace's -a), the ` = ` is padded out to that column, as
+ * strace's tabto does; without one, not at all.
  */
-export function renderSyscall(ev: DecodeInput, d: Decoded = decodeSyscall(ev)): string {
+export function renderSyscall(ev: DecodeInput, d: Decoded = decodeSyscall(ev), column = 0): string {
   const exit = ev.ret === null ? '' : d.exit;
-  return `${ev.name}(${d.entry}${exit})${formatReturn(ev.ret, d.returns, d.aux)}`;
+  const head = `${ev.name}(${d.entry}${exit})`;
+  // strace prints `)`, a space, then spaces up to the column, then `= …`.
+  const pad = column > head.length + 1 ? ' '.repeat(column - head.length - 1) : '';
+  return `${head}${pad}${formatReturn(ev.ret, d.returns, d.aux)}`;
 }

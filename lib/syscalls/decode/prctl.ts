@@ -7,8 +7,8 @@
 // missing), one that returns flags prints `= 0x… (NAMES)`.
 
 import {
-  type Xlat, addr, cString, flagNames, formatFlags, formatValue, hexVal, int32, lookup, memU32, memU64,
-  namedValues, quoteBytes, signalName, uint32, valueName, valueOf,
+  type Xlat, addr, cString, decodeFlags, flagNames, formatComposite, formatFlags, formatNamed, formatSignal, getXlatStyle, formatValue, hexVal, int32, lookup, memU32, memU64,
+  namedValues, quoteBytes, uint32, valueName, valueOf,
 } from './format';
 import {
   CAP, PIDTYPE, PRCTL, PR_CAP_AMBIENT, PR_MCE_KILL, PR_MCE_KILL_POLICY, PR_MTE_TAG_MASK, PR_MTE_TAG_SHIFT, PR_MTE_TCF,
@@ -43,6 +43,7 @@ const PRCTL_EXIT_READS = new Set(
 
 /** strace's sprintflags_ex in its auxstr mode: known names (and the unknown rest), nothing when no bit is known. */
 function auxFlags(table: Xlat, v: bigint): string | undefined {
+  if (getXlatStyle() === 'raw') return undefined;
   const names = flagNames(table, v);
   return names.some((n) => !n.startsWith('0x')) ? names.join('|') : undefined;
 }
@@ -50,15 +51,26 @@ function auxFlags(table: Xlat, v: bigint): string | undefined {
 /** A vector length with the flags above it (strace's sprint_sve_val/sprint_sme_val): `FLAGS|0x40`; as a result, only with flags. */
 function vectorLength(flags: Xlat, v: bigint, result: boolean): string | undefined {
   const high = v & ~PR_VL_LEN_MASK;
-  if (high === 0n) return result ? undefined : hexVal(v);
-  return `${flagNames(flags, high).join('|')}|${hexVal(v & PR_VL_LEN_MASK)}`;
+  if (high === 0n || (result && getXlatStyle() === 'raw')) return result ? undefined : hexVal(v);
+  const text = `${flagNames(flags, high).join('|')}|${hexVal(v & PR_VL_LEN_MASK)}`;
+  return result ? text : formatComposite(v, text);
+}
+
+/** PR_SET_TAGGED_ADDR_CTRL's argument: the word below, styled as -X says. */
+function taggedAddrArg(v: bigint): string {
+  return formatComposite(v, taggedAddr(v));
+}
+
+/** PR_GET_TAGGED_ADDR_CTRL's result: none under -X raw. */
+function taggedAddrResult(v: bigint): string | undefined {
+  return getXlatStyle() === 'raw' ? undefined : taggedAddr(v);
 }
 
 /** PR_SET/GET_TAGGED_ADDR_CTRL's word (strace's sprint_tagged_addr_val): enable bit, MTE fault mode, tag mask, the rest. */
 function taggedAddr(v: bigint): string {
   const tag = v & PR_MTE_TAG_MASK;
   const rest = v & ~(1n | PR_MTE_TCF_MASK | PR_MTE_TAG_MASK);
-  let s = `${formatFlags(PR_TAGGED_ADDR, v & 1n)}|${lookup(PR_MTE_TCF, v & PR_MTE_TCF_MASK)!}`;
+  let s = `${decodeFlags(PR_TAGGED_ADDR, v & 1n).text}|${lookup(PR_MTE_TCF, v & PR_MTE_TCF_MASK)!}`;
   if (tag !== 0n) s += `|${hexVal(tag >> PR_MTE_TAG_SHIFT)}<<PR_MTE_TAG_SHIFT`;
   if (rest !== 0n) s += `|${hexVal(rest)}`;
   return s;
@@ -66,6 +78,7 @@ function taggedAddr(v: bigint): string {
 
 /** strace's printxval in the verbose style: `0 /* NAME *\/`, `0x4 /* X_??? *\/`. */
 function valueVerbose(table: Xlat, v: bigint): string {
+  if (getXlatStyle() === 'raw') return hexVal(v);
   return `${hexVal(v)} /* ${lookup(table, v) ?? table.unknown} */`;
 }
 
@@ -143,9 +156,9 @@ export function decodePrctl(ev: DecodeInput): Decoded {
     case PR.SME_GET_VL:
       return flagResult(name, (v) => vectorLength(PR_SME_VL_FLAGS, v, true));
     case PR.SET_TAGGED_ADDR_CTRL:
-      return done(`${name}, ${taggedAddr(a2)}${raw([a3, a4, a5])}`);
+      return done(`${name}, ${taggedAddrArg(a2)}${raw([a3, a4, a5])}`);
     case PR.GET_TAGGED_ADDR_CTRL:
-      return flagResult(`${name}${raw([a2, a3, a4, a5])}`, taggedAddr);
+      return flagResult(`${name}${raw([a2, a3, a4, a5])}`, taggedAddrResult);
     case PR.PAC_RESET_KEYS:
       return done(`${name}, ${formatFlags(PR_PAC_RESET, a2)}${raw([a3, a4, a5])}`);
     case PR.PAC_SET_ENABLED_KEYS:
@@ -182,9 +195,9 @@ export function decodePrctl(ev: DecodeInput): Decoded {
       return done(`${name}, ${formatValue(PR_SET_VMA, a2)}${raw([a3, a4, a5])}`, { ...base, attr });
     }
     case PR.SET_PDEATHSIG:
-      return done(`${name}, ${a2 > 128n ? a2.toString() : signalName(Number(a2))}`);
+      return done(`${name}, ${a2 > 128n ? a2.toString() : formatSignal(Number(a2))}`);
     case PR.SET_PTRACER:
-      return done(`${name}, ${int32(a2) === -1 ? 'PR_SET_PTRACER_ANY' : int32(a2)}`);
+      return done(`${name}, ${int32(a2) === -1 ? formatNamed('-1', 'PR_SET_PTRACER_ANY') : int32(a2)}`);
     case PR.SET_TIMERSLACK:
       return done(`${name}, ${BigInt.asIntN(64, a2)}`);
     case PR.SET_NO_NEW_PRIVS:
@@ -217,7 +230,7 @@ function prctlResult(option: bigint, m: Uint8Array): { value: ArgValue; text: st
   const v = memU32(m, 0);
   switch (option) {
     case PR.GET_PDEATHSIG:
-      return { value: v, text: `[${signalName(v)}]` };
+      return { value: v, text: `[${formatSignal(v)}]` };
     case PR.GET_TSC:
       return { value: valueName(PR_TSC, BigInt(v)), text: `[${formatValue(PR_TSC, BigInt(v))}]` };
     case PR.GET_UNALIGN:

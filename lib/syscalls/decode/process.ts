@@ -7,7 +7,7 @@
 // stores at parent_tid is the return value, so it is not read again.
 
 import {
-  addr, cString, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32,
+  addr, cString, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32, formatSignal, formatNamed,
 } from './format';
 import { isErrorReturn as isError } from '../abi';
 import { PATH_READ } from '../memory-reads';
@@ -41,9 +41,9 @@ export function decodeClone(ev: DecodeInput): Decoded {
   let flagsText: string;
   if (flags !== 0n) {
     flagsText = formatFlags(CLONE, flags);
-    if (sig !== 0) flagsText += '|' + signalName(sig);
+    if (sig !== 0) flagsText += '|' + formatSignal(sig);
   } else {
-    flagsText = signalName(sig);
+    flagsText = formatSignal(sig);
   }
   const entry = `child_stack=${addr(stack)}, flags=${flagsText}`;
 
@@ -125,7 +125,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
   if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) parts.push(`child_tid=${addr(f.child_tid!)}`);
   if (flags & CLONE_PARENT_SETTID) parts.push(`parent_tid=${addr(f.parent_tid!)}`);
   const sig = f.exit_signal!;
-  parts.push(`exit_signal=${sig < INT_MAX ? signalName(Number(sig)) : sig.toString()}`);
+  parts.push(`exit_signal=${sig < INT_MAX ? formatSignal(Number(sig)) : sig.toString()}`);
   parts.push(`stack=${addr(f.stack!)}`, `stack_size=${hexVal(f.stack_size!)}`);
   if (flags & CLONE_SETTLS) parts.push(`tls=${addr(f.tls!)}`);
   const setTid = f.set_tid ?? 0n;
@@ -220,7 +220,7 @@ export function decodeExecveat(ev: DecodeInput): Decoded {
   const f = uint32(flags);
   return {
     args: { dirfd, pathname: path.value, argv: argv.value, envp, flags: flagNames(AT_FLAGS, f) },
-    entry: `${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, ${path.text}, ${argv.text}, ${envpText(ev, envp)}, ${formatFlags(AT_FLAGS, f)}`,
+    entry: `${formatNamed(String(dirfd), dirfd === AT_FDCWD ? 'AT_FDCWD' : undefined)}, ${path.text}, ${argv.text}, ${envpText(ev, envp)}, ${formatFlags(AT_FLAGS, f)}`,
     exit: '',
     returns: 'decimal',
   };

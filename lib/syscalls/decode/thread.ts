@@ -11,7 +11,7 @@
 // the pointer is printed, as strace does.
 
 import {
-  addr, flagNames, formatFlags, formatFlagsVerbose, formatValue, hexVal, lookup, memU32, memU64, namedValues, uint32, valueName,
+  addr, flagNames, formatFlags, formatFlagsVerbose, formatValue, getXlatStyle, hexVal, lookup, memU32, memU64, namedValues, uint32, valueName,
 } from './format';
 import { ARCH_PRCTL, SS_FLAGS, XFEATURE, XFEATURE_MASK } from './flags';
 import { isErrorReturn } from './process';
@@ -70,9 +70,9 @@ export function decodeArchPrctl(ev: DecodeInput): Decoded {
     case ARCH.REQ_XCOMP_PERM:
     case ARCH.REQ_XCOMP_GUEST_PERM: {
       // The feature's bit number, in strace's verbose style; a positive result names the features it grants.
-      const feature = `${hexVal(a)} /* ${lookup(XFEATURE, a) ?? XFEATURE.unknown} */`;
+      const feature = getXlatStyle() === 'raw' ? hexVal(a) : `${hexVal(a)} /* ${lookup(XFEATURE, a) ?? XFEATURE.unknown} */`;
       const ok = ev.ret !== null && ev.ret > 0n && !isErrorReturn(ev.ret);
-      const granted = ok ? flagNames(XFEATURE_MASK, ev.ret!) : [];
+      const granted = ok && getXlatStyle() !== 'raw' ? flagNames(XFEATURE_MASK, ev.ret!) : [];
       const aux = granted.some((n) => !n.startsWith('0x')) ? granted.join('|') : undefined;
       const entry = `${name}, ${feature}`;
       if (!ok) return { args, entry, exit: '', returns: 'decimal' };
