@@ -12,7 +12,7 @@ import { run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
 import { hostArch, syscallNumber } from '../lib/syscalls';
 import { DECODED_SYSCALLS, renderSyscall } from '../lib/syscalls/decode';
-import { type XlatStyle, setXlatStyle } from '../lib/syscalls/decode/format';
+import { type FdPaths, type XlatStyle, setFdPaths, setXlatStyle } from '../lib/syscalls/decode/format';
 import { fixture } from './helpers/fixtures';
 import { STRACE, type StraceRun, eventLines, linesByRole, runStrace, straceAvailable } from './helpers/strace';
 import { collect } from './helpers/trace';
@@ -48,7 +48,7 @@ describe('decoding matches strace', () => {
    * every decoded line compared task by task, in order. Returns what the
    * -a test reads: strace's log and liveprobe's events.
    */
-  async function syscallsBoth(options: string[], style: XlatStyle): Promise<{ strace: StraceRun; events: TraceEvent[] }> {
+  async function syscallsBoth(options: string[], style: XlatStyle, fds: FdPaths = false): Promise<{ strace: StraceRun; events: TraceEvent[] }> {
     const bin = await fixture('syscalls');
     const [strace, events] = await Promise.all([
       runStrace(bin, [], { trace: TRACE, env: ENV, noAslr: true, options }),
@@ -64,8 +64,25 @@ describe('decoding matches strace', () => {
     const theirs = linesByRole(strace.lines, strace.pid, keep);
     // Events decode on first use: the style in force then is the one they print in.
     setXlatStyle(style);
+    setFdPaths(fds);
     const live = eventLines(events);
     const ours = linesByRole(live, syscalls(events)[0]!.pid, keep);
+    if (fds) {
+      // Not matched (docs/strace-parity.md): -y's AT_FDCWD</cwd>, which would need the cwd read at entry.
+      const cwd = /^(execveat\((?:AT_FDCWD|-100|-100 \/\* AT_FDCWD \*\/))<[^>]*>/;
+      let seen = 0;
+      for (const lines of theirs.values()) {
+        lines.forEach((l, i) => {
+          if (cwd.test(l)) seen++;
+          lines[i] = l.replace(cwd, '$1');
+        });
+      }
+      assert.equal(seen, 3);
+      // The file mmaps carry their path, the pidfds theirs.
+      const all = [...ours.values()].flat();
+      assert.ok(all.some((l) => /^mmap\(NULL, 8192, PROT_READ\|?[^,]*, MAP_PRIVATE\|MAP_DENYWRITE, 100<\/.*\/syscalls>, 0\)/.test(l) || /, 100<\/[^>]*\/syscalls>, /.test(l)), 'mmap of fd 100 shows its file');
+      assert.equal(all.filter((l) => (fds === 'all' ? /3<pid:P\.\d>/ : /3<anon_inode:\[pidfd\]>/).test(l)).length, 2);
+    }
     withoutLauncherEnvp(theirs.get('P')!);
     withoutLauncherEnvp(ours.get('P')!);
 
@@ -91,21 +108,22 @@ describe('decoding matches strace', () => {
     await syscallsBoth([], 'abbrev');
   });
 
-  test('syscalls.c with -X raw: every line equals strace -X raw\'s', T, async () => {
+  test('syscalls.c with -X raw -y: every line equals strace -X raw -y\'s (fds with their paths)', T, async () => {
     try {
-      await syscallsBoth(['-X', 'raw'], 'raw');
+      await syscallsBoth(['-X', 'raw', '-y'], 'raw', 'path');
     } finally {
       setXlatStyle('abbrev');
+      setFdPaths(false);
     }
   });
 
-  test('syscalls.c with -X verbose and -a 60: every line equals strace\'s, padding included', T, async () => {
+  test('syscalls.c with -X verbose -yy -a 60: every line equals strace\'s, padding included', T, async () => {
     const COLUMN = 60;
     try {
-      const { strace, events } = await syscallsBoth(['-X', 'verbose', '-a', String(COLUMN)], 'verbose');
+      const { strace, events } = await syscallsBoth(['-X', 'verbose', '-yy', '-a', String(COLUMN)], 'verbose', 'all');
       // The main task's lines as strace wrote them, padding kept; a call strace
       // split around another task's line (unfinished … resumed) is not compared.
-      const prefix = `${strace.pid} `;
+      const prefix = `${String(strace.pid).padEnd(5)} `; // strace -f: `%-5d `
       const theirs: (string | null)[] = [];
       for (const line of strace.log.split('\n')) {
         if (!line.startsWith(prefix)) continue;
@@ -118,8 +136,9 @@ describe('decoding matches strace', () => {
       assert.equal(ours.length, theirs.length);
       // What differs between two runs by nature: the launcher's envp, tids (the same width in both runs).
       const envp = (l: string): string => l.replace(/, 0x[0-9a-f]+( \/\* 1 var \*\/\))/, ', <envp>$1')
-        .replace(/parent_tid=\[\d+\]/, 'parent_tid=[<tid>]').replace(/^(\d+ shmat\()\d+/, '$1<shm>')
-        .replace(/^(\d+ (?:clone3?|fork|vfork|set_tid_address|gettid)\(.*= )\d+$/, '$1<tid>');
+        .replace(/parent_tid=\[\d+\]/, 'parent_tid=[<tid>]').replace(/^(\d+ +shmat\()\d+/, '$1<shm>')
+        .replace(/<pid:\d+>/, '<pid:N>').replace(/^(\d+ +execveat\(-100 \/\* AT_FDCWD \*\/)<[^>]*>/, '$1')
+        .replace(/^(\d+ +(?:clone3?|fork|vfork|set_tid_address|gettid)\(.*= )\d+$/, '$1<tid>');
       let padded = 0;
       for (let i = 0; i < theirs.length; i++) {
         if (theirs[i] === null) continue;
@@ -194,7 +213,7 @@ describe('decoding matches strace', () => {
   test('the CLI\'s -X verbose -a N print mlockall as strace -X verbose -a does, its [pid N] prefix counted in the column', T, async () => {
     const bin = await fixture('syscalls');
     const strace = await runStrace(bin, [], { trace: 'mlockall,munlockall', env: ENV, noAslr: true, options: ['-X', 'verbose', '-a', '50'] });
-    const theirPrefix = `${strace.pid} `;
+    const theirPrefix = `${String(strace.pid).padEnd(5)} `;
     const theirs = strace.log.split('\n').filter((l) => l.startsWith(theirPrefix)).map((l) => l.slice(theirPrefix.length))
       .filter((l) => /^(mlockall|munlockall)\(/.test(l));
     const out = path.join(os.tmpdir(), `liveprobe-cli-a-${process.pid}.txt`);

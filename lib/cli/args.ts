@@ -1,6 +1,6 @@
 // Command-line parsing. Errors are UsageError: one line, exit code 2.
 
-import type { XlatStyle } from '../syscalls/decode/format';
+import type { FdPaths, XlatStyle } from '../syscalls/decode/format';
 
 export class UsageError extends Error {}
 
@@ -28,6 +28,8 @@ export interface CliOptions {
   xlat: XlatStyle;
   /** strace's -a: the column of a syscall's ` = ` (0: no padding). */
   column: number;
+  /** strace's -y (`path`) and -yy (`all`): fds with their paths. */
+  fdPaths: FdPaths;
   file?: string;
   args: string[];
   pid?: number;
@@ -50,6 +52,8 @@ options:
                           as strace's -X (--const-print-style=)
   -a <column>             pad each syscall's " = " out to that column, as strace's -a
                           (--columns=); default: no padding
+  -y, -yy                 print the path of a file descriptor after it, as strace's -y
+                          (mmap's fd: 3</usr/lib/libc.so.6>); -yy: a pidfd's process
       --preemption        show Go's async preemption (tgkill(..., SIGURG) and its
                           SIGURG), which is otherwise only counted: it is
                           hundreds a second on a busy Go program
@@ -78,7 +82,7 @@ function takeValue(argv: string[], i: number, name: string): string {
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = {
     command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false,
-    xlat: 'abbrev', column: 0, args: [],
+    xlat: 'abbrev', column: 0, fdPaths: false, args: [],
   };
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') return opts;
@@ -140,6 +144,12 @@ export function parseArgs(argv: string[]): CliOptions {
         opts.xlat = v;
         break;
       }
+      case '-y':
+        if (opts.fdPaths !== 'all') opts.fdPaths = 'path';
+        break;
+      case '-yy':
+        opts.fdPaths = 'all';
+        break;
       case '-a':
       case '--columns': {
         const v = value();

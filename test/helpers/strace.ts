@@ -139,13 +139,15 @@ const RETURNS_TID = new Set(['clone', 'clone3', 'fork', 'vfork', 'set_tid_addres
 
 /**
  * A line with the numbers that differ between runs by nature replaced: tids
- * (as return values of the calls that return one, and clone's
- * parent_tid=[tid]) by their role, and System V shm ids (as shmat's first
+ * (as return values of the calls that return one, clone's parent_tid=[tid],
+ * and a pidfd's <pid:N> under -yy) by their role, and System V shm ids (as shmat's first
  * argument) by <shm>.
  */
 export function normalizeIds(line: TraceLine, roles: ReadonlyMap<number, string>, shmIds: ReadonlySet<number>): string {
   const role = (n: string): string => roles.get(Number(n)) ?? n;
   let text = line.text.replace(/parent_tid=\[(\d+)\]/g, (_m, n: string) => `parent_tid=[${role(n)}]`);
+  // -yy: a pidfd says which process it refers to.
+  text = text.replace(/<pid:(\d+)>/g, (_m, n: string) => `<pid:${role(n)}>`);
   if (RETURNS_TID.has(line.name)) text = text.replace(/ = (\d+)$/, (_m, n: string) => ` = <${role(n)}>`);
   if (line.name === 'shmat') {
     text = text.replace(/^shmat\((\d+),/, (m, n: string) => (shmIds.has(Number(n)) ? 'shmat(<shm>,' : m));

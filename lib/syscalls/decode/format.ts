@@ -50,6 +50,43 @@ export function getXlatStyle(): XlatStyle {
 }
 
 /**
+ * strace's -y: an fd prints with the path it stands for,
+ * `3</usr/lib/libc.so.6>`; -yy (`'all'`) also says which process a pidfd
+ * refers to, `3<pid:1234>`. One setting for the process, like the style.
+ */
+export type FdPaths = false | 'path' | 'all';
+let fdPaths: FdPaths = false;
+
+export function setFdPaths(how: FdPaths): void {
+  fdPaths = how;
+}
+
+/**
+ * A pidfd clone/clone3 just made, for the child `pid` they returned: under -y
+ * it is the anonymous inode every pidfd is (strace reads that link from
+ * /proc; liveprobe knows it by construction), under -yy the child's pid.
+ */
+export function formatPidfd(fd: number, pid: bigint): string {
+  if (!fdPaths) return String(fd);
+  return fdPaths === 'all' ? `${fd}<pid:${pid}>` : `${fd}<anon_inode:[pidfd]>`;
+}
+
+const ANGLE_BRACKETS = new Set([0x3c, 0x3e]);
+
+/**
+ * strace's printfd: the fd, and under -y the path it stood for (read from
+ * /proc/PID/fd when the call was made: ev.path), quoted without the quotes,
+ * `<` and `>` escaped, a deleted file's `(deleted)` after the brackets.
+ */
+export function formatFd(fd: number, path: string | undefined): string {
+  if (!fdPaths || path === undefined || fd < 0) return String(fd);
+  const deleted = path.endsWith(' (deleted)');
+  const name = deleted ? path.slice(0, -' (deleted)'.length) : path;
+  const quoted = quoteBytes(utf8.encode(name), Number.MAX_SAFE_INTEGER, false, ANGLE_BRACKETS);
+  return `${fd}<${quoted.slice(1, -1)}>${deleted ? '(deleted)' : ''}`;
+}
+
+/**
  * A constant strace prints with its own name rather than from a table
  * (print_xlat_ex: AT_FDCWD, PR_SET_PTRACER_ANY, a signal): the name, the
  * number (raw), or both (verbose). A constant without a name is its number.
@@ -229,12 +266,13 @@ export function quoteString(s: string, max: number = MAX_STRLEN, forceEllipsis =
 }
 
 /** quoteString for bytes as they came from the tracee (not necessarily UTF-8). */
-export function quoteBytes(bytes: Uint8Array, max: number = MAX_STRLEN, forceEllipsis = false): string {
+export function quoteBytes(bytes: Uint8Array, max: number = MAX_STRLEN, forceEllipsis = false, escape?: ReadonlySet<number>): string {
   const n = Math.min(bytes.length, max);
   let out = '"';
   for (let i = 0; i < n; i++) {
     const c = bytes[i]!;
-    if (c === 0x22) out += '\\"';
+    if (escape?.has(c)) out += octal(c, i + 1 < n ? bytes[i + 1]! : -1);
+    else if (c === 0x22) out += '\\"';
     else if (c === 0x5c) out += '\\\\';
     else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
     else if (c === 0x09) out += '\\t';
@@ -242,14 +280,16 @@ export function quoteBytes(bytes: Uint8Array, max: number = MAX_STRLEN, forceEll
     else if (c === 0x0b) out += '\\v';
     else if (c === 0x0c) out += '\\f';
     else if (c === 0x0d) out += '\\r';
-    else {
-      const next = i + 1 < n ? bytes[i + 1]! : -1;
-      const oct = c.toString(8);
-      out += '\\' + (next >= 0x30 && next <= 0x37 ? oct.padStart(3, '0') : oct);
-    }
+    else out += octal(c, i + 1 < n ? bytes[i + 1]! : -1);
   }
   out += '"';
   return bytes.length > max || forceEllipsis ? out + '...' : out;
+}
+
+/** A byte as an octal escape, 3 digits when an octal digit follows. */
+function octal(c: number, next: number): string {
+  const oct = c.toString(8);
+  return '\\' + (next >= 0x30 && next <= 0x37 ? oct.padStart(3, '0') : oct);
 }
 
 /**

@@ -3,7 +3,7 @@
 // printxval are 32-bit (bits above 31 vanish), the *64 variants are not.
 
 import {
-  MASK32, addr, flagNames, formatComposite, formatFlags, formatValue, hexVal, int32, lookup, uint32, valueName, valueOf,
+  MASK32, addr, flagNames, formatComposite, formatFd, formatFlags, formatValue, hexVal, int32, lookup, uint32, valueName, valueOf,
 } from './format';
 import {
   MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MCL, MLOCK2, MREMAP, MSYNC, PKEY_ACCESS, PROT,
@@ -61,7 +61,7 @@ export function decodeMmap(ev: DecodeInput): Decoded {
   const fdNum = int32(fd);
   return decoded(
     { addr: a, length: len, prot: flagNames(PROT, prot), flags: f.names, fd: fdNum, offset: off },
-    `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}, ${mmapFlagsText(flags)}, ${fdNum}, ${hexVal(off)}`,
+    `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}, ${mmapFlagsText(flags)}, ${formatFd(fdNum, ev.path)}, ${hexVal(off)}`,
     'hex',
   );
 }

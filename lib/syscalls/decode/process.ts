@@ -7,7 +7,7 @@
 // stores at parent_tid is the return value, so it is not read again.
 
 import {
-  addr, cString, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32, formatSignal, formatNamed,
+  addr, cString, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32, formatSignal, formatNamed, formatPidfd,
 } from './format';
 import { isErrorReturn as isError } from '../abi';
 import { PATH_READ } from '../memory-reads';
@@ -55,7 +55,7 @@ export function decodeClone(ev: DecodeInput): Decoded {
       // stored there; the pointer when it did not (the call failed).
       const pidfd = (flags & CLONE_PIDFD) !== 0n ? storedPidfd(ev) : undefined;
       const tid = (flags & CLONE_PARENT_SETTID) !== 0n && ptid !== 0n && succeeded(ev.ret) ? ev.ret : undefined;
-      const stored = pidfd ?? tid;
+      const stored = pidfd !== undefined ? formatPidfd(pidfd, ev.ret) : tid;
       exit += `, parent_tid=${stored !== undefined ? `[${stored}]` : addr(ptid)}`;
     }
     if (flags & CLONE_SETTLS) exit += `, tls=${addr(tls)}`;
@@ -149,7 +149,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
     if (succeeded(ev.ret)) {
       if (flags & CLONE_PIDFD) {
         const fd = storedPidfd(ev);
-        changed.push(`pidfd=${fd !== undefined ? `[${fd}]` : addr(f.pidfd!)}`);
+        changed.push(`pidfd=${fd !== undefined ? `[${formatPidfd(fd, ev.ret)}]` : addr(f.pidfd!)}`);
       }
       if (flags & CLONE_PARENT_SETTID) changed.push(`parent_tid=${f.parent_tid === 0n ? 'NULL' : `[${ev.ret}]`}`);
     }
