@@ -41,11 +41,11 @@ export const STACK_T_SIZE = 24;
 export const TASK_COMM_LEN = 16;
 /** strace's default string limit (-s 32) plus the byte that tells it the string goes on. */
 const STRACE_STRING_READ = 33;
-/** The most of a path liveprobe copies (strace reads up to PATH_MAX and prints 32 bytes). */
-export const PATH_READ = 256;
+/** A path as strace's printpath reads it: PATH_MAX bytes, so up to PATH_MAX - 1 characters and whether a NUL follows. */
+export const PATH_READ = 4096;
 /** Numbers per rule in nativeReadRules' list; the most bytes one rule may copy (native/src/read_rules.h). */
 export const READ_RULE_FIELDS = 13;
-export const READ_RULE_MAX_BYTES = 256;
+export const READ_RULE_MAX_BYTES = 4096;
 /** Calls the native side reads on its own (clone_args, exec strings, mmap's file, calls that never return): no rules. */
 const NATIVE_OWN = new Set(['clone3', 'execve', 'execveat', 'mmap', 'exit', 'exit_group']);
 

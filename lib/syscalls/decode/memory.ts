@@ -141,8 +141,9 @@ export function decodeShmdt(ev: DecodeInput): Decoded {
   return decoded({ shmaddr: a }, addr(a));
 }
 
+/** strace's printflags: an unsigned int, the upper half not printed. */
 export function decodeMlockall(ev: DecodeInput): Decoded {
-  const flags = ev.raw[0]!;
+  const flags = uint32(ev.raw[0]!);
   return decoded({ flags: flagNames(MCL, flags) }, formatFlags(MCL, flags));
 }
 

@@ -143,10 +143,11 @@ export function decodePrctl(ev: DecodeInput): Decoded {
       return flagResult(name, (v) => auxFlags(SECBITS, v));
     case PR.SET_SECUREBITS:
       return done(`${name}, ${formatFlags(SECBITS, a2)}`, { option: base.option, bits: flagNames(SECBITS, a2) });
+    // printxval and printflags take an unsigned int: the upper half of arg2 is not printed.
     case PR.SET_TSC:
-      return done(`${name}, ${formatValue(PR_TSC, a2)}`);
+      return done(`${name}, ${formatValue(PR_TSC, uint32(a2))}`);
     case PR.SET_UNALIGN:
-      return done(`${name}, ${formatFlags(PR_UNALIGN, a2)}`);
+      return done(`${name}, ${formatFlags(PR_UNALIGN, uint32(a2))}`);
     case PR.SVE_SET_VL:
       return flagResult(`${name}, ${vectorLength(PR_SVE_VL_FLAGS, a2, false)!}`, (v) => vectorLength(PR_SVE_VL_FLAGS, v, true));
     case PR.SVE_GET_VL:

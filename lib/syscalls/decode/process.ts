@@ -233,10 +233,10 @@ export function decodeExit(ev: DecodeInput): Decoded {
 }
 
 /**
- * chdir(path): strace's printpath, the whole path quoted (not cut at -s:
- * strace reads up to PATH_MAX), from the copy lib/syscalls/memory-reads.ts
- * makes at entry; the pointer when there is none (NULL, unreadable). A path
- * longer than that copy prints cut, with `...` (docs/strace-parity.md).
+ * chdir(path): strace's printpath, the whole path quoted (not cut at -s),
+ * up to PATH_MAX - 1 bytes and `...` when no NUL follows them, from the copy
+ * lib/syscalls/memory-reads.ts makes at entry; the pointer when there is
+ * none (NULL, unreadable).
  */
 export function decodeChdir(ev: DecodeInput): Decoded {
   const ptr = ev.raw[0]!;
@@ -244,7 +244,7 @@ export function decodeChdir(ev: DecodeInput): Decoded {
   if (s === undefined) return { args: { path: ptr }, entry: addr(ptr), exit: '', returns: 'decimal' };
   return {
     args: { path: new TextDecoder().decode(s.bytes) },
-    entry: quoteBytes(s.bytes, PATH_READ, !s.terminated),
+    entry: quoteBytes(s.bytes, PATH_READ - 1, !s.terminated),
     exit: '',
     returns: 'decimal',
   };
