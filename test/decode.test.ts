@@ -61,6 +61,9 @@ describe('issue 17: forms no live fixture on this machine reaches', () => {
     assert.equal(ev('prctl', [62, 0, 0, 0, 0x7ffd0000], NEG(22)).text,
       'prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, 0, 0 /* PIDTYPE_PID */, 0x7ffd0000) = -1 EINVAL (Invalid argument)');
     assert.equal(ev('prctl', [62, 1, 0, 2, 0], 0n).text, 'prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, 0x2 /* PIDTYPE_PGID */, NULL) = 0');
+    assert.equal(ev('prctl', [52, 0], 0n).text, 'prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS) = 0 (PR_SPEC_NOT_AFFECTED)');
+    assert.equal(ev('prctl', [52, 2], 0x9n).text, 'prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_L1D_FLUSH) = 0x9 (PR_SPEC_PRCTL|PR_SPEC_FORCE_DISABLE)');
+    assert.equal(ev('prctl', [46], 3n).text, 'prctl(PR_GET_FP_MODE) = 0x3 (PR_FP_MODE_FR|PR_FP_MODE_FRE)');
     assert.equal(ev('prctl', [22, 2, 0x1000], NEG(14)).text, 'prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, 0x1000) = -1 EFAULT (Bad address)');
   });
 

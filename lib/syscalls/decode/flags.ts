@@ -402,6 +402,49 @@ export const PR_PAC_ENABLED_KEYS = xlat('PR_PAC_???', [
 ]);
 export const PR_PAC_RESET = xlat('PR_PAC_???', [...PR_PAC_ENABLED_KEYS.entries, ['PR_PAC_APGAKEY', 1n << 4n]]);
 
+/** PR_GET/SET_SPECULATION_CTRL's subject. */
+export const PR_SPEC_CMD = xlat('PR_SPEC_???', [
+  ['PR_SPEC_STORE_BYPASS', 0n],
+  ['PR_SPEC_INDIRECT_BRANCH', 1n],
+  ['PR_SPEC_L1D_FLUSH', 2n],
+]);
+
+/** PR_GET_SPECULATION_CTRL's result bits; PR_SET_SPECULATION_CTRL takes one of the last four as a value. */
+export const PR_SPEC_STATE = xlat('PR_SPEC_???', [
+  ['PR_SPEC_NOT_AFFECTED', 0n],
+  ['PR_SPEC_PRCTL', 1n << 0n],
+  ['PR_SPEC_ENABLE', 1n << 1n],
+  ['PR_SPEC_DISABLE', 1n << 2n],
+  ['PR_SPEC_FORCE_DISABLE', 1n << 3n],
+  ['PR_SPEC_DISABLE_NOEXEC', 1n << 4n],
+]);
+export const PR_SPEC_SET = xlat('PR_SPEC_???', PR_SPEC_STATE.entries.filter(([, v]) => v > 1n));
+
+/** PR_SET/GET_FP_MODE's bits (MIPS). */
+export const PR_FP_MODE = xlat('PR_FP_MODE_???', [
+  ['PR_FP_MODE_FR', 1n << 0n],
+  ['PR_FP_MODE_FRE', 1n << 1n],
+]);
+
+/** PR_SET_MM's sub-commands. */
+export const PR_SET_MM = xlat('PR_SET_MM_???', [
+  ['PR_SET_MM_START_CODE', 1n],
+  ['PR_SET_MM_END_CODE', 2n],
+  ['PR_SET_MM_START_DATA', 3n],
+  ['PR_SET_MM_END_DATA', 4n],
+  ['PR_SET_MM_START_STACK', 5n],
+  ['PR_SET_MM_START_BRK', 6n],
+  ['PR_SET_MM_BRK', 7n],
+  ['PR_SET_MM_ARG_START', 8n],
+  ['PR_SET_MM_ARG_END', 9n],
+  ['PR_SET_MM_ENV_START', 10n],
+  ['PR_SET_MM_ENV_END', 11n],
+  ['PR_SET_MM_AUXV', 12n],
+  ['PR_SET_MM_EXE_FILE', 13n],
+  ['PR_SET_MM_MAP', 14n],
+  ['PR_SET_MM_MAP_SIZE', 15n],
+]);
+
 /** Flags above a vector length (PR_SVE_VL_LEN_MASK, PR_SME_VL_LEN_MASK: the low 16 bits). */
 export const PR_SVE_VL_FLAGS = xlat('PR_SVE_???', [
   ['PR_SVE_SET_VL_ONEXEC', 1n << 18n],
@@ -433,5 +476,5 @@ export const TABLES: Readonly<Record<string, Xlat>> = {
   PROT, MAP_TYPE, MAP_FLAGS, MREMAP, MADV, MSYNC, MLOCK2, SHMAT, CLONE, CLONE3_ONLY,
   AT_FLAGS, ARCH_PRCTL, PRCTL, PR_SET_VMA, SUID_DUMP, SS_FLAGS, PR_TSC, PR_UNALIGN, XFEATURE, XFEATURE_MASK,
   MCL, PKEY_ACCESS, CAP, PR_CAP_AMBIENT, PR_MCE_KILL, PR_MCE_KILL_POLICY, SECCOMP_MODE, SECBITS, PR_SYS_DISPATCH, PR_SCHED_CORE,
-  PIDTYPE, PR_PAC_ENABLED_KEYS, PR_SVE_VL_FLAGS, PR_SME_VL_FLAGS, PR_TAGGED_ADDR, PR_MTE_TCF,
+  PIDTYPE, PR_SPEC_CMD, PR_SPEC_STATE, PR_FP_MODE, PR_SET_MM, PR_PAC_ENABLED_KEYS, PR_SVE_VL_FLAGS, PR_SME_VL_FLAGS, PR_TAGGED_ADDR, PR_MTE_TCF,
 };

@@ -13,7 +13,7 @@ import {
 import {
   CAP, PIDTYPE, PRCTL, PR_CAP_AMBIENT, PR_MCE_KILL, PR_MCE_KILL_POLICY, PR_MTE_TAG_MASK, PR_MTE_TAG_SHIFT, PR_MTE_TCF,
   PR_MTE_TCF_MASK, PR_PAC_ENABLED_KEYS, PR_PAC_RESET, PR_SCHED_CORE, PR_SET_VMA, PR_SME_VL_FLAGS, PR_SVE_VL_FLAGS,
-  PR_SYS_DISPATCH, PR_TAGGED_ADDR, PR_TSC, PR_UNALIGN, PR_VL_LEN_MASK, SECBITS, SECCOMP_MODE, SUID_DUMP,
+  PR_SYS_DISPATCH, PR_TAGGED_ADDR, PR_FP_MODE, PR_SET_MM, PR_SPEC_CMD, PR_SPEC_SET, PR_SPEC_STATE, PR_TSC, PR_UNALIGN, PR_VL_LEN_MASK, SECBITS, SECCOMP_MODE, SUID_DUMP,
 } from './flags';
 import { isErrorReturn } from './process';
 import { MEMORY_READS, TASK_COMM_LEN } from '../memory-reads';
@@ -27,7 +27,8 @@ const PR = namedValues(PRCTL, 'PR_', [
   'TASK_PERF_EVENTS_ENABLE', 'MCE_KILL', 'MCE_KILL_GET', 'SET_CHILD_SUBREAPER', 'GET_CHILD_SUBREAPER',
   'SET_NO_NEW_PRIVS', 'GET_TID_ADDRESS', 'SET_THP_DISABLE', 'CAP_AMBIENT', 'SVE_SET_VL', 'SVE_GET_VL',
   'PAC_RESET_KEYS', 'SET_TAGGED_ADDR_CTRL', 'GET_TAGGED_ADDR_CTRL', 'SET_IO_FLUSHER', 'SET_SYSCALL_USER_DISPATCH',
-  'PAC_SET_ENABLED_KEYS', 'PAC_GET_ENABLED_KEYS', 'SCHED_CORE', 'SME_SET_VL', 'SME_GET_VL', 'SET_VMA', 'SET_PTRACER',
+  'PAC_SET_ENABLED_KEYS', 'PAC_GET_ENABLED_KEYS', 'SCHED_CORE', 'GET_SPECULATION_CTRL', 'SET_SPECULATION_CTRL',
+  'GET_FP_MODE', 'SET_FP_MODE', 'SET_MM', 'SME_SET_VL', 'SME_GET_VL', 'SET_VMA', 'SET_PTRACER',
 ] as const);
 const PR_SET_VMA_ANON_NAME = valueOf(PR_SET_VMA, 'PR_SET_VMA_ANON_NAME');
 /** The PR_CAP_AMBIENT sub-commands that name a capability in arg3. */
@@ -166,6 +167,24 @@ export function decodePrctl(ev: DecodeInput): Decoded {
       return done(`${name}, ${formatFlags(PR_PAC_ENABLED_KEYS, a2)}, ${formatFlags(PR_PAC_ENABLED_KEYS, a3)}${raw([a4, a5])}`);
     case PR.PAC_GET_ENABLED_KEYS:
       return flagResult(`${name}${raw([a2, a3, a4, a5])}`, (v) => auxFlags(PR_PAC_ENABLED_KEYS, v));
+    case PR.GET_SPECULATION_CTRL: {
+      const entry = `${name}, ${formatValue(PR_SPEC_CMD, a2)}`;
+      // The result is a set of PR_SPEC_* bits only for the subjects strace knows; 0 is PR_SPEC_NOT_AFFECTED.
+      if (!ok || lookup(PR_SPEC_CMD, a2) === undefined) return done(entry);
+      const ret = ev.ret!;
+      if (ret === 0n) return done(entry, base, '', getXlatStyle() === 'raw' ? undefined : lookup(PR_SPEC_STATE, 0n), 'hex');
+      return done(entry, base, '', auxFlags(PR_SPEC_STATE, ret), 'hex');
+    }
+    case PR.SET_SPECULATION_CTRL: {
+      const state = lookup(PR_SPEC_CMD, a2) === undefined ? hexVal(a3) : formatValue(PR_SPEC_SET, a3);
+      return done(`${name}, ${formatValue(PR_SPEC_CMD, a2)}, ${state}`);
+    }
+    case PR.GET_FP_MODE:
+      return flagResult(name, (v) => auxFlags(PR_FP_MODE, v));
+    case PR.SET_FP_MODE:
+      return done(`${name}, ${formatFlags(PR_FP_MODE, uint32(a2))}`);
+    case PR.SET_MM:
+      return done(`${name}, ${formatValue(PR_SET_MM, uint32(a2))}${raw([a3, a4, a5])}`);
     case PR.SET_SYSCALL_USER_DISPATCH:
       return done(`${name}, ${formatValue(PR_SYS_DISPATCH, a2)}, ${hexVal(a3)}, ${hexVal(a4)}, ${addr(a5)}`);
     case PR.SCHED_CORE: {
