@@ -4,7 +4,7 @@
 // strace 6.1 knows, so a line of ours and a line of strace's for the same
 // call are identical; newer kernel names show as unknown bits, as in strace.
 
-import { type Xlat, xlat } from './format';
+import { type Xlat, valueOf, xlat } from './format';
 
 /** mmap/mprotect/pkey_mprotect prot (asm-generic/mman-common.h). */
 export const PROT = xlat('PROT_???', [
@@ -276,7 +276,7 @@ export const XFEATURE = xlat('XFEATURE_???', [
   ['XFEATURE_XTILE_CFG', 17n],
   ['XFEATURE_XTILE_DATA', 18n],
 ]);
-const xfeature = (name: string): bigint => 1n << XFEATURE.entries.find(([n]) => n === name)![1];
+const xfeature = (name: string): bigint => 1n << valueOf(XFEATURE, name);
 
 /** x86 XSAVE feature masks, ARCH_GET_XCOMP_*'s result (strace's x86_xfeatures; the combined masks first). */
 export const XFEATURE_MASK = xlat('XFEATURE_MASK_???', [
@@ -467,7 +467,8 @@ export const PR_MTE_TCF = xlat(null, [
   ['PR_MTE_TCF_ASYNC', 1n << 2n],
   ['PR_MTE_TCF_MASK', 3n << 1n],
 ]);
-export const PR_MTE_TCF_MASK = 3n << 1n;
+export const PR_MTE_TCF_MASK = valueOf(PR_MTE_TCF, 'PR_MTE_TCF_MASK');
+export const PR_TAGGED_ADDR_ENABLE = valueOf(PR_TAGGED_ADDR, 'PR_TAGGED_ADDR_ENABLE');
 export const PR_MTE_TAG_SHIFT = 3n;
 export const PR_MTE_TAG_MASK = 0xffffn << PR_MTE_TAG_SHIFT;
 

@@ -1,19 +1,19 @@
 // prctl(option, arg2, arg3, arg4, arg5), decoded per option as strace 6.1
-// does (src/prctl.c): each option prints the arguments it takes (strace's
-// default for an option it does not know, or one that takes none it lists,
-// is all four in hex), flag and value arguments by name, and results by
-// name: a PR_GET_* that stores at arg2 prints `[value]` (tracee memory,
+// does (src/prctl.c): each option prints the arguments it takes (an option
+// strace does not decode prints all four in hex), flag and value arguments
+// by name, and results by name: a PR_GET_* that stores at arg2 prints `[value]` (tracee memory,
 // copied as lib/syscalls/memory-reads.ts says; the pointer when the copy is
 // missing), one that returns flags prints `= 0x… (NAMES)`.
 
 import {
-  type Xlat, addr, cString, decodeFlags, flagNames, formatComposite, formatFlags, formatNamed, formatSignal, getXlatStyle, formatValue, hexVal, int32, lookup, memU32, memU64,
-  namedValues, quoteBytes, uint32, valueName, valueOf,
+  type Xlat, addr, cString, decodeFlags, flagNames, formatComposite, formatFlags, formatNamed, formatSignal, formatValue,
+  getXlatStyle, hexVal, int32, lookup, memU32, memU64, namedValues, quoteBytes, uint32, valueName, valueOf,
 } from './format';
 import {
-  CAP, PIDTYPE, PRCTL, PR_CAP_AMBIENT, PR_MCE_KILL, PR_MCE_KILL_POLICY, PR_MTE_TAG_MASK, PR_MTE_TAG_SHIFT, PR_MTE_TCF,
-  PR_MTE_TCF_MASK, PR_PAC_ENABLED_KEYS, PR_PAC_RESET, PR_SCHED_CORE, PR_SET_VMA, PR_SME_VL_FLAGS, PR_SVE_VL_FLAGS,
-  PR_SYS_DISPATCH, PR_TAGGED_ADDR, PR_FP_MODE, PR_SET_MM, PR_SPEC_CMD, PR_SPEC_SET, PR_SPEC_STATE, PR_TSC, PR_UNALIGN, PR_VL_LEN_MASK, SECBITS, SECCOMP_MODE, SUID_DUMP,
+  CAP, PIDTYPE, PRCTL, PR_CAP_AMBIENT, PR_FP_MODE, PR_MCE_KILL, PR_MCE_KILL_POLICY, PR_MTE_TAG_MASK, PR_MTE_TAG_SHIFT,
+  PR_MTE_TCF, PR_MTE_TCF_MASK, PR_PAC_ENABLED_KEYS, PR_PAC_RESET, PR_SCHED_CORE, PR_SET_MM, PR_SET_VMA, PR_SME_VL_FLAGS,
+  PR_SPEC_CMD, PR_SPEC_SET, PR_SPEC_STATE, PR_SVE_VL_FLAGS, PR_SYS_DISPATCH, PR_TAGGED_ADDR, PR_TAGGED_ADDR_ENABLE, PR_TSC,
+  PR_UNALIGN, PR_VL_LEN_MASK, SECBITS, SECCOMP_MODE, SUID_DUMP,
 } from './flags';
 import { isErrorReturn } from './process';
 import { MEMORY_READS, TASK_COMM_LEN } from '../memory-reads';
@@ -70,8 +70,8 @@ function taggedAddrResult(v: bigint): string | undefined {
 /** PR_SET/GET_TAGGED_ADDR_CTRL's word (strace's sprint_tagged_addr_val): enable bit, MTE fault mode, tag mask, the rest. */
 function taggedAddr(v: bigint): string {
   const tag = v & PR_MTE_TAG_MASK;
-  const rest = v & ~(1n | PR_MTE_TCF_MASK | PR_MTE_TAG_MASK);
-  let s = `${decodeFlags(PR_TAGGED_ADDR, v & 1n).text}|${lookup(PR_MTE_TCF, v & PR_MTE_TCF_MASK)!}`;
+  const rest = v & ~(PR_TAGGED_ADDR_ENABLE | PR_MTE_TCF_MASK | PR_MTE_TAG_MASK);
+  let s = `${decodeFlags(PR_TAGGED_ADDR, v & PR_TAGGED_ADDR_ENABLE).text}|${lookup(PR_MTE_TCF, v & PR_MTE_TCF_MASK)!}`;
   if (tag !== 0n) s += `|${hexVal(tag >> PR_MTE_TAG_SHIFT)}<<PR_MTE_TAG_SHIFT`;
   if (rest !== 0n) s += `|${hexVal(rest)}`;
   return s;
