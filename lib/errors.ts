@@ -31,6 +31,6 @@ export class LiveprobeError extends Error {
 }
 
 export function codeForErrno(errno: number): LiveprobeErrorCode {
-  const name = errnoName(errno);
+  const name = errnoName(errno) ?? '';
   return (CODES as readonly string[]).includes(name) ? (name as LiveprobeErrorCode) : 'EIO';
 }

@@ -19,6 +19,8 @@ export type {
 } from './events';
 export { SyscallRecord } from './events';
 export { DECODED_SYSCALLS, decodeSyscall, formatReturn, renderSyscall } from './syscalls/decode';
+export { setFdPaths, setXlatStyle } from './syscalls/decode/format';
+export type { XlatStyle } from './syscalls/decode/format';
 export type { ArgValue, Decoded, DecodeInput, SyscallArgs } from './syscalls/decode';
 export { LiveprobeError } from './errors';
 export type { LiveprobeErrorCode } from './errors';

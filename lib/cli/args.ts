@@ -3,6 +3,7 @@
 // `-p PID` for attach, times with a unit. Errors are UsageError: one line,
 // exit code 2.
 import { type ParseArgsConfig, parseArgs as parseArgv } from 'node:util';
+import type { FdPaths, XlatStyle } from '../syscalls/decode/format';
 
 export class UsageError extends Error {}
 
@@ -36,6 +37,12 @@ export interface CliOptions {
   trace?: string;
   /** Show Go's preemption tgkill/SIGURG instead of counting them. */
   preemption: boolean;
+  /** strace's -X: how named constants print. */
+  xlat: XlatStyle;
+  /** strace's -a: the column of a syscall's ` = ` (0: no padding). */
+  column: number;
+  /** strace's -y (`path`) and -yy (`all`): fds with their paths. */
+  fdPaths: FdPaths;
   file?: string;
   args: string[];
   pid?: number;
@@ -62,6 +69,12 @@ options:
       --every <time>      explain the VmSize every so often while tracing
                           (SIGUSR1 to liveprobe explains it at once)
   -p <pid>                attach to <pid>, as strace -p
+  -X raw|abbrev|verbose   named constants as numbers, as names (default) or both,
+                          as strace's -X (--const-print-style=)
+  -a <column>             pad each syscall's " = " out to that column, as strace's -a
+                          (--columns=); default: no padding
+  -y, -yy                 print the path of a file descriptor after it, as strace's -y
+                          (mmap's fd: 3</usr/lib/libc.so.6>); -yy: a pidfd's process
   -c                      count syscalls, errors and time (strace -c) instead
                           of printing them; -C prints both
   -t, -tt, -ttt           prefix each line with the time of day (-tt: with
@@ -114,6 +127,9 @@ const OPTIONS = {
   timestamps: { type: 'boolean', short: 't', multiple: true },
   'syscall-times': { type: 'boolean', short: 'T' },
   relative: { type: 'boolean', short: 'r' },
+  'const-print-style': { type: 'string', short: 'X' },
+  columns: { type: 'string', short: 'a' },
+  'fd-paths': { type: 'boolean', short: 'y', multiple: true },
   report: { type: 'string' },
   perfetto: { type: 'string' },
   live: { type: 'boolean' },
@@ -179,7 +195,8 @@ function parsePid(p: string): number {
 export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = {
     command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false,
-    counts: 'off', timestamps: 0, syscallTimes: false, relative: false, live: false, args: [],
+    counts: 'off', timestamps: 0, syscallTimes: false, relative: false, live: false,
+    xlat: 'abbrev', column: 0, fdPaths: false, args: [],
   };
   const [first, ...more] = argv;
   if (first === undefined || first === 'help') return opts;
@@ -211,6 +228,17 @@ export function parseArgs(argv: string[]): CliOptions {
   opts.timestamps = Math.min(3, v.timestamps?.length ?? 0);
   opts.syscallTimes = v['syscall-times'] ?? false;
   opts.relative = v.relative ?? false;
+  const style = v['const-print-style'];
+  if (style !== undefined) {
+    if (style !== 'raw' && style !== 'abbrev' && style !== 'verbose') throw new UsageError(`-X takes raw, abbrev or verbose (got "${style}")`);
+    opts.xlat = style;
+  }
+  if (v.columns !== undefined) {
+    if (!/^\d{1,4}$/.test(v.columns)) throw new UsageError(`-a takes a column number, e.g. -a 40 (got "${v.columns}")`);
+    opts.column = Number(v.columns);
+  }
+  const y = v['fd-paths']?.length ?? 0;
+  opts.fdPaths = y >= 2 ? 'all' : y === 1 ? 'path' : false;
   opts.report = v.report;
   opts.perfetto = v.perfetto;
   opts.live = v.live ?? false;

@@ -1,6 +1,7 @@
 // One strace-like line per event: syscalls exactly as strace prints them
 // (after a `[pid N]` prefix), the rest in strace's +++/--- style.
 import type { TraceEvent, WaitStatus } from '../events';
+import { renderSyscall } from '../syscalls/decode';
 
 function formatStatus(s: WaitStatus): string {
   return s.signal ? `killed by ${s.signal}` : `exited with ${s.code}`;
@@ -11,11 +12,16 @@ export function useColour(stream: NodeJS.WritableStream & { isTTY?: boolean }): 
   return Boolean(stream.isTTY) && process.env.NO_COLOR === undefined;
 }
 
-export function formatEvent(ev: TraceEvent, colour = false): string {
+/**
+ * One event as a line. `column` is strace's -a: the ` = ` of a syscall line
+ * is padded out to that column of the line, the `[pid N] ` prefix counted,
+ * as strace counts its own; 0 pads nothing.
+ */
+export function formatEvent(ev: TraceEvent, colour = false, column = 0): string {
   const who = `[pid ${String(ev.tid).padStart(6)}] `;
   switch (ev.type) {
     case 'syscall':
-      return who + ev.text;
+      return who + (column > 0 ? renderSyscall(ev, undefined, column - who.length) : ev.text);
     case 'thread-start':
       return ev.how === 'attach'
         ? `${who}+++ attached (process ${ev.pid}) +++`

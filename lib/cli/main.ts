@@ -8,6 +8,7 @@ import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
 import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
+import { setFdPaths, setXlatStyle } from '../syscalls/decode/format';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
 import { SyscallCounts, formatClassBytes } from './counts';
@@ -116,7 +117,7 @@ async function trace(opts: CliOptions): Promise<number> {
       if (opts.counts === 'only' || live) continue;
       // --findings keeps the lines that say what happened to the session.
       if (opts.findingsOnly && !FINDINGS_CONTEXT.has(ev.type)) continue;
-      const line = render(ev, opts.json, colour);
+      const line = render(ev, opts.json, colour, opts.column);
       await out.write(times.active && !opts.json ? times.apply(ev, line) : line);
       if (ev.type === 'detached' && ev.filterInPlace && !opts.json) {
         // The filter cannot be removed (docs/architecture.md): say why nothing ends yet.
@@ -173,8 +174,8 @@ async function trace(opts: CliOptions): Promise<number> {
 
 const FINDINGS_CONTEXT = new Set<TraceEvent['type']>(['finding', 'started', 'detached', 'exit']);
 
-function render(ev: TraceEvent, json: boolean, colour: boolean): string {
-  return json ? toJsonLine(ev) : formatEvent(ev, colour);
+function render(ev: TraceEvent, json: boolean, colour: boolean, column: number): string {
+  return json ? toJsonLine(ev) : formatEvent(ev, colour, column);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -189,6 +190,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  // One style for the process, as in strace: set before any event is decoded.
+  setXlatStyle(opts.xlat);
+  setFdPaths(opts.fdPaths);
   if (opts.command === 'help') {
     process.stdout.write(USAGE + '\n');
     return 0;

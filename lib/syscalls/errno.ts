@@ -3,13 +3,13 @@ import { ERRNO_TABLE } from './errno-table';
 const NAMES = new Map<number, string>();
 const TEXTS = new Map<number, string>();
 for (const [num, name, text] of ERRNO_TABLE) {
-  // The first name wins where two share a number (EAGAIN before EWOULDBLOCK), as in strace.
-  if (!NAMES.has(num)) NAMES.set(num, name);
-  if (!TEXTS.has(num)) TEXTS.set(num, text);
+  NAMES.set(num, name);
+  TEXTS.set(num, text);
 }
 
-export function errnoName(num: number): string {
-  return NAMES.get(num) ?? `errno${num}`;
+/** The errno's name as strace 6.1 prints it; undefined for a number it has no name for. */
+export function errnoName(num: number): string | undefined {
+  return NAMES.get(num);
 }
 
 export function errnoText(num: number): string {

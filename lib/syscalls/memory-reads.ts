@@ -7,7 +7,7 @@
 // clone_args) and execve's variable count are read by the native side on its
 // own, next to the clone_args and argv it already copies.
 import { ANON_VMA_NAME_MAX } from './abi';
-import { ARCH_PRCTL, CLONE, PRCTL, PR_SET_VMA } from './decode/flags';
+import { ARCH_PRCTL, CLONE, PRCTL, PR_SCHED_CORE, PR_SET_VMA } from './decode/flags';
 import { MASK32, valueOf } from './decode/format';
 import { AUDIT_ARCH } from '../wire';
 import { type Arch, syscallNumber } from './table';
@@ -41,9 +41,11 @@ export const STACK_T_SIZE = 24;
 export const TASK_COMM_LEN = 16;
 /** strace's default string limit (-s 32) plus the byte that tells it the string goes on. */
 const STRACE_STRING_READ = 33;
+/** A path as strace's printpath reads it: PATH_MAX bytes, so up to PATH_MAX - 1 characters and whether a NUL follows. */
+export const PATH_READ = 4096;
 /** Numbers per rule in nativeReadRules' list; the most bytes one rule may copy (native/src/read_rules.h). */
 export const READ_RULE_FIELDS = 13;
-export const READ_RULE_MAX_BYTES = 256;
+export const READ_RULE_MAX_BYTES = 4096;
 /** Calls the native side reads on its own (clone_args, exec strings, mmap's file, calls that never return): no rules. */
 const NATIVE_OWN = new Set(['clone3', 'execve', 'execveat', 'mmap', 'exit', 'exit_group']);
 
@@ -59,6 +61,7 @@ export const ARCH_PRCTL_RESULTS = [
 
 export const MEMORY_READS: readonly MemoryRead[] = [
   { syscall: 'sigaltstack', at: 'entry', ptrArg: 0, bytes: STACK_T_SIZE },
+  { syscall: 'chdir', at: 'entry', ptrArg: 0, bytes: PATH_READ, string: true },
   { syscall: 'sigaltstack', at: 'exit', ptrArg: 1, bytes: STACK_T_SIZE },
   // strace reads 15 bytes: a name is shown whole if its NUL is among them, else with `...`.
   { syscall: 'prctl', at: 'entry', when: opt('PR_SET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN - 1, string: true },
@@ -70,6 +73,11 @@ export const MEMORY_READS: readonly MemoryRead[] = [
   { syscall: 'prctl', at: 'exit', when: opt('PR_GET_NAME'), ptrArg: 1, bytes: TASK_COMM_LEN, string: true },
   ...PRCTL_INT_RESULTS.map((name): MemoryRead => ({ syscall: 'prctl', at: 'exit', when: opt(name), ptrArg: 1, bytes: 4 })),
   { syscall: 'prctl', at: 'exit', when: opt('PR_GET_TID_ADDRESS'), ptrArg: 1, bytes: 8 },
+  // PR_SCHED_CORE_GET stores the core-scheduling cookie (a u64) at arg5.
+  {
+    syscall: 'prctl', at: 'exit', ptrArg: 4, bytes: 8,
+    when: [{ arg: 0, value: pr('PR_SCHED_CORE') }, { arg: 1, value: valueOf(PR_SCHED_CORE, 'PR_SCHED_CORE_GET') }],
+  },
   ...ARCH_PRCTL_RESULTS.map((name): MemoryRead => ({
     syscall: 'arch_prctl', at: 'exit', when: [{ arg: 0, value: valueOf(ARCH_PRCTL, name) }], ptrArg: 1, bytes: 8,
   })),

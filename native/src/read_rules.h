@@ -14,7 +14,7 @@
 namespace liveprobe {
 
 struct ReadRule {
-  static constexpr uint32_t kMaxBytes = 256;  // our bound on any one rule's read
+  static constexpr uint32_t kMaxBytes = 4096;  // our bound on any one rule's read: PATH_MAX
   // Numbers per rule in the flat list from JS: arch, nr, at_exit, ptr_arg,
   // max_bytes, string, keep_bytes, then two conditions, each as arg, mask, value.
   static constexpr int kFields = 13;

@@ -1067,10 +1067,10 @@ void Tracer::finishSyscall(Task& t, int64_t rval) {
                  isSyscall(t.pending.nr, t.pending.arch, nr::kExecveat);
   if (t.pre_exec && !is_exec) return;  // our own child's set-up, not the target's
   if (t.pre_exec && rval < 0) return;  // reported as a spawn error at its exit
-  if (isSyscall(t.pending.nr, t.pending.arch, nr::kMmap) && !isErrorReturn(rval) &&
-      int32_t(t.pending.args[4]) >= 0) {
+  if (isSyscall(t.pending.nr, t.pending.arch, nr::kMmap) && int32_t(t.pending.args[4]) >= 0) {
     // The file behind the fd, now, while the fd is certain to exist: the
-    // model names file-backed regions as /proc/PID/maps does.
+    // model names file-backed regions as /proc/PID/maps does, and -y prints
+    // it after the fd, for a failed call too (as strace does).
     char link[4096];
     std::string fdpath = "/proc/" + std::to_string(t.tid) + "/fd/" + std::to_string(int32_t(t.pending.args[4]));
     ssize_t n = readlink(fdpath.c_str(), link, sizeof link);

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls'
+export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls' | 'errnos'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
   | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger';
 
@@ -40,6 +40,7 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   sysload: { kind: 'go', sources: ['sysload/main.go'], cgo: false },
   'sysload-c': { kind: 'c', sources: ['sysload.c'] },
   syscalls: { kind: 'c', sources: ['syscalls.c'] },
+  errnos: { kind: 'c', sources: ['errnos.c'] },
   // Reliability (issue 8): exit paths, hostile syscall input, a live server, os/exec children.
   lifecycle: { kind: 'c', sources: ['lifecycle.c'] },
   hostile: { kind: 'c', sources: ['hostile.c'] },

@@ -28,22 +28,24 @@ export interface StraceRun {
   lines: TraceLine[];
   /** The traced program's pid: the first pid in the log. */
   pid: number;
+  /** The log as strace wrote it (padding and split lines kept). */
+  log: string;
   code: number | null;
 }
 
 /**
- * Runs `strace -f -o LOG -e trace=EXPR file args` with the given environment
- * (and nothing else inherited), optionally with address randomization off
- * (`setarch -R`, which strace and so the target inherit).
+ * Runs `strace -f -o LOG [options] -e trace=EXPR file args` with the given
+ * environment (and nothing else inherited), optionally with address
+ * randomization off (`setarch -R`, which strace and so the target inherit).
  */
 export async function runStrace(
   file: string,
   args: string[],
-  opts: { trace: string; env: Record<string, string>; noAslr: boolean; timeoutMs?: number },
+  opts: { trace: string; env: Record<string, string>; noAslr: boolean; timeoutMs?: number; options?: string[] },
 ): Promise<StraceRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveprobe-strace-'));
   const log = path.join(dir, 'trace.log');
-  const straceArgs = ['-f', '-o', log, '-e', `trace=${opts.trace}`, file, ...args];
+  const straceArgs = ['-f', '-o', log, ...(opts.options ?? []), '-e', `trace=${opts.trace}`, file, ...args];
   const [cmd, cmdArgs] = opts.noAslr ? ['setarch', ['-R', STRACE, ...straceArgs]] : [STRACE, straceArgs];
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -57,7 +59,7 @@ export async function runStrace(
     const lines = parseStraceLog(text);
     const first = /^(\d+) /.exec(text);
     if (!first) throw new Error(`strace wrote no lines: ${text.slice(0, 200)}`);
-    return { lines, pid: Number(first[1]), code };
+    return { lines, pid: Number(first[1]), code, log: text };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -137,13 +139,15 @@ const RETURNS_TID = new Set(['clone', 'clone3', 'fork', 'vfork', 'set_tid_addres
 
 /**
  * A line with the numbers that differ between runs by nature replaced: tids
- * (as return values of the calls that return one, and clone's
- * parent_tid=[tid]) by their role, and System V shm ids (as shmat's first
+ * (as return values of the calls that return one, clone's parent_tid=[tid],
+ * and a pidfd's <pid:N> under -yy) by their role, and System V shm ids (as shmat's first
  * argument) by <shm>.
  */
 export function normalizeIds(line: TraceLine, roles: ReadonlyMap<number, string>, shmIds: ReadonlySet<number>): string {
   const role = (n: string): string => roles.get(Number(n)) ?? n;
   let text = line.text.replace(/parent_tid=\[(\d+)\]/g, (_m, n: string) => `parent_tid=[${role(n)}]`);
+  // -yy: a pidfd says which process it refers to.
+  text = text.replace(/<pid:(\d+)>/g, (_m, n: string) => `<pid:${role(n)}>`);
   if (RETURNS_TID.has(line.name)) text = text.replace(/ = (\d+)$/, (_m, n: string) => ` = <${role(n)}>`);
   if (line.name === 'shmat') {
     text = text.replace(/^shmat\((\d+),/, (m, n: string) => (shmIds.has(Number(n)) ? 'shmat(<shm>,' : m));

@@ -4,7 +4,7 @@
 // strace 6.1 knows, so a line of ours and a line of strace's for the same
 // call are identical; newer kernel names show as unknown bits, as in strace.
 
-import { type Xlat, xlat } from './format';
+import { type Xlat, valueOf, xlat } from './format';
 
 /** mmap/mprotect/pkey_mprotect prot (asm-generic/mman-common.h). */
 export const PROT = xlat('PROT_???', [
@@ -259,29 +259,223 @@ export const PR_UNALIGN = xlat('PR_UNALIGN_???', [
   ['PR_UNALIGN_SIGBUS', 2n],
 ]);
 
+/** x86 XSAVE features by bit number (asm/fpu/types.h): ARCH_REQ_XCOMP_PERM's argument (strace's x86_xfeature_bits). */
+export const XFEATURE = xlat('XFEATURE_???', [
+  ['XFEATURE_FP', 0n],
+  ['XFEATURE_SSE', 1n],
+  ['XFEATURE_YMM', 2n],
+  ['XFEATURE_BNDREGS', 3n],
+  ['XFEATURE_BNDCSR', 4n],
+  ['XFEATURE_OPMASK', 5n],
+  ['XFEATURE_ZMM_Hi256', 6n],
+  ['XFEATURE_Hi16_ZMM', 7n],
+  ['XFEATURE_PT_UNIMPLEMENTED_SO_FAR', 8n],
+  ['XFEATURE_PKRU', 9n],
+  ['XFEATURE_PASID', 10n],
+  ['XFEATURE_LBR', 15n],
+  ['XFEATURE_XTILE_CFG', 17n],
+  ['XFEATURE_XTILE_DATA', 18n],
+]);
+const xfeature = (name: string): bigint => 1n << valueOf(XFEATURE, name);
+
 /** x86 XSAVE feature masks, ARCH_GET_XCOMP_*'s result (strace's x86_xfeatures; the combined masks first). */
 export const XFEATURE_MASK = xlat('XFEATURE_MASK_???', [
-  ['XFEATURE_MASK_FPSSE', 0x3n],
-  ['XFEATURE_MASK_FP', 1n << 0n],
-  ['XFEATURE_MASK_SSE', 1n << 1n],
-  ['XFEATURE_MASK_YMM', 1n << 2n],
-  ['XFEATURE_MASK_BNDREGS', 1n << 3n],
-  ['XFEATURE_MASK_BNDCSR', 1n << 4n],
-  ['XFEATURE_MASK_AVX512', 0xe0n],
-  ['XFEATURE_MASK_OPMASK', 1n << 5n],
-  ['XFEATURE_MASK_ZMM_Hi256', 1n << 6n],
-  ['XFEATURE_MASK_Hi16_ZMM', 1n << 7n],
-  ['XFEATURE_MASK_PT', 1n << 8n],
-  ['XFEATURE_MASK_PKRU', 1n << 9n],
-  ['XFEATURE_MASK_PASID', 1n << 10n],
-  ['XFEATURE_MASK_LBR', 1n << 15n],
-  ['XFEATURE_MASK_XTILE', 0x60000n],
-  ['XFEATURE_MASK_XTILE_CFG', 1n << 17n],
-  ['XFEATURE_MASK_XTILE_DATA', 1n << 18n],
+  ['XFEATURE_MASK_FPSSE', xfeature('XFEATURE_FP') | xfeature('XFEATURE_SSE')],
+  ['XFEATURE_MASK_FP', xfeature('XFEATURE_FP')],
+  ['XFEATURE_MASK_SSE', xfeature('XFEATURE_SSE')],
+  ['XFEATURE_MASK_YMM', xfeature('XFEATURE_YMM')],
+  ['XFEATURE_MASK_BNDREGS', xfeature('XFEATURE_BNDREGS')],
+  ['XFEATURE_MASK_BNDCSR', xfeature('XFEATURE_BNDCSR')],
+  ['XFEATURE_MASK_AVX512', xfeature('XFEATURE_OPMASK') | xfeature('XFEATURE_ZMM_Hi256') | xfeature('XFEATURE_Hi16_ZMM')],
+  ['XFEATURE_MASK_OPMASK', xfeature('XFEATURE_OPMASK')],
+  ['XFEATURE_MASK_ZMM_Hi256', xfeature('XFEATURE_ZMM_Hi256')],
+  ['XFEATURE_MASK_Hi16_ZMM', xfeature('XFEATURE_Hi16_ZMM')],
+  ['XFEATURE_MASK_PT', xfeature('XFEATURE_PT_UNIMPLEMENTED_SO_FAR')],
+  ['XFEATURE_MASK_PKRU', xfeature('XFEATURE_PKRU')],
+  ['XFEATURE_MASK_PASID', xfeature('XFEATURE_PASID')],
+  ['XFEATURE_MASK_LBR', xfeature('XFEATURE_LBR')],
+  ['XFEATURE_MASK_XTILE', xfeature('XFEATURE_XTILE_CFG') | xfeature('XFEATURE_XTILE_DATA')],
+  ['XFEATURE_MASK_XTILE_CFG', xfeature('XFEATURE_XTILE_CFG')],
+  ['XFEATURE_MASK_XTILE_DATA', xfeature('XFEATURE_XTILE_DATA')],
 ]);
+
+/** mlockall flags (asm-generic/mman-common.h; the values x86_64 and arm64 use). */
+export const MCL = xlat('MCL_???', [
+  ['MCL_CURRENT', 1n],
+  ['MCL_FUTURE', 2n],
+  ['MCL_ONFAULT', 4n],
+]);
+
+/** pkey_alloc's access rights (asm-generic/mman-common.h). */
+export const PKEY_ACCESS = xlat('PKEY_???', [
+  ['PKEY_DISABLE_ACCESS', 0x1n],
+  ['PKEY_DISABLE_WRITE', 0x2n],
+  ['PKEY_DISABLE_EXECUTE', 0x4n],
+]);
+
+/** Capabilities by number (linux/capability.h), the ones strace 6.1 knows: PR_CAPBSET_*, PR_CAP_AMBIENT. */
+export const CAP = xlat('CAP_???', [
+  ['CAP_CHOWN', 0n], ['CAP_DAC_OVERRIDE', 1n], ['CAP_DAC_READ_SEARCH', 2n],
+  ['CAP_FOWNER', 3n], ['CAP_FSETID', 4n], ['CAP_KILL', 5n],
+  ['CAP_SETGID', 6n], ['CAP_SETUID', 7n], ['CAP_SETPCAP', 8n],
+  ['CAP_LINUX_IMMUTABLE', 9n], ['CAP_NET_BIND_SERVICE', 10n], ['CAP_NET_BROADCAST', 11n],
+  ['CAP_NET_ADMIN', 12n], ['CAP_NET_RAW', 13n], ['CAP_IPC_LOCK', 14n],
+  ['CAP_IPC_OWNER', 15n], ['CAP_SYS_MODULE', 16n], ['CAP_SYS_RAWIO', 17n],
+  ['CAP_SYS_CHROOT', 18n], ['CAP_SYS_PTRACE', 19n], ['CAP_SYS_PACCT', 20n],
+  ['CAP_SYS_ADMIN', 21n], ['CAP_SYS_BOOT', 22n], ['CAP_SYS_NICE', 23n],
+  ['CAP_SYS_RESOURCE', 24n], ['CAP_SYS_TIME', 25n], ['CAP_SYS_TTY_CONFIG', 26n],
+  ['CAP_MKNOD', 27n], ['CAP_LEASE', 28n], ['CAP_AUDIT_WRITE', 29n],
+  ['CAP_AUDIT_CONTROL', 30n], ['CAP_SETFCAP', 31n], ['CAP_MAC_OVERRIDE', 32n],
+  ['CAP_MAC_ADMIN', 33n], ['CAP_SYSLOG', 34n], ['CAP_WAKE_ALARM', 35n],
+  ['CAP_BLOCK_SUSPEND', 36n], ['CAP_AUDIT_READ', 37n], ['CAP_PERFMON', 38n],
+  ['CAP_BPF', 39n], ['CAP_CHECKPOINT_RESTORE', 40n],
+]);
+
+/** PR_CAP_AMBIENT's sub-commands. */
+export const PR_CAP_AMBIENT = xlat('PR_CAP_AMBIENT_???', [
+  ['PR_CAP_AMBIENT_IS_SET', 1n],
+  ['PR_CAP_AMBIENT_RAISE', 2n],
+  ['PR_CAP_AMBIENT_LOWER', 3n],
+  ['PR_CAP_AMBIENT_CLEAR_ALL', 4n],
+]);
+
+/** PR_MCE_KILL's sub-commands. */
+export const PR_MCE_KILL = xlat('PR_MCE_KILL_???', [
+  ['PR_MCE_KILL_CLEAR', 0n],
+  ['PR_MCE_KILL_SET', 1n],
+]);
+
+/** PR_MCE_KILL_SET's policy and PR_MCE_KILL_GET's result. */
+export const PR_MCE_KILL_POLICY = xlat('PR_MCE_KILL_???', [
+  ['PR_MCE_KILL_LATE', 0n],
+  ['PR_MCE_KILL_EARLY', 1n],
+  ['PR_MCE_KILL_DEFAULT', 2n],
+]);
+
+/** PR_SET_SECCOMP's mode (linux/seccomp.h). */
+export const SECCOMP_MODE = xlat('SECCOMP_MODE_???', [
+  ['SECCOMP_MODE_DISABLED', 0n],
+  ['SECCOMP_MODE_STRICT', 1n],
+  ['SECCOMP_MODE_FILTER', 2n],
+]);
+
+/** Securebits (linux/securebits.h): PR_SET_SECUREBITS' argument, PR_GET_SECUREBITS' result. */
+export const SECBITS = xlat('SECBIT_???', [
+  ['SECBIT_NOROOT', 1n << 0n],
+  ['SECBIT_NOROOT_LOCKED', 1n << 1n],
+  ['SECBIT_NO_SETUID_FIXUP', 1n << 2n],
+  ['SECBIT_NO_SETUID_FIXUP_LOCKED', 1n << 3n],
+  ['SECBIT_KEEP_CAPS', 1n << 4n],
+  ['SECBIT_KEEP_CAPS_LOCKED', 1n << 5n],
+  ['SECBIT_NO_CAP_AMBIENT_RAISE', 1n << 6n],
+  ['SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED', 1n << 7n],
+]);
+
+/** PR_SET_SYSCALL_USER_DISPATCH's switch. */
+export const PR_SYS_DISPATCH = xlat('PR_SYS_DISPATCH_???', [
+  ['PR_SYS_DISPATCH_OFF', 0n],
+  ['PR_SYS_DISPATCH_ON', 1n],
+]);
+
+/** PR_SCHED_CORE's sub-commands. */
+export const PR_SCHED_CORE = xlat('PR_SCHED_CORE_???', [
+  ['PR_SCHED_CORE_GET', 0n],
+  ['PR_SCHED_CORE_CREATE', 1n],
+  ['PR_SCHED_CORE_SHARE_TO', 2n],
+  ['PR_SCHED_CORE_SHARE_FROM', 3n],
+]);
+
+/** PR_SCHED_CORE's pid type (the kernel's enum pid_type). */
+export const PIDTYPE = xlat('PIDTYPE_???', [
+  ['PIDTYPE_PID', 0n],
+  ['PIDTYPE_TGID', 1n],
+  ['PIDTYPE_PGID', 2n],
+  ['PIDTYPE_SID', 3n],
+]);
+
+/** arm64 pointer-authentication keys: the four PR_PAC_*_ENABLED_KEYS take, then the one only PR_PAC_RESET_KEYS adds. */
+export const PR_PAC_ENABLED_KEYS = xlat('PR_PAC_???', [
+  ['PR_PAC_APIAKEY', 1n << 0n],
+  ['PR_PAC_APIBKEY', 1n << 1n],
+  ['PR_PAC_APDAKEY', 1n << 2n],
+  ['PR_PAC_APDBKEY', 1n << 3n],
+]);
+export const PR_PAC_RESET = xlat('PR_PAC_???', [...PR_PAC_ENABLED_KEYS.entries, ['PR_PAC_APGAKEY', 1n << 4n]]);
+
+/** PR_GET/SET_SPECULATION_CTRL's subject. */
+export const PR_SPEC_CMD = xlat('PR_SPEC_???', [
+  ['PR_SPEC_STORE_BYPASS', 0n],
+  ['PR_SPEC_INDIRECT_BRANCH', 1n],
+  ['PR_SPEC_L1D_FLUSH', 2n],
+]);
+
+/** PR_GET_SPECULATION_CTRL's result bits; PR_SET_SPECULATION_CTRL takes one of the last four as a value. */
+export const PR_SPEC_STATE = xlat('PR_SPEC_???', [
+  ['PR_SPEC_NOT_AFFECTED', 0n],
+  ['PR_SPEC_PRCTL', 1n << 0n],
+  ['PR_SPEC_ENABLE', 1n << 1n],
+  ['PR_SPEC_DISABLE', 1n << 2n],
+  ['PR_SPEC_FORCE_DISABLE', 1n << 3n],
+  ['PR_SPEC_DISABLE_NOEXEC', 1n << 4n],
+]);
+export const PR_SPEC_SET = xlat('PR_SPEC_???', PR_SPEC_STATE.entries.filter(([, v]) => v > 1n));
+
+/** PR_SET/GET_FP_MODE's bits (MIPS). */
+export const PR_FP_MODE = xlat('PR_FP_MODE_???', [
+  ['PR_FP_MODE_FR', 1n << 0n],
+  ['PR_FP_MODE_FRE', 1n << 1n],
+]);
+
+/** PR_SET_MM's sub-commands. */
+export const PR_SET_MM = xlat('PR_SET_MM_???', [
+  ['PR_SET_MM_START_CODE', 1n],
+  ['PR_SET_MM_END_CODE', 2n],
+  ['PR_SET_MM_START_DATA', 3n],
+  ['PR_SET_MM_END_DATA', 4n],
+  ['PR_SET_MM_START_STACK', 5n],
+  ['PR_SET_MM_START_BRK', 6n],
+  ['PR_SET_MM_BRK', 7n],
+  ['PR_SET_MM_ARG_START', 8n],
+  ['PR_SET_MM_ARG_END', 9n],
+  ['PR_SET_MM_ENV_START', 10n],
+  ['PR_SET_MM_ENV_END', 11n],
+  ['PR_SET_MM_AUXV', 12n],
+  ['PR_SET_MM_EXE_FILE', 13n],
+  ['PR_SET_MM_MAP', 14n],
+  ['PR_SET_MM_MAP_SIZE', 15n],
+]);
+
+/** Flags above a vector length (PR_SVE_VL_LEN_MASK, PR_SME_VL_LEN_MASK: the low 16 bits). */
+export const PR_SVE_VL_FLAGS = xlat('PR_SVE_???', [
+  ['PR_SVE_SET_VL_ONEXEC', 1n << 18n],
+  ['PR_SVE_VL_INHERIT', 1n << 17n],
+]);
+export const PR_SME_VL_FLAGS = xlat('PR_SME_???', [
+  ['PR_SME_SET_VL_ONEXEC', 1n << 18n],
+  ['PR_SME_VL_INHERIT', 1n << 17n],
+]);
+export const PR_VL_LEN_MASK = 0xffffn;
+
+/** PR_SET/GET_TAGGED_ADDR_CTRL: the enable bit, then the MTE fault mode (a value in bits 1-2), then the tag mask at bit 3. */
+export const PR_TAGGED_ADDR = xlat(null, [
+  ['!PR_TAGGED_ADDR_ENABLE', 0n],
+  ['PR_TAGGED_ADDR_ENABLE', 1n],
+]);
+export const PR_MTE_TCF = xlat(null, [
+  ['PR_MTE_TCF_NONE', 0n],
+  ['PR_MTE_TCF_SYNC', 1n << 1n],
+  ['PR_MTE_TCF_ASYNC', 1n << 2n],
+  ['PR_MTE_TCF_MASK', 3n << 1n],
+]);
+export const PR_MTE_TCF_MASK = valueOf(PR_MTE_TCF, 'PR_MTE_TCF_MASK');
+export const PR_TAGGED_ADDR_ENABLE = valueOf(PR_TAGGED_ADDR, 'PR_TAGGED_ADDR_ENABLE');
+export const PR_MTE_TAG_SHIFT = 3n;
+export const PR_MTE_TAG_MASK = 0xffffn << PR_MTE_TAG_SHIFT;
 
 /** Every table, by concept: the test that no two tables share a name iterates this. */
 export const TABLES: Readonly<Record<string, Xlat>> = {
   PROT, MAP_TYPE, MAP_FLAGS, MREMAP, MADV, MSYNC, MLOCK2, SHMAT, CLONE, CLONE3_ONLY,
-  AT_FLAGS, ARCH_PRCTL, PRCTL, PR_SET_VMA, SUID_DUMP, SS_FLAGS, PR_TSC, PR_UNALIGN, XFEATURE_MASK,
+  AT_FLAGS, ARCH_PRCTL, PRCTL, PR_SET_VMA, SUID_DUMP, SS_FLAGS, PR_TSC, PR_UNALIGN, XFEATURE, XFEATURE_MASK,
+  MCL, PKEY_ACCESS, CAP, PR_CAP_AMBIENT, PR_MCE_KILL, PR_MCE_KILL_POLICY, SECCOMP_MODE, SECBITS, PR_SYS_DISPATCH, PR_SCHED_CORE,
+  PIDTYPE, PR_SPEC_CMD, PR_SPEC_STATE, PR_FP_MODE, PR_SET_MM, PR_PAC_ENABLED_KEYS, PR_SVE_VL_FLAGS, PR_SME_VL_FLAGS, PR_TAGGED_ADDR, PR_MTE_TCF,
 };

@@ -32,6 +32,80 @@ export function xlat(unknown: string | null, entries: readonly XlatEntry[]): Xla
 
 export const MASK32 = 0xffffffffn;
 
+/**
+ * How named constants print (strace's -X): `abbrev` the names (strace's
+ * default), `raw` the numbers only, `verbose` the number with the names in a
+ * comment. One setting for the process, as in strace: a decoded event keeps
+ * the text of the style it was first rendered in.
+ */
+export type XlatStyle = 'abbrev' | 'raw' | 'verbose';
+let xlatStyle: XlatStyle = 'abbrev';
+
+export function setXlatStyle(style: XlatStyle): void {
+  xlatStyle = style;
+}
+
+export function getXlatStyle(): XlatStyle {
+  return xlatStyle;
+}
+
+/**
+ * strace's -y: an fd prints with the path it stands for,
+ * `3</usr/lib/libc.so.6>`; -yy (`'all'`) also says which process a pidfd
+ * refers to, `3<pid:1234>`. One setting for the process, like the style.
+ */
+export type FdPaths = false | 'path' | 'all';
+let fdPaths: FdPaths = false;
+
+export function setFdPaths(how: FdPaths): void {
+  fdPaths = how;
+}
+
+/**
+ * A pidfd clone/clone3 just made, for the child `pid` they returned: under -y
+ * it is the anonymous inode every pidfd is (strace reads that link from
+ * /proc; liveprobe knows it by construction), under -yy the child's pid.
+ */
+export function formatPidfd(fd: number, pid: bigint): string {
+  if (!fdPaths) return String(fd);
+  return fdPaths === 'all' ? `${fd}<pid:${pid}>` : `${fd}<anon_inode:[pidfd]>`;
+}
+
+const ANGLE_BRACKETS = new Set([0x3c, 0x3e]);
+
+/**
+ * strace's printfd: the fd, and under -y the path it stood for (read from
+ * /proc/PID/fd when the call was made: ev.path), quoted without the quotes,
+ * `<` and `>` escaped, a deleted file's `(deleted)` after the brackets.
+ */
+export function formatFd(fd: number, path: string | undefined): string {
+  if (!fdPaths || path === undefined || fd < 0) return String(fd);
+  const deleted = path.endsWith(' (deleted)');
+  const name = deleted ? path.slice(0, -' (deleted)'.length) : path;
+  const quoted = quoteBytes(utf8.encode(name), Number.MAX_SAFE_INTEGER, false, ANGLE_BRACKETS);
+  return `${fd}<${quoted.slice(1, -1)}>${deleted ? '(deleted)' : ''}`;
+}
+
+/**
+ * A constant strace prints with its own name rather than from a table
+ * (print_xlat_ex: AT_FDCWD, PR_SET_PTRACER_ANY, a signal): the name, the
+ * number (raw), or both (verbose). A constant without a name is its number.
+ */
+export function formatNamed(number: string, name: string | undefined): string {
+  if (name === undefined || xlatStyle === 'raw') return number;
+  return xlatStyle === 'verbose' ? `${number} /* ${name} */` : name;
+}
+
+/**
+ * A text strace prints whole under -X raw as the number and under -X
+ * verbose as the number with the text in a comment (print_mmap_flags,
+ * sprint_sve_val and the like).
+ */
+export function formatComposite(value: bigint, text: string): string {
+  if (xlatStyle === 'abbrev') return text;
+  return xlatStyle === 'raw' ? hexVal(value) : `${hexVal(value)} /* ${text} */`;
+}
+
 /** C's printf("%#lx"): 0 is "0", anything else 0x-prefixed lowercase hex. */
 export function hexVal(v: bigint): string {
   return v === 0n ? '0' : '0x' + v.toString(16);
@@ -92,9 +166,19 @@ export function flagNames(table: Xlat, value: bigint): readonly string[] {
   return decodeFlags(table, value).names;
 }
 
-/** strace's printflags: `A|B|0x40`, `0x40 /* X_??? *\/` when nothing is known, `0` when empty. */
+/**
+ * strace's printflags: `A|B|0x40`, `0x40 /* X_??? *\/` when nothing is
+ * known, `0` when empty; in the raw style the number, in the verbose style
+ * the number and the names in a comment (printflags_ex).
+ */
 export function formatFlags(table: Xlat, value: bigint): string {
-  return decodeFlags(table, value).text;
+  const d = decodeFlags(table, value);
+  if (xlatStyle === 'abbrev') return d.text;
+  if (xlatStyle === 'raw') return hexVal(value);
+  if (value === 0n) return d.names.length ? `0 /* ${d.names[0]!} */` : '0';
+  const known = d.names.some((n) => !n.startsWith('0x'));
+  if (known) return `${hexVal(value)} /* ${d.names.join('|')} */`;
+  return table.unknown === null ? hexVal(value) : `${hexVal(value)} /* ${table.unknown} */`;
 }
 
 /**
@@ -121,11 +205,12 @@ export function lookup(table: Xlat, value: bigint): string | undefined {
   return undefined;
 }
 
-/** strace's printxval: the name, or `0x5 /* X_??? *\/`. */
+/** strace's printxval: the name, or `0x5 /* X_??? *\/`; `0x2 /* NAME *\/` in the verbose style, the number in the raw one. */
 export function formatValue(table: Xlat, value: bigint): string {
-  const name = lookup(table, value);
-  if (name !== undefined) return name;
   const raw = hexVal(value);
+  if (xlatStyle === 'raw') return raw;
+  const name = lookup(table, value);
+  if (name !== undefined) return xlatStyle === 'verbose' ? `${raw} /* ${name} */` : name;
   return table.unknown === null ? raw : `${raw} /* ${table.unknown} */`;
 }
 
@@ -152,6 +237,12 @@ export function signalName(sig: number): string {
   return String(sig);
 }
 
+/** strace's printsignal: the name; `17` under -X raw, `17 /* SIGCHLD *\/` under -X verbose; a number without a name as is. */
+export function formatSignal(sig: number): string {
+  const name = signalName(sig);
+  return formatNamed(String(sig), name === String(sig) ? undefined : name);
+}
+
 /** The number of a signal named as signalName names it (SIGURG → 23). */
 export function signalNumber(name: string): number {
   const sig = SIGNAL_NAMES.indexOf(name);
@@ -175,12 +266,13 @@ export function quoteString(s: string, max: number = MAX_STRLEN, forceEllipsis =
 }
 
 /** quoteString for bytes as they came from the tracee (not necessarily UTF-8). */
-export function quoteBytes(bytes: Uint8Array, max: number = MAX_STRLEN, forceEllipsis = false): string {
+export function quoteBytes(bytes: Uint8Array, max: number = MAX_STRLEN, forceEllipsis = false, escape?: ReadonlySet<number>): string {
   const n = Math.min(bytes.length, max);
   let out = '"';
   for (let i = 0; i < n; i++) {
     const c = bytes[i]!;
-    if (c === 0x22) out += '\\"';
+    if (escape?.has(c)) out += octal(c, i + 1 < n ? bytes[i + 1]! : -1);
+    else if (c === 0x22) out += '\\"';
     else if (c === 0x5c) out += '\\\\';
     else if (c >= 0x20 && c < 0x7f) out += String.fromCharCode(c);
     else if (c === 0x09) out += '\\t';
@@ -188,14 +280,16 @@ export function quoteBytes(bytes: Uint8Array, max: number = MAX_STRLEN, forceEll
     else if (c === 0x0b) out += '\\v';
     else if (c === 0x0c) out += '\\f';
     else if (c === 0x0d) out += '\\r';
-    else {
-      const next = i + 1 < n ? bytes[i + 1]! : -1;
-      const oct = c.toString(8);
-      out += '\\' + (next >= 0x30 && next <= 0x37 ? oct.padStart(3, '0') : oct);
-    }
+    else out += octal(c, i + 1 < n ? bytes[i + 1]! : -1);
   }
   out += '"';
   return bytes.length > max || forceEllipsis ? out + '...' : out;
+}
+
+/** A byte as an octal escape, 3 digits when an octal digit follows. */
+function octal(c: number, next: number): string {
+  const oct = c.toString(8);
+  return '\\' + (next >= 0x30 && next <= 0x37 ? oct.padStart(3, '0') : oct);
 }
 
 /**
@@ -216,9 +310,9 @@ export function memU32(mem: Uint8Array, off: number): number {
   return new DataView(mem.buffer, mem.byteOffset, mem.byteLength).getUint32(off, true);
 }
 
-/** strace's printflags_ex in the verbose style: `0x7 /* A|B *\/`, `0` when empty. */
+/** strace's printflags_ex in the verbose style: `0x7 /* A|B *\/`, `0` when empty (the number alone under -X raw). */
 export function formatFlagsVerbose(table: Xlat, value: bigint): string {
-  if (value === 0n) return '0';
+  if (value === 0n || xlatStyle === 'raw') return hexVal(value);
   const d = decodeFlags(table, value);
   const known = d.names.filter((n) => !n.startsWith('0x'));
   return `${hexVal(value)} /* ${known.length ? d.names.join('|') : table.unknown} */`;

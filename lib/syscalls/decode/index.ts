@@ -6,12 +6,14 @@ import { errnoName, errnoText } from '../errno';
 import { hexVal } from './format';
 import {
   decodeBrk, decodeMadvise, decodeMlock, decodeMlock2, decodeMmap, decodeMprotect, decodeMremap, decodeMsync,
-  decodeMunmap, decodePkeyMprotect, decodeShmat, decodeShmdt,
+  decodeMlockall, decodeMunlockall, decodeMunmap, decodePkeyAlloc, decodePkeyFree, decodePkeyMprotect, decodeRemapFilePages,
+  decodeShmat, decodeShmdt,
 } from './memory';
-import { decodeClone, decodeClone3, decodeExecve, decodeExecveat, decodeExit, decodeFork, isErrorReturn } from './process';
+import { decodeChdir, decodeClone, decodeClone3, decodeExecve, decodeExecveat, decodeExit, decodeFork, isErrorReturn } from './process';
 import { decodeRaw } from './raw';
+import { decodePrctl } from './prctl';
 import {
-  decodeArchPrctl, decodePrctl, decodeRseq, decodeSetRobustList, decodeSetTidAddress, decodeSigaltstack,
+  decodeArchPrctl, decodeRseq, decodeSetRobustList, decodeSetTidAddress, decodeSigaltstack,
 } from './thread';
 import type { Decoded, DecodeInput, Decoder, ReturnStyle } from './types';
 
@@ -31,6 +33,11 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   mlock: decodeMlock,
   munlock: decodeMlock,
   mlock2: decodeMlock2,
+  mlockall: decodeMlockall,
+  munlockall: decodeMunlockall,
+  pkey_alloc: decodePkeyAlloc,
+  pkey_free: decodePkeyFree,
+  remap_file_pages: decodeRemapFilePages,
   shmat: decodeShmat,
   shmdt: decodeShmdt,
   clone: decodeClone,
@@ -41,6 +48,7 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   execveat: decodeExecveat,
   exit: decodeExit,
   exit_group: decodeExit,
+  chdir: decodeChdir,
   set_robust_list: decodeSetRobustList,
   rseq: decodeRseq,
   set_tid_address: decodeSetTidAddress,
@@ -70,20 +78,27 @@ export function formatReturn(ret: bigint | null, style: ReturnStyle = 'decimal',
   if (ret === null) return ' = ?';
   if (isErrorReturn(ret)) {
     const e = Number(-ret);
-    return `${RESTART_ERRNOS.has(e) ? ' = ?' : ' = -1'} ${errnoName(e)} (${errnoText(e)})`;
+    const name = errnoName(e);
+    // strace's print_err_ret: a number it has no name for prints as `(errno N)`.
+    if (name === undefined) return ` = -1 (errno ${e})`;
+    return `${RESTART_ERRNOS.has(e) ? ' = ?' : ' = -1'} ${name} (${errnoText(e)})`;
   }
   const value = style === 'hex' ? hexVal(BigInt.asUintN(64, ret)) : ret.toString();
   return aux === undefined ? ` = ${value}` : ` = ${value} (${aux})`;
 }
 
 /**
- * The strace line of a syscall without strace's pid prefix and column
- * padding: `mmap(NULL, 8392704, PROT_NONE, …) = 0x7f…`. A call that never
- * returned (exit, or a thread that vanished inside it) ends in ` = ?`, as
- * strace's line does once its `<unfinished ...>` and `resumed>` halves are
- * joined.
+ * The strace line of a syscall without strace's pid prefix:
+ * `mmap(NULL, 8392704, PROT_NONE, …) = 0x7f…`. A call that never returned
+ * (exit, or a thread that vanished inside it) ends in ` = ?`, as strace's
+ * line does once its `<unfinished ...>` and `resumed>` halves are joined.
+ * With a `column` (strace's -a), the ` = ` is padded out to that column, as
+ * strace's tabto does; without one, not at all.
  */
-export function renderSyscall(ev: DecodeInput, d: Decoded = decodeSyscall(ev)): string {
+export function renderSyscall(ev: DecodeInput, d: Decoded = decodeSyscall(ev), column = 0): string {
   const exit = ev.ret === null ? '' : d.exit;
-  return `${ev.name}(${d.entry}${exit})${formatReturn(ev.ret, d.returns, d.aux)}`;
+  const head = `${ev.name}(${d.entry}${exit})`;
+  // strace prints `)`, a space, then spaces up to the column, then `= …`.
+  const pad = column > head.length + 1 ? ' '.repeat(column - head.length - 1) : '';
+  return `${head}${pad}${formatReturn(ev.ret, d.returns, d.aux)}`;
 }

@@ -3,10 +3,11 @@
 // printxval are 32-bit (bits above 31 vanish), the *64 variants are not.
 
 import {
-  MASK32, addr, flagNames, formatFlags, formatValue, hexVal, int32, uint32, valueName, valueOf,
+  MASK32, addr, flagNames, formatComposite, formatFd, formatFlags, formatValue, hexVal, int32, lookup, uint32, valueName, valueOf,
 } from './format';
 import {
-  MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MLOCK2, MREMAP, MSYNC, PROT, SHMAT,
+  MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MCL, MLOCK2, MREMAP, MSYNC, PKEY_ACCESS, PROT,
+  SHMAT,
 } from './flags';
 import type { Decoded, DecodeInput } from './types';
 
@@ -29,7 +30,8 @@ function mmapFlags(flags: bigint): { names: readonly string[]; text: string } {
   if (hit !== undefined) return hit;
   const type = flags & MAP_TYPE_MASK;
   const typeName = valueName(MAP_TYPE, type);
-  let text = formatValue(MAP_TYPE, type);
+  // The type is looked up in the abbreviated style whatever -X says; the whole is styled below.
+  let text = lookup(MAP_TYPE, type) ?? `${hexVal(type)} /* ${MAP_TYPE.unknown!} */`;
   const names = [typeName];
   const huge = (flags & MAP_HUGE_MASK) >> MAP_HUGE_SHIFT;
   const rest = flags & ~MAP_TYPE_MASK & (~MAP_HUGE_MASK & MASK32);
@@ -48,13 +50,18 @@ function mmapFlags(flags: bigint): { names: readonly string[]; text: string } {
   return decoded;
 }
 
+/** mmap flags as printed: under -X raw the whole 64-bit number, under -X verbose the number and the names. */
+function mmapFlagsText(flags: bigint): string {
+  return formatComposite(flags, mmapFlags(flags).text);
+}
+
 export function decodeMmap(ev: DecodeInput): Decoded {
   const [a, len, prot, flags, fd, off] = ev.raw as [bigint, bigint, bigint, bigint, bigint, bigint];
   const f = mmapFlags(flags);
   const fdNum = int32(fd);
   return decoded(
     { addr: a, length: len, prot: flagNames(PROT, prot), flags: f.names, fd: fdNum, offset: off },
-    `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}, ${f.text}, ${fdNum}, ${hexVal(off)}`,
+    `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}, ${mmapFlagsText(flags)}, ${formatFd(fdNum, ev.path)}, ${hexVal(off)}`,
     'hex',
   );
 }
@@ -132,4 +139,36 @@ export function decodeShmat(ev: DecodeInput): Decoded {
 export function decodeShmdt(ev: DecodeInput): Decoded {
   const a = ev.raw[0]!;
   return decoded({ shmaddr: a }, addr(a));
+}
+
+/** strace's printflags: an unsigned int, the upper half not printed. */
+export function decodeMlockall(ev: DecodeInput): Decoded {
+  const flags = uint32(ev.raw[0]!);
+  return decoded({ flags: flagNames(MCL, flags) }, formatFlags(MCL, flags));
+}
+
+export function decodeMunlockall(): Decoded {
+  return decoded({}, '');
+}
+
+/** pkey_alloc(flags, access_rights): flags (none defined yet) in hex. */
+export function decodePkeyAlloc(ev: DecodeInput): Decoded {
+  const [flags, rights] = ev.raw as [bigint, bigint];
+  return decoded({ flags, access_rights: flagNames(PKEY_ACCESS, rights) }, `${hexVal(flags)}, ${formatFlags(PKEY_ACCESS, rights)}`);
+}
+
+/** strace has no pkey_free decoder of its own: its argument as a C int. */
+export function decodePkeyFree(ev: DecodeInput): Decoded {
+  const pkey = int32(ev.raw[0]!);
+  return decoded({ pkey }, String(pkey));
+}
+
+/** remap_file_pages(addr, size, prot, pgoff, flags): prot and flags as mmap's. */
+export function decodeRemapFilePages(ev: DecodeInput): Decoded {
+  const [a, size, prot, pgoff, flags] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
+  const f = mmapFlags(flags);
+  return decoded(
+    { addr: a, size, prot: flagNames(PROT, prot), pgoff, flags: f.names },
+    `${addr(a)}, ${size}, ${formatFlags(PROT, prot)}, ${pgoff}, ${mmapFlagsText(flags)}`,
+  );
 }

@@ -6,8 +6,11 @@
 // path, argv and variable count. The child's tid that CLONE_PARENT_SETTID
 // stores at parent_tid is the return value, so it is not read again.
 
-import { addr, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteString, signalName, uint32 } from './format';
+import {
+  addr, cString, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32, formatSignal, formatNamed, formatPidfd,
+} from './format';
 import { isErrorReturn as isError } from '../abi';
+import { PATH_READ } from '../memory-reads';
 import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
@@ -38,9 +41,9 @@ export function decodeClone(ev: DecodeInput): Decoded {
   let flagsText: string;
   if (flags !== 0n) {
     flagsText = formatFlags(CLONE, flags);
-    if (sig !== 0) flagsText += '|' + signalName(sig);
+    if (sig !== 0) flagsText += '|' + formatSignal(sig);
   } else {
-    flagsText = signalName(sig);
+    flagsText = formatSignal(sig);
   }
   const entry = `child_stack=${addr(stack)}, flags=${flagsText}`;
 
@@ -52,7 +55,7 @@ export function decodeClone(ev: DecodeInput): Decoded {
       // stored there; the pointer when it did not (the call failed).
       const pidfd = (flags & CLONE_PIDFD) !== 0n ? storedPidfd(ev) : undefined;
       const tid = (flags & CLONE_PARENT_SETTID) !== 0n && ptid !== 0n && succeeded(ev.ret) ? ev.ret : undefined;
-      const stored = pidfd ?? tid;
+      const stored = pidfd !== undefined ? formatPidfd(pidfd, ev.ret) : tid;
       exit += `, parent_tid=${stored !== undefined ? `[${stored}]` : addr(ptid)}`;
     }
     if (flags & CLONE_SETTLS) exit += `, tls=${addr(tls)}`;
@@ -122,7 +125,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
   if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) parts.push(`child_tid=${addr(f.child_tid!)}`);
   if (flags & CLONE_PARENT_SETTID) parts.push(`parent_tid=${addr(f.parent_tid!)}`);
   const sig = f.exit_signal!;
-  parts.push(`exit_signal=${sig < INT_MAX ? signalName(Number(sig)) : sig.toString()}`);
+  parts.push(`exit_signal=${sig < INT_MAX ? formatSignal(Number(sig)) : sig.toString()}`);
   parts.push(`stack=${addr(f.stack!)}`, `stack_size=${hexVal(f.stack_size!)}`);
   if (flags & CLONE_SETTLS) parts.push(`tls=${addr(f.tls!)}`);
   const setTid = f.set_tid ?? 0n;
@@ -146,7 +149,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
     if (succeeded(ev.ret)) {
       if (flags & CLONE_PIDFD) {
         const fd = storedPidfd(ev);
-        changed.push(`pidfd=${fd !== undefined ? `[${fd}]` : addr(f.pidfd!)}`);
+        changed.push(`pidfd=${fd !== undefined ? `[${formatPidfd(fd, ev.ret)}]` : addr(f.pidfd!)}`);
       }
       if (flags & CLONE_PARENT_SETTID) changed.push(`parent_tid=${f.parent_tid === 0n ? 'NULL' : `[${ev.ret}]`}`);
     }
@@ -217,7 +220,7 @@ export function decodeExecveat(ev: DecodeInput): Decoded {
   const f = uint32(flags);
   return {
     args: { dirfd, pathname: path.value, argv: argv.value, envp, flags: flagNames(AT_FLAGS, f) },
-    entry: `${dirfd === AT_FDCWD ? 'AT_FDCWD' : dirfd}, ${path.text}, ${argv.text}, ${envpText(ev, envp)}, ${formatFlags(AT_FLAGS, f)}`,
+    entry: `${formatNamed(String(dirfd), dirfd === AT_FDCWD ? 'AT_FDCWD' : undefined)}, ${path.text}, ${argv.text}, ${envpText(ev, envp)}, ${formatFlags(AT_FLAGS, f)}`,
     exit: '',
     returns: 'decimal',
   };
@@ -227,4 +230,22 @@ export function decodeExecveat(ev: DecodeInput): Decoded {
 export function decodeExit(ev: DecodeInput): Decoded {
   const status = int32(ev.raw[0]!);
   return { args: { status }, entry: String(status), exit: '', returns: 'decimal' };
+}
+
+/**
+ * chdir(path): strace's printpath, the whole path quoted (not cut at -s),
+ * up to PATH_MAX - 1 bytes and `...` when no NUL follows them, from the copy
+ * lib/syscalls/memory-reads.ts makes at entry; the pointer when there is
+ * none (NULL, unreadable).
+ */
+export function decodeChdir(ev: DecodeInput): Decoded {
+  const ptr = ev.raw[0]!;
+  const s = ptr === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
+  if (s === undefined) return { args: { path: ptr }, entry: addr(ptr), exit: '', returns: 'decimal' };
+  return {
+    args: { path: new TextDecoder().decode(s.bytes) },
+    entry: quoteBytes(s.bytes, PATH_READ - 1, !s.terminated),
+    exit: '',
+    returns: 'decimal',
+  };
 }
