@@ -30,7 +30,10 @@ export function formatExplanation(e: Explanation): string {
   lines.push(`threads: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}`);
   for (const t of e.threads) lines.push(`  ${String(t.tid).padStart(7)} ${t.kind.padEnd(11)} state ${t.state}`);
   if (e.byCreator.length) {
-    lines.push('made by thread: ' + e.byCreator.slice(0, 8).map((c) => `${c.tid} ${fmtSize(c.bytes)}`).join(', '));
+    lines.push('made by thread: ' + e.byCreator.slice(0, 8).map((c) => `${c.tid ?? 'before attach'} ${fmtSize(c.bytes)}`).join(', '));
+  }
+  for (const f of e.files) {
+    lines.push(`large file: ${f.path} ${kb(f.bytes)} in ${f.mappings} mapping${f.mappings > 1 ? 's' : ''}${f.rss === null ? '' : `, ${kb(f.rss)} resident`}`);
   }
   if (e.usage) {
     const u = e.usage;
