@@ -47,6 +47,8 @@ interface GoProcess {
   expectHeapArenaMeta: boolean;
   /** pageAlloc's chunk bitmaps, mapped right after the first heap commit. */
   pageChunksSeen: boolean;
+  /** The start-up structures by the seq of their mmap: a MAP_FIXED commit into one is more of it. */
+  structures: Map<number, RegionClass>;
 }
 
 const EARLY_MAX = 256;
@@ -112,7 +114,7 @@ export class ArenaDetector implements Detector {
 
   #goState(pid: number): GoProcess {
     let g = this.#go.get(pid);
-    if (!g) this.#go.set(pid, (g = { early: [], arenas: 0, metadataReported: false, expectHeapArenaMeta: false, pageChunksSeen: false }));
+    if (!g) this.#go.set(pid, (g = { early: [], arenas: 0, metadataReported: false, expectHeapArenaMeta: false, pageChunksSeen: false, structures: new Map() }));
     return g;
   }
 
@@ -137,6 +139,8 @@ export class ArenaDetector implements Detector {
       // The reservation this commit was placed into, as the model saw it.
       const model = ctx.model(ev.pid);
       const within = model?.find(addr)?.within;
+      const structure = within && g.structures.get(within.seq);
+      if (structure) return ctx.classify(ev.pid, addr, addr + len, structure, ev);
       const r = within ? this.#reservations.get(within.seq) : undefined;
       if (!model || !r || r.pid !== ev.pid || addr < r.start || addr + len > r.end) return;
       if (!r.resolved) this.#goHeapArena(ev, c, r, liveExtent(model, r, addr), ctx);
@@ -258,6 +262,7 @@ export class ArenaDetector implements Detector {
     }
     // Their pages are later made RW with MAP_FIXED: that is the same structure, not a heap.
     for (const m of picked) {
+      g.structures.set(m.seq, m.cls);
       const r = this.#reservations.get(m.seq);
       if (r) {
         r.resolved = true;
