@@ -2,9 +2,10 @@
 // from its shape (and each thread's stack pointer), what is made after from
 // proof, and nothing is counted twice.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { attach } from '../lib';
+import { attach, run } from '../lib';
 import type { Explanation } from '../lib/explain/explain';
 import type { Finding } from '../lib/detect/finding';
 import type { TraceEvent } from '../lib/events';
@@ -68,7 +69,9 @@ describe('attach late', () => {
     assert.equal(cls(r.e, 'glibc-arena-heap')!.basis, 'shape');
     const cgo = kinds(r.e, 'cgo-thread');
     assert.equal(cgo.length, others, 'every M is a pthread in a cgo binary');
-    assert.ok(cgo.every((t) => t.basis === 'shape'));
+    assert.equal(kinds(r.e, 'go-thread').length, 0, 'even one whose stack pointer was in the Go heap (running a goroutine)');
+    // On its pthread stack: shape; elsewhere (a goroutine's stack): what the binary links.
+    assert.ok(cgo.every((t) => t.basis === 'shape' || t.basis === 'binary'));
     assert.equal(r.events.filter((e) => e.type === 'finding').length, 0, 'nothing was made while traced');
   });
 
@@ -89,7 +92,7 @@ describe('attach late', () => {
     assert.equal(cls(r.e, 'pthread-stack'), undefined);
     const go = kinds(r.e, 'go-thread');
     assert.equal(go.length, r.tasks.length - 1);
-    assert.ok(go.every((t) => t.basis === 'shape'));
+    assert.ok(go.every((t) => t.basis === 'binary'), 'a raw clone leaves no shape: the binary (no runtime/cgo) says so');
     assert.equal(cls(r.e, 'go-heap-arena')!.basis, 'shape');
   });
 
@@ -107,7 +110,33 @@ describe('attach late', () => {
     assert.equal(cls(r.e, 'glibc-arena-heap')!.count, arenaHeapsInMaps(r.maps));
     const proven = kinds(r.e, 'cgo-thread').filter((t) => t.basis === 'proof').map((t) => t.tid).sort();
     assert.deepEqual(proven, newThreads.map((f) => Number(f.details.newTid)).sort());
-    const shaped = kinds(r.e, 'cgo-thread').filter((t) => t.basis === 'shape');
+    const shaped = kinds(r.e, 'cgo-thread').filter((t) => t.basis !== 'proof');
     assert.equal(proven.length + shaped.length, r.tasks.length - 1, 'every thread once');
+    // Numbering goes on from the snapshot: N arenas (the main one included)
+    // and M threads before the attach make the next ones N+1 and M+1.
+    const snapshot = r.events.find((e) => e.type === 'snapshot')!;
+    const before = snapshot.type === 'snapshot' ? snapshot.threads!.length - 1 : NaN;
+    assert.deepEqual(newThreads.map((f) => f.details.number).sort((a, b) => Number(a) - Number(b)),
+      newThreads.map((_, i) => before + 1 + i));
+    const heapsBefore = cls(r.e, 'glibc-arena-heap')!.count - newArenas.length;
+    assert.deepEqual(newArenas.map((f) => f.details.arenas).sort((a, b) => Number(a) - Number(b)),
+      newArenas.map((_, i) => heapsBefore + 2 + i));
+    // What predates the attach is nobody's (most of it here); what came after, its maker's.
+    assert.equal(r.e.byCreator[0]!.tid, null);
+    const made = r.e.byCreator.filter((c) => c.tid !== null).reduce((s, c) => s + c.bytes, 0n);
+    assert.ok(made >= 4n * (8n << 20n), 'the 4 new stacks (by the main thread) and arenas (by each C thread)');
+  });
+
+  test('a C program and python3: their threads are pthreads, never cgo-threads', T, async () => {
+    const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+    const script = 'import threading, time\nfor _ in range(3): threading.Thread(target=time.sleep, args=(2.5,)).start()\ntime.sleep(2.5)\n';
+    const py = await attachLate(python, ['-c', script], 4, 200);
+    assert.deepEqual(py.e.threads.map((t) => t.kind).sort(), ['main', 'pthread', 'pthread', 'pthread']);
+    assert.equal(py.e.binary?.isGo, false);
+    // Seen made: the C fixture's pthread_create calls, under run.
+    const session = run(await fixture('threads'), ['-n', '3'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    for await (const _ of session) void _;
+    const e = session.explain()!;
+    assert.deepEqual(e.threads.map((t) => [t.kind, t.basis]).sort(), [['main', 'proof'], ['pthread', 'proof'], ['pthread', 'proof'], ['pthread', 'proof']]);
   });
 });

@@ -21,6 +21,7 @@ import type { Call, MmapCall, MprotectCall, MunmapCall } from '../syscalls/calls
 import { fmtSize, hex } from '../units';
 import type { Detector, DetectorContext } from './detector';
 import { GO_ARENA_INDEX, GO_PAGE_CHUNKS, GO_SCAVENGE_INDEX, GO_STRUCTURE_CLASS as GO, GO_SUMMARY_LEVELS } from './go-runtime';
+import { classifyByShape } from './shape';
 import { HEAP_WINDOW } from './signatures';
 
 /** A PROT_NONE reservation of a multiple of 64 MiB, as its mmap made it. */
@@ -106,10 +107,24 @@ export class ArenaDetector implements Detector {
       this.#go.delete(ev.pid);
       return;
     }
+    if (ev.type === 'snapshot' && ev.threads) return this.#onAttach(ev.pid, ctx);
     if (ev.type !== 'syscall' || !call || call.errno) return;
     if (call.call === 'mmap') this.#onMmap(ev, call, ctx);
     else if (call.call === 'munmap') this.#onMunmap(ev, call, ctx);
     else if (call.call === 'mprotect') this.#onMprotect(ev, call, ctx);
+  }
+
+  // An attach: what the snapshot holds was made before, so numbering goes
+  // on from it, and the Go start-up burst is long over.
+  #onAttach(pid: number, ctx: DetectorContext): void {
+    const regions = ctx.model(pid)?.regions() ?? [];
+    const windows = (cls: RegionClass) =>
+      new Set(regions.filter((r) => classifyByShape(r, regions) === cls).map((r) => r.start - (r.start % HEAP_WINDOW))).size;
+    this.#glibcHeaps.set(pid, windows('glibc-arena-heap'));
+    const g = this.#goState(pid);
+    g.arenas = windows('go-heap-arena');
+    g.metadataReported = true;
+    g.early = [];
   }
 
   #goState(pid: number): GoProcess {

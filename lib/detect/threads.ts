@@ -56,6 +56,12 @@ export class ThreadDetector implements Detector {
       this.#threadsByPid.delete(ev.pid);
       return;
     }
+    if (ev.type === 'snapshot' && ev.threads) {
+      // An attach: numbering goes on after the threads that were there (the main one aside).
+      const before = Math.max(0, ev.threads.length - 1);
+      this.#threadsByPid.set(ev.pid, { cgo: before, go: before });
+      return;
+    }
     if (ev.type !== 'syscall' || ev.ret === null) return;
     if (call?.call === 'clone' || call?.call === 'clone3') this.#onClone(ev, call, ctx);
     else if (ev.name === 'rseq' || ev.name === 'set_robust_list') this.#onStartThread(ev, ctx);
@@ -118,7 +124,7 @@ export class ThreadDetector implements Detector {
         type: 'finding', kind: 'go-thread', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
         evidence: [ev.seq],
         summary: `Go runtime thread ${child} (go-thread #${n}) made by ${ev.tid} with clone, stack ${hex(c.stack)} in the Go heap: no VmSize of its own`,
-        details: { creatorTid: ev.tid, newTid: child, stack: c.stack, flags },
+        details: { creatorTid: ev.tid, newTid: child, number: n, stack: c.stack, flags },
       });
     }
   }
@@ -153,7 +159,7 @@ export class ThreadDetector implements Detector {
         `pthread ${newTid} (cgo-thread #${n}) made by ${a.creator} with ${a.via}: ` +
         `${fmtSize(size)} stack + ${fmtSize(guard)} guard at ${hex(s.base)}` +
         (a.reused ? ' (reused from glibc\'s stack cache)' : ` = ${fmtSize(s.end - s.base)} of VmSize`),
-      details: { creatorTid: a.creator, newTid, stackBase: s.base, stackSize: size, guard, via: a.via, reused: a.reused },
+      details: { creatorTid: a.creator, newTid, number: n, stackBase: s.base, stackSize: size, guard, via: a.via, reused: a.reused },
     });
     ctx.classify(ev.pid, s.base + guard, s.end, 'pthread-stack', ev);
     if (guard > 0n) ctx.classify(ev.pid, s.base, s.base + guard, 'guard-page', ev);
