@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { run } from '../lib';
 import type { Explanation } from '../lib/explain/explain';
 import { binaryFacts } from '../lib/explain/binary-facts';
+import { GO_SUMMARY_LEVELS, goRelease } from '../lib/detect/go-runtime';
 import { parseMaps } from '../lib/model';
 import { fixture } from './helpers/fixtures';
 import { runCli, sleep } from './helpers/trace';
@@ -46,7 +47,10 @@ describe('explain', () => {
     assert.deepEqual([stacks.count, stacks.each], [threads, 8n * MiB]);
     assert.deepEqual([cls(e, 'guard-page')!.count, cls(e, 'guard-page')!.each], [threads, 4096n]);
     assert.ok(cls(e, 'go-heap-arena')!.bytes % (64n * MiB) === 0n);
-    assert.ok(cls(e, 'go-runtime-metadata')!.bytes > 100n * MiB);
+    // The runtime's structures by name (they were one 'go-runtime-metadata' lump before issue 15).
+    assert.deepEqual([cls(e, 'go-page-summary')!.count, cls(e, 'go-page-summary')!.bytes], [5, GO_SUMMARY_LEVELS.reduce((s, n) => s + n, 0n)]);
+    assert.deepEqual([cls(e, 'go-arena-index')!.count, cls(e, 'go-arena-index')!.bytes], [1, 32n * MiB]);
+    assert.equal(cls(e, 'go-scavenge-index')!.bytes, goRelease(e.binary!.goVersion)!.scavengeIndex);
     assert.ok(cls(e, 'file-segment')!.count >= 3, 'ex7, libc and ld.so');
     assert.equal(e.classes.reduce((s, c) => s + c.bytes, 0n) / 1024n, BigInt(vmSizeKb));
     // Hints: arenas (VmSize is not RSS, MALLOC_ARENA_MAX) and DNS.
@@ -75,7 +79,7 @@ describe('explain', () => {
     const diff = BigInt(a.vmSizeKb as number) * 1024n - BigInt(b.vmSizeKb as number) * 1024n;
     const cgoOnly = bytes(a, 'glibc-arena-heap') + bytes(a, 'pthread-stack') + bytes(a, 'guard-page') + bytes(a, 'main-heap');
     const files = bytes(a, 'file-segment') + bytes(a, 'file-bss') - bytes(b, 'file-segment') - bytes(b, 'file-bss');
-    const goRuntime = ['go-heap-arena', 'go-runtime-metadata', 'anonymous'].reduce((s, c) => s + bytes(a, c) - bytes(b, c), 0n);
+    const goRuntime = ['go-heap-arena', 'go-page-summary', 'go-scavenge-index', 'go-arena-index', 'go-arena-metadata', 'go-page-chunks', 'anonymous'].reduce((s, c) => s + bytes(a, c) - bytes(b, c), 0n);
     assert.equal(diff, cgoOnly + files + goRuntime, 'every byte of the difference is in a class');
     assert.ok(cgoOnly >= 3n * (64n + 8n) * MiB, 'arenas and stacks are most of it');
     assert.ok(files > 0n && files < 8n * MiB, 'libc and ld.so');
