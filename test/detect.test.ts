@@ -141,6 +141,12 @@ describe('detectors', () => {
 
     const one = await traceWithPause(arenas, ['-n', '4', '-sleep', '1200ms'], { MALLOC_ARENA_MAX: '1' });
     assert.equal(findings(one.events, 'glibc-arena').length, 0);
+    // The same limit set through glibc's tunables: 2 arenas, the main one and one heap.
+    const tuned = await traceWithPause(arenas, ['-n', '4', '-sleep', '1200ms'], { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' });
+    const two = findings(tuned.events, 'glibc-arena');
+    assert.equal(two.length, 1);
+    assert.equal(two[0]!.details.limit, 2);
+    assert.match(two[0]!.summary, /arena 2 of at most 2 \(GLIBC_TUNABLES=glibc\.malloc\.arena_max=2\)$/);
 
     const many = await traceWithPause(arenas, ['-n', '20', '-sleep', '1200ms']);
     const limit = 8 * (await import('node:os')).availableParallelism();

@@ -1,6 +1,9 @@
 // The VmSize explained: the article's napkin math, exact, for real programs.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { run } from '../lib';
 import type { Explanation } from '../lib/explain/explain';
@@ -87,6 +90,27 @@ describe('explain', () => {
     // depend on timing: they may differ, by a few MiB at most.
     const anon = bytes(a, 'anonymous') - bytes(b, 'anonymous');
     assert.ok(anon < 16n * MiB && anon > -16n * MiB, `anonymous differs by ${anon}`);
+  });
+
+  test('a large file mapping is named by path, with its size and RSS', T, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveprobe-file-'));
+    const db = path.join(dir, 'member.db');
+    try {
+      fs.writeFileSync(db, '');
+      fs.truncateSync(db, 256 * 1024 * 1024);
+      const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+      // Maps the whole file shared and touches its first 4 MiB.
+      const script = `import mmap, time\nf = open(${JSON.stringify(db)}, 'r+b')\nm = mmap.mmap(f.fileno(), 0)\nfor i in range(0, 4 << 20, 4096): m[i] = 1\ntime.sleep(1.5)\n`;
+      const { e } = await explainDuringSleep(python, ['-c', script]);
+      const f = e.files.find((x) => x.path === db);
+      assert.ok(f, JSON.stringify(e.files.map((x) => x.path)));
+      assert.deepEqual([f.mappings, f.bytes], [1, 256n * MiB]);
+      assert.ok(f.rss !== null && f.rss >= 4n * MiB && f.rss < 256n * MiB, `rss ${f.rss}`);
+      assert.equal(e.files[0]!.path, db, 'the largest first');
+      assert.equal(e.binary?.isGo, false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('binary facts: CGO_ENABLED=1, =0, -tags netgo, and /bin/sleep', T, async () => {

@@ -106,19 +106,21 @@ const DEBIAN_GO119 = '/usr/lib/go-1.19/bin/go';
 /** The last Go 1.19 release, which a go of 1.21 or later fetches through the module proxy. */
 const GO119_TOOLCHAIN = 'go1.19.13';
 
-let go119: Promise<string> | undefined;
+const goCommands = new Map<string, Promise<string>>();
 
 /**
- * The go command of Go 1.19: Debian's where installed, else go1.19.13 as the
- * go on PATH fetches it (GOTOOLCHAIN; once per machine, into the module cache,
- * checked against the checksum database), so a fresh machine needs no apt.
+ * The go command of a release: for Go 1.19 Debian's where installed, else
+ * the toolchain as the go on PATH fetches it (GOTOOLCHAIN; once per machine,
+ * into the module cache, checked against the checksum database), so a fresh
+ * machine needs no apt.
  */
-function go119Command(): Promise<string> {
-  if (go119 !== undefined) return go119;
-  go119 = (async () => {
-    if (existsSync(DEBIAN_GO119)) return DEBIAN_GO119;
+function goCommand(toolchain: string): Promise<string> {
+  let cmdOf = goCommands.get(toolchain);
+  if (cmdOf !== undefined) return cmdOf;
+  cmdOf = (async () => {
+    if (toolchain === GO119_TOOLCHAIN && existsSync(DEBIAN_GO119)) return DEBIAN_GO119;
     const outDir = join(repoRoot(), 'test', '.fixtures-out');
-    const env: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: GO119_TOOLCHAIN, GOWORK: 'off', GOFLAGS: '-mod=mod' };
+    const env: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: toolchain, GOWORK: 'off', GOFLAGS: '-mod=mod' };
     // Without HOME the go command has no default module cache to fetch into.
     if (!env.HOME && !env.GOMODCACHE && !env.GOPATH) env.GOMODCACHE = join(outDir, '.gotoolchains');
     const cmd = process.env.LIVEPROBE_GO || 'go';
@@ -127,21 +129,25 @@ function go119Command(): Promise<string> {
     const goroot = output.split('\n')[0]!.trim();
     if (code !== 0 || !goroot.startsWith('/')) {
       throw new Error(
-        `fixtures: could not get Go 1.19: \`GOTOOLCHAIN=${GO119_TOOLCHAIN} ${cmd} env GOROOT\` failed (it needs go 1.21 or later and ` +
-          `proxy.golang.org, or apt-get install golang-1.19-go): ${output.trim().split('\n').join(' | ')}`,
+        `fixtures: could not get ${toolchain}: \`GOTOOLCHAIN=${toolchain} ${cmd} env GOROOT\` failed (it needs go 1.21 or later and ` +
+          `proxy.golang.org${toolchain === GO119_TOOLCHAIN ? ', or apt-get install golang-1.19-go' : ''}): ${output.trim().split('\n').join(' | ')}`,
       );
     }
     return join(goroot, 'bin', 'go');
   })();
-  go119.catch(() => {
-    go119 = undefined;
-  });
-  return go119;
+  goCommands.set(toolchain, cmdOf);
+  cmdOf.catch(() => goCommands.delete(toolchain));
+  return cmdOf;
 }
 
 /** A Go fixture built by Go 1.19 (the oldest Go the detectors are checked on), beside the usual build. */
 export async function fixtureGo119(name: FixtureName): Promise<string> {
-  return fixture(name, { go: await go119Command() });
+  return fixture(name, { go: await goCommand(GO119_TOOLCHAIN) });
+}
+
+/** A Go fixture built by another release, e.g. `go1.22.12`, fetched as fixtureGo119 does. */
+export async function fixtureGo(name: FixtureName, toolchain: string): Promise<string> {
+  return fixture(name, { go: await goCommand(toolchain) });
 }
 
 interface Recipe {
