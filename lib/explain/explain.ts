@@ -60,6 +60,8 @@ export interface Explanation {
   threads: ThreadLine[];
   /** Files whose mappings hold at least FILE_SHARE of the VmSize, largest first. */
   files: FileLine[];
+  /** What is left in 'anonymous', piece by piece, largest first (at most UNEXPLAINED_SHOWN); tid null: made before the attach. */
+  unexplained: { start: bigint; end: bigint; perms: string; tid: number | null }[];
   /** kB in classes other than 'anonymous'. */
   explainedKb: number;
   binary: BinaryFacts | null;
@@ -74,6 +76,7 @@ function readStatusKb(pid: number, field: string): number | null {
 
 /** A file listed by path when its mappings hold at least this share of the VmSize. */
 const FILE_SHARE = 0.01;
+const UNEXPLAINED_SHOWN = 16;
 
 /** RSS per range (sorted, disjoint), by overlap with the kernel's VMAs, apportioned by size within one. */
 function rssByRange<R extends { start: bigint; end: bigint }>(pid: number, regions: readonly R[]): Map<R, bigint> | null {
@@ -214,6 +217,11 @@ export function explain(input: ExplainInput): Explanation {
     byCreator: [...creators.entries()].map(([tid, bytes]) => ({ tid, bytes })).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
     threads: threadsOf(input, regions, binary),
     files: [...files.values()].filter((f) => Number(f.bytes / 1024n) >= FILE_SHARE * modelKb).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
+    unexplained: pieces
+      .filter((p) => p.class === 'anonymous')
+      .sort((a, b) => (b.end - b.start > a.end - a.start ? 1 : -1))
+      .slice(0, UNEXPLAINED_SHOWN)
+      .map((p) => ({ start: p.start, end: p.end, perms: p.region.perms, tid: p.region.origin.cause === 'snapshot' ? null : p.region.origin.tid })),
     explainedKb, binary, usage: input.usage ?? null, hints: [],
   };
   out.hints = hintsFor(out, findings.filter((f) => f.pid === pid), pid);
