@@ -9,10 +9,11 @@ import { attach, run } from '../lib';
 import { GO_ARENA_INDEX, GO_PAGE_CHUNKS, GO_SUMMARY_LEVELS, goRelease } from '../lib/detect/go-runtime';
 import type { Explanation } from '../lib/explain/explain';
 import { binaryFacts } from '../lib/explain/binary-facts';
-import { fixture, fixtureGo119 } from './helpers/fixtures';
+import { fixture, fixtureGo, fixtureGo119 } from './helpers/fixtures';
 import { sleep, startUnderShell, waitForThreads } from './helpers/trace';
 
-const T = { timeout: 300_000 };
+// The first run on a machine fetches a toolchain per release and builds its standard library.
+const T = { timeout: 600_000 };
 const MiB = 1n << 20n;
 const pageUp = (n: bigint) => (n + 4095n) & ~4095n;
 const GO_CLASSES = ['go-page-summary', 'go-scavenge-index', 'go-arena-index', 'go-arena-metadata', 'go-page-chunks', 'go-heap-arena'];
@@ -81,11 +82,18 @@ function assertSameGoClasses(ran: Explanation, attached: Explanation): void {
   }
 }
 
+/** One release of each row of the table in lib/detect/go-runtime.ts and between (fetched once per machine). */
+const RELEASES = ['go1.21.13', 'go1.22.12', 'go1.23.12', 'go1.24.0', 'go1.25.0'];
+
 const cases: [string, () => Promise<string>, 'cgo' | 'pure'][] = [
   ['ex7, current Go', () => fixture('ex7'), 'cgo'],
   ['ex7pure, current Go', () => fixture('ex7pure'), 'pure'],
   ['ex7, Go 1.19', () => fixtureGo119('ex7'), 'cgo'],
   ['ex7pure, Go 1.19', () => fixtureGo119('ex7pure'), 'pure'],
+  ...RELEASES.flatMap((v): typeof cases => [
+    [`ex7, ${v}`, () => fixtureGo('ex7', v), 'cgo'],
+    [`ex7pure, ${v}`, () => fixtureGo('ex7pure', v), 'pure'],
+  ]),
 ];
 
 describe('the Go runtime by name, run and attach', () => {

@@ -138,7 +138,10 @@ function piecesOf(regions: readonly Region[], shaped: readonly Extent[]): Piece[
       : c.class === 'glibc-arena-heap' || c.class === 'go-heap-arena' ? `w${r.start - (r.start % HEAP_WINDOW)}`
       : `r${r.start}`;
     const fromSnapshot = r.origin.cause === 'snapshot' || r.within?.cause === 'snapshot';
-    const over = c.class === 'anonymous' && fromSnapshot ? shaped.filter((x) => x.start < r.end && r.start < x.end) : [];
+    // The runtime's structures are cut out of what a name or shape alone
+    // would call the whole region: the kernel merges the arena index with a
+    // pthread stack right below it into one rw-p VMA.
+    const over = fromSnapshot && (c.basis === 'shape' || c.class === 'anonymous') ? shaped.filter((x) => x.start < r.end && r.start < x.end) : [];
     let at = r.start;
     for (const x of over) {
       const lo = x.start > at ? x.start : at;
