@@ -2,7 +2,8 @@
 # npm test's pretest: what the tests need from the system beyond what
 # `npm install` needed. strace, which the tests compare liveprobe with
 # (test/helpers/strace.ts runs this path); cc, for the C fixtures and cgo; go,
-# for the Go fixtures (test/helpers/fixtures.ts; Go 1.19 it fetches itself).
+# for the Go fixtures (test/helpers/fixtures.ts; Go 1.19 it fetches itself);
+# musl-gcc (musl-tools), for the cgo fixture linked statically against musl.
 # What apt can give is installed when we are root and have apt-get, as on a
 # fresh Debian machine; otherwise one line says what to run.
 set -euo pipefail
@@ -12,6 +13,7 @@ strace=/usr/bin/strace
 missing=()
 [ -x "$strace" ] || missing+=(strace)
 command -v cc >/dev/null || missing+=(gcc)
+command -v musl-gcc >/dev/null || missing+=(musl-tools)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "npm test: the tests need ${missing[*]}: installing with apt-get"

@@ -25,6 +25,14 @@ export const GO_COMMIT_STEP = 4n * MiB;
 
 // The Go runtime's own structures (page summaries, indexes) are in lib/detect/go-runtime.ts.
 
+/**
+ * musl's pthread_create adds CLONE_DETACHED (0x400000) to glibc's flags
+ * (src/thread/pthread_create.c: 0x7d0f00). The kernel ignores it and has no
+ * name for it in its UAPI any more (strace prints the number), so it is a
+ * musl signature rather than an ABI constant.
+ */
+export const MUSL_CLONE_DETACHED = 0x400000n;
+
 /** glibc's guard is one page on x86_64 and up to 64 KiB on aarch64; musl's 8 KiB. */
 export const MAX_THREAD_GUARD = 64n * KiB;
 /** No pthread stack is smaller than this (PTHREAD_STACK_MIN is 16 KiB; runtimes ask for far more). */

@@ -1,5 +1,6 @@
 // The VmSize, explained: the article's napkin math ("4 × 70 + 8 + 1 × 128"),
 // done exactly from the model, the findings and /proc.
+import os from 'node:os';
 import { arenaMaxSetting } from '../detect/arena-limit';
 import { goRelease } from '../detect/go-runtime';
 import { goRuntimeByShape } from '../detect/go-shape';
@@ -54,8 +55,10 @@ export interface Explanation {
   /** VmSize from /proc/PID/status in kB; null once the process has exited. */
   vmSizeKb: number | null;
   modelKb: number;
+  /** Traced since an attach (else since an exec): what tid null in byCreator and unexplained means. */
+  attached: boolean;
   classes: ClassLine[];
-  /** Bytes by the thread whose call made them; tid null: mapped before the attach. */
+  /** Bytes by the thread whose call made them; tid null: there before tracing began (at the attach, or the exec's image). */
   byCreator: { tid: number | null; bytes: bigint }[];
   threads: ThreadLine[];
   /** Files whose mappings hold at least FILE_SHARE of the VmSize, largest first. */
@@ -216,7 +219,7 @@ export function explain(input: ExplainInput): Explanation {
   const modelKb = Number(model.size / 1024n);
   const explainedKb = Number(classes.filter((c) => c.class !== 'anonymous').reduce((s, c) => s + c.bytes, 0n) / 1024n);
   const out: Explanation = {
-    type: 'explanation', pid, vmSizeKb: model.exited ? null : readStatusKb(pid, 'VmSize'), modelKb, classes,
+    type: 'explanation', pid, vmSizeKb: model.exited ? null : readStatusKb(pid, 'VmSize'), modelKb, attached: input.threadRegs !== undefined, classes,
     byCreator: [...creators.entries()].map(([tid, bytes]) => ({ tid, bytes })).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
     threads: threadsOf(input, regions, binary),
     files: [...files.values()].filter((f) => Number(f.bytes / 1024n) >= FILE_SHARE * modelKb).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
@@ -253,7 +256,7 @@ function threadsOf(input: ExplainInput, regions: readonly Region[], binary: Bina
     const r = regions.find((x) => sp >= x.start && sp < x.end);
     if (r && classifyRegion(r, regions).class === 'pthread-stack') onPthreadStack.add(tid);
   }
-  const byBinary: ThreadLine['kind'] = !binary ? 'unknown' : !binary.isGo ? 'pthread' : binary.libc ? 'cgo-thread' : 'go-thread';
+  const byBinary: ThreadLine['kind'] = !binary ? 'unknown' : !binary.isGo ? 'pthread' : binary.cgoLinked ? 'cgo-thread' : 'go-thread';
   const states = taskStates(pid);
   return [...new Set([pid, ...states.keys(), ...seen.keys()])]
     .sort((a, b) => a - b)
@@ -285,7 +288,20 @@ function hintsFor(e: Explanation, findings: readonly Finding[], pid: number): st
     );
   }
   const cgoThreads = findings.filter((f) => f.kind === 'cgo-thread').length;
-  if (stacks && cgoThreads > 0 && e.binary?.isGo && e.binary.libc) {
+  if (e.binary?.libc === 'musl') {
+    // glibc would give each thread that mallocs a 64 MiB arena heap (up to
+    // 8 × CPUs arenas, the main one included) and an RLIMIT_STACK stack.
+    const threads = e.threads.filter((t) => t.kind !== 'main').length;
+    const arenas = Math.min(threads, 8 * os.availableParallelism() - 1);
+    const muslStacks = (stacks?.bytes ?? 0n) + (e.classes.find((c) => c.class === 'guard-page')?.bytes ?? 0n);
+    const saved = BigInt(arenas) * HEAP_WINDOW + BigInt(threads) * (GLIBC_DEFAULT_STACK + 4096n) - muslStacks;
+    hints.push(
+      `musl: its malloc has no per-thread arenas, so there are no 64 MiB arena heaps here, and its thread stacks are small ` +
+        `(${fmtSize(muslStacks)} for ${threads} threads); glibc would reserve about ${fmtSize(saved > 0n ? saved : 0n)} more for the same ` +
+        `${threads} threads (${arenas} arena heaps of 64 MiB, ${fmtSize(GLIBC_DEFAULT_STACK)} stacks).`,
+    );
+  }
+  if (stacks && cgoThreads > 0 && e.binary?.isGo && e.binary.libc === 'glibc') {
     hints.push(
       `In a cgo binary every Go thread is a pthread with its own ${fmtSize(stacks.each ?? GLIBC_DEFAULT_STACK)} stack (${cgoThreads} seen made). ` +
         `CGO_ENABLED=0 would remove the pthread stacks and the glibc arenas, at the cost of C libraries, os/user via libc and the cgo DNS resolver.`,

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ex7musl';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -26,6 +26,8 @@ interface FixtureSpec {
   pkg?: string;
   /** Go only: build tags. */
   tags?: string[];
+  /** Go only, cgo: link statically with this C compiler (as Alpine images build: CC=musl-gcc, -linkmode external -extldflags -static). */
+  staticCC?: string;
 }
 
 /** The one table of fixtures. Go ones are packages `./<name>` of the module in test/fixtures. */
@@ -33,6 +35,7 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   ex7: { kind: 'go', sources: ['ex7/main.go'], cgo: true },
   ex7pure: { kind: 'go', sources: ['ex7pure/main.go'], cgo: false },
   ex7netgo: { kind: 'go', sources: ['ex7/main.go'], cgo: true, pkg: 'ex7', tags: ['netgo'] },
+  ex7musl: { kind: 'go', sources: ['ex7/main.go'], cgo: true, pkg: 'ex7', staticCC: 'musl-gcc' },
   spin: { kind: 'go', sources: ['spin/main.go'], cgo: false },
   arenas: { kind: 'go', sources: ['arenas/main.go'], cgo: true },
   exitwith: { kind: 'c', sources: ['exitwith.c'] },
@@ -165,10 +168,15 @@ function recipe(spec: FixtureSpec, name: string, fixturesDir: string, outDir: st
   if (spec.kind === 'go') {
     return {
       cmd: go || process.env.LIVEPROBE_GO || 'go',
-      args: (out) => ['build', ...(spec.tags ? ['-tags', spec.tags.join(',')] : []), '-o', out, `./${spec.pkg ?? name}`],
+      args: (out) => [
+        'build', ...(spec.tags ? ['-tags', spec.tags.join(',')] : []),
+        ...(spec.staticCC ? ['-ldflags', '-linkmode external -extldflags -static'] : []),
+        '-o', out, `./${spec.pkg ?? name}`,
+      ],
       cwd: fixturesDir,
       env: {
         CGO_ENABLED: spec.cgo ? '1' : '0',
+        ...(spec.staticCC ? { CC: spec.staticCC } : {}),
         // Neutralise a user's GOFLAGS (-mod=vendor etc.); harmless here
         // because the module has no dependencies.
         GOFLAGS: '-mod=mod',
