@@ -167,6 +167,25 @@ describe('detectors', () => {
     checkLive(r.events);
   });
 
+  test('ex7 on musl (static, as Alpine builds it): every M a musl pthread, its 140 KiB mapping, no arena', T, async () => {
+    const r = await traceWithPause(await fixture('ex7musl'), ['-sleep', '1200ms', '-flush']);
+    assert.equal(r.out, 'Hello from stdio\n');
+    const threads = findings(r.events, 'cgo-thread');
+    assert.deepEqual(threads.map((f) => Number(f.details.newTid)).sort(), r.tasks.filter((t) => t !== r.pid).sort(), 'one finding per M');
+    for (const f of threads) {
+      assert.deepEqual([f.details.libc, f.details.via, f.details.stackSize, f.details.guard], ['musl', 'clone', 135168n, 8192n]);
+      assert.equal(f.region!.end - f.region!.start, 143360n);
+      // The evidence: the PROT_NONE mmap, the mprotect of all but the guard, the clone with CLONE_DETACHED.
+      const [mmap, mprotect, clone] = f.evidence.map((seq) => r.events.find((e) => e.type === 'syscall' && e.seq === seq)!);
+      assert.match(mmap!.type === 'syscall' ? mmap!.text : '', /^mmap\(NULL, 143360, PROT_NONE, MAP_PRIVATE\|MAP_ANONYMOUS, -1, 0\)/);
+      assert.match(mprotect!.type === 'syscall' ? mprotect!.text : '', /^mprotect\(0x[0-9a-f]+, 135168, PROT_READ\|PROT_WRITE\)/);
+      assert.match(clone!.type === 'syscall' ? clone!.text : '', /^clone\(.*CLONE_CHILD_CLEARTID\|0x400000/);
+    }
+    assert.equal(findings(r.events, 'go-thread').length, 0);
+    assert.equal(findings(r.events, 'glibc-arena').length, 0, "musl's malloc has no arenas");
+    checkLive(r.events);
+  });
+
   // The first run on a machine fetches Go 1.19 and builds its standard library.
   test('the same detectors on binaries built by Go 1.19', { timeout: 300_000 }, async () => {
     const ex7 = await fixtureGo119('ex7');

@@ -121,6 +121,9 @@ describe('explain', () => {
     assert.equal(binaryFacts(pure).dns?.resolver, 'go');
     const n = binaryFacts(netgo);
     assert.deepEqual([n.cgoEnabled, n.tags, n.libc, n.dns?.resolver, n.dns?.why], [true, ['netgo'], 'glibc', 'go', 'built with -tags netgo']);
+    const musl = binaryFacts(await fixture('ex7musl'));
+    assert.deepEqual([musl.libc, musl.dynamic, musl.cgoLinked, musl.summary.endsWith('statically linked against musl')], ['musl', false, true, true]);
+    assert.deepEqual([binaryFacts(ex7).cgoLinked, binaryFacts(pure).cgoLinked], [true, false]);
     const sleepBin = binaryFacts('/bin/sleep');
     assert.deepEqual([sleepBin.isGo, sleepBin.summary], [false, 'not a Go binary (links glibc)']);
   });

@@ -90,6 +90,7 @@ const cases: [string, () => Promise<string>, 'cgo' | 'pure'][] = [
   ['ex7pure, current Go', () => fixture('ex7pure'), 'pure'],
   ['ex7, Go 1.19', () => fixtureGo119('ex7'), 'cgo'],
   ['ex7pure, Go 1.19', () => fixtureGo119('ex7pure'), 'pure'],
+  ['ex7 linked statically against musl, current Go', () => fixture('ex7musl'), 'cgo'],
   ...RELEASES.flatMap((v): typeof cases => [
     [`ex7, ${v}`, () => fixtureGo('ex7', v), 'cgo'],
     [`ex7pure, ${v}`, () => fixtureGo('ex7pure', v), 'pure'],

@@ -127,6 +127,18 @@ describe('attach late', () => {
     assert.ok(made >= 4n * (8n << 20n), 'the 4 new stacks (by the main thread) and arenas (by each C thread)');
   });
 
+  test('ex7 on musl mid-sleep: its 8 KiB guards and stacks from shape, every M a pthread, no arena', T, async () => {
+    const r = await attachLate(await fixture('ex7musl'), ['-sleep', '2500ms'], 4, 300);
+    assert.equal(r.e.modelKb, r.vmSizeKb);
+    const others = r.tasks.length - 1;
+    assert.deepEqual([cls(r.e, 'guard-page')!.count, cls(r.e, 'guard-page')!.each], [others, 8192n]);
+    assert.equal(cls(r.e, 'pthread-stack')!.count, others);
+    assert.equal(cls(r.e, 'glibc-arena-heap'), undefined);
+    assert.equal(kinds(r.e, 'cgo-thread').length, others);
+    assert.deepEqual([r.e.binary?.libc, r.e.binary?.cgoLinked, r.e.binary?.dynamic], ['musl', true, false]);
+    assert.ok(r.e.hints.some((h) => h.startsWith('musl: its malloc has no per-thread arenas')));
+  });
+
   test('a C program and python3: their threads are pthreads, never cgo-threads', T, async () => {
     const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
     const script = 'import threading, time\nfor _ in range(3): threading.Thread(target=time.sleep, args=(2.5,)).start()\ntime.sleep(2.5)\n';

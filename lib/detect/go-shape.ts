@@ -84,14 +84,19 @@ class AnonIndex {
   }
 }
 
-/** The bottom of level 1: where the PROT_NONE run continues at `top`, else the first PROT_NONE start within the alignment gap above it. */
-function levelOneBase(ix: AnonIndex, top: bigint): bigint | undefined {
+/**
+ * Where level 1 may begin: at `top` if the PROT_NONE run goes on there, else
+ * at a PROT_NONE region starting within the alignment gap above it (which
+ * may also hold later small reservations: musl's 8 KiB thread guards).
+ */
+function levelOneBases(ix: AnonIndex, top: bigint): bigint[] {
+  const out: bigint[] = [];
   for (const r of ix.regions) {
     if (r.end <= top || (r.prot & PROT_RWX) !== 0) continue;
-    if (r.start <= top) return top;
-    return r.start < top + THP ? r.start : undefined;
+    if (r.start >= top + THP) break;
+    out.push(r.start <= top ? top : r.start);
   }
-  return undefined;
+  return out;
 }
 
 /**
@@ -108,8 +113,8 @@ export function goRuntimeByShape(all: readonly Region[], go: GoRelease): Extent[
   const fits = (bottom: bigint): Extent[] | undefined => {
     const top = bottom + span;
     if (!ix.writable(bottom - GO_ARENA_INDEX, bottom) || !ix.reserved(bottom, top)) return undefined;
-    const s = levelOneBase(ix, top);
-    if (s === undefined || !ix.reserved(s, s + l1) || !ix.run(s + l1, s + l1 + l0)) return undefined;
+    const s = levelOneBases(ix, top).find((b) => ix.reserved(b, b + l1) && ix.run(b + l1, b + l1 + l0));
+    if (s === undefined) return undefined;
     const out: Extent[] = [
       { cls: GO.summary, start: s + l1, end: s + l1 + l0 },
       { cls: GO.summary, start: s, end: s + l1 },
