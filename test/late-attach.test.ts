@@ -65,6 +65,8 @@ describe('attach late', () => {
     const others = r.tasks.length - 1;
     assert.equal(cls(r.e, 'pthread-stack')!.count, others, 'one pthread stack per Go M');
     assert.equal(cls(r.e, 'pthread-stack')!.basis, 'shape');
+    // RLIMIT_STACK, even where the kernel merged a stack with RW memory right above it.
+    assert.equal(cls(r.e, 'pthread-stack')!.each, 8n * MiB);
     assert.equal(cls(r.e, 'glibc-arena-heap')!.count, arenaHeapsInMaps(r.maps));
     assert.equal(cls(r.e, 'glibc-arena-heap')!.basis, 'shape');
     const cgo = kinds(r.e, 'cgo-thread');

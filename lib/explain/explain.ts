@@ -128,10 +128,13 @@ interface Piece {
 }
 
 /** The regions cut where the shape-found Go structures (sorted) begin and end; what they cover takes their class. */
-function piecesOf(regions: readonly Region[], shaped: readonly Extent[]): Piece[] {
+function piecesOf(regions: readonly Region[], shaped: readonly Extent[], stackCap: bigint | null): Piece[] {
   const out: Piece[] = [];
   for (const r of regions) {
     const c = classifyRegion(r, regions);
+    // A pthread stack found by shape is the RW region above its guard; the
+    // kernel merges it with RW memory mapped right above, which is not stack.
+    const stackEnd = stackCap !== null && c.class === 'pthread-stack' && c.basis === 'shape' ? r.start + stackCap : r.end;
     // One allocation per making syscall; regions from the attach snapshot all
     // share one origin, so there: one per 64 MiB heap window, else per region.
     // Proven allocations (a detector's class) are counted by its extents.
@@ -145,17 +148,29 @@ function piecesOf(regions: readonly Region[], shaped: readonly Extent[]): Piece[
     // would call the whole region: the kernel merges the arena index with a
     // pthread stack right below it into one rw-p VMA.
     const over = fromSnapshot && (c.basis === 'shape' || c.class === 'anonymous') ? shaped.filter((x) => x.start < r.end && r.start < x.end) : [];
+    const own = (lo: bigint, hi: bigint) => {
+      const cut = stackEnd < lo ? lo : stackEnd > hi ? hi : stackEnd;
+      if (cut > lo) out.push({ region: r, start: lo, end: cut, ...c, key });
+      if (hi > cut) out.push({ region: r, start: cut, end: hi, class: 'anonymous', basis: 'name', key: `r${r.start}+` });
+    };
     let at = r.start;
     for (const x of over) {
       const lo = x.start > at ? x.start : at;
       const hi = x.end < r.end ? x.end : r.end;
-      if (lo > at) out.push({ region: r, start: at, end: lo, ...c, key });
+      if (lo > at) own(at, lo);
       out.push({ region: r, start: lo, end: hi, class: x.cls, basis: 'shape', key: `x${x.start}` });
       at = hi;
     }
-    if (at < r.end) out.push({ region: r, start: at, end: r.end, ...c, key });
+    if (at < r.end) own(at, r.end);
   }
   return out;
+}
+
+/** glibc's default thread stack for a live process: its RLIMIT_STACK, 2 MiB when unlimited (docs/go-glibc-musl.md). */
+function glibcStackSize(pid: number): bigint | null {
+  const m = /^Max stack size\s+(\d+|unlimited)\s/m.exec(readProc(`/proc/${pid}/limits`) ?? '');
+  if (!m) return null;
+  return m[1] === 'unlimited' ? 2n << 20n : BigInt(m[1]!);
 }
 
 export function explain(input: ExplainInput): Explanation {
@@ -173,7 +188,8 @@ export function explain(input: ExplainInput): Explanation {
   const regions = model.regions().filter((r) => r.name !== '[vsyscall]');
   const go = binary?.isGo ? goRelease(binary.goVersion) : undefined;
   const shaped = go ? goRuntimeByShape(regions, go).sort((a, b) => (a.start < b.start ? -1 : 1)) : [];
-  const pieces = piecesOf(regions, shaped);
+  const stackCap = binary?.libc === 'glibc' && !model.exited ? glibcStackSize(pid) : null;
+  const pieces = piecesOf(regions, shaped, stackCap);
   const rss = model.exited ? null : rssByRange(pid, pieces);
   const groups = new Map<RegionClass, { bytes: bigint; rss: bigint; origins: Map<number | string, bigint>; basis: ClassLine['basis'] }>();
   const creators = new Map<number | null, bigint>();
