@@ -16,7 +16,10 @@ import { sleep, startUnderShell, waitForThreads } from './helpers/trace';
 const T = { timeout: 600_000 };
 const MiB = 1n << 20n;
 const pageUp = (n: bigint) => (n + 4095n) & ~4095n;
-const GO_CLASSES = ['go-page-summary', 'go-scavenge-index', 'go-arena-index', 'go-arena-metadata', 'go-page-chunks', 'go-heap-arena'];
+// go-heap-arena is compared apart: the runtime may reserve a second arena
+// early in one instance and not the other (timing, as test/detect.test.ts
+// says); once in about 20 runs of ex7musl the attached instance had two.
+const GO_CLASSES = ['go-page-summary', 'go-scavenge-index', 'go-arena-index', 'go-arena-metadata', 'go-page-chunks'];
 
 async function explainRun(bin: string): Promise<Explanation> {
   const session = run(bin, ['-sleep', '2500ms'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -72,11 +75,12 @@ function assertGoStructures(e: Explanation, version: string, how: string): void 
 }
 
 function assertSameGoClasses(ran: Explanation, attached: Explanation): void {
+  for (const e of [ran, attached]) assert.ok(cls(e, 'go-heap-arena')!.count >= 1);
   for (const name of GO_CLASSES) {
     const a = cls(ran, name);
     const b = cls(attached, name);
     assert.ok(a && b, name);
-    assert.equal(b.count, a.count, `${name}: same count`);
+    assert.equal(b.count, a.count, `${name}: same count (run ${a.count} × ${a.each}, attach ${b.count} × ${b.each})`);
     const diff = a.bytes > b.bytes ? a.bytes - b.bytes : b.bytes - a.bytes;
     assert.ok(diff * 100n <= a.bytes, `${name}: ${a.bytes} vs ${b.bytes}`);
   }
@@ -99,7 +103,7 @@ const cases: [string, () => Promise<string>, 'cgo' | 'pure'][] = [
 
 describe('the Go runtime by name, run and attach', () => {
   for (const [name, build, kind] of cases) {
-    test(`${name}: ≥ 99 % of VmSize named, the same structures both ways, every thread a ${kind === 'cgo' ? 'pthread' : 'raw clone'}`, T, async () => {
+    test(`${name}: ≥ 99 % of VmSize named, the same structures both ways, every thread a ${kind === 'cgo' ? 'pthread' : 'raw clone'}`, T, async (t) => {
       const bin = await build();
       const version = binaryFacts(bin).goVersion!;
       const ran = await explainRun(bin);
@@ -111,6 +115,7 @@ describe('the Go runtime by name, run and attach', () => {
         assert.ok(others.length >= 2, `${how}: the Ms`);
         assert.deepEqual([...new Set(others.map((t) => t.kind))], [kind === 'cgo' ? 'cgo-thread' : 'go-thread'], `${how}: thread kinds`);
       }
+      t.diagnostic(`${version}: run ${pct(ran).toFixed(2)} % of ${ran.modelKb} kB, attach ${pct(attached).toFixed(2)} % of ${attached.modelKb} kB`);
       assert.equal(cls(ran, 'go-page-summary')!.basis, 'proof');
       assert.equal(cls(attached, 'go-page-summary')!.basis, 'shape');
       assertSameGoClasses(ran, attached);
