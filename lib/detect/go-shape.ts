@@ -113,7 +113,8 @@ export function goRuntimeByShape(all: readonly Region[], go: GoRelease): Extent[
   const fits = (bottom: bigint): Extent[] | undefined => {
     const top = bottom + span;
     if (!ix.writable(bottom - GO_ARENA_INDEX, bottom) || !ix.reserved(bottom, top)) return undefined;
-    const s = levelOneBases(ix, top).find((b) => ix.reserved(b, b + l1) && ix.run(b + l1, b + l1 + l0));
+    // Level 0 is committed whole right after the burst: RW above level 1.
+    const s = levelOneBases(ix, top).find((b) => ix.reserved(b, b + l1) && ix.writable(b + l1, b + l1 + l0));
     if (s === undefined) return undefined;
     const out: Extent[] = [
       { cls: GO.summary, start: s + l1, end: s + l1 + l0 },
