@@ -5,6 +5,7 @@
 // order — a recorded trace, a unit test, another engine — feeds the same
 // path. docs/architecture.md draws it.
 import os from 'node:os';
+import { arenaMaxSetting } from './detect/arena-limit';
 import { DetectorPipeline, type Extent } from './detect/pipeline';
 import type { ArenaLimits } from './detect/arenas';
 import type { Finding, TraceEvent } from './events';
@@ -12,16 +13,15 @@ import { AddressSpaces } from './model';
 import { readEnviron } from './proc';
 import { callOf } from './syscalls/calls';
 
-/** glibc's arena limit for a process: MALLOC_ARENA_MAX from its environment, else 8 × CPUs. */
+/** glibc's arena limit for a process: MALLOC_ARENA_MAX or glibc.malloc.arena_max from its environment, else 8 × CPUs. */
 export type ArenaLimitsOf = (pid: number) => ArenaLimits;
 
-const hostLimits: ArenaLimitsOf = () => ({ arenaMax: null, cpus: os.availableParallelism() });
+const hostLimits: ArenaLimitsOf = () => ({ arenaMax: null, arenaMaxFrom: null, cpus: os.availableParallelism() });
 
-/** The limit a traced process's glibc applies: its own MALLOC_ARENA_MAX, read from /proc/PID/environ. */
+/** The limit a traced process's glibc applies: its own setting, read from /proc/PID/environ. */
 export const targetArenaLimits: ArenaLimitsOf = (pid) => {
-  const max = readEnviron(pid).find((e) => e.startsWith('MALLOC_ARENA_MAX='));
-  const n = max ? Number(max.slice('MALLOC_ARENA_MAX='.length)) : NaN;
-  return { arenaMax: Number.isInteger(n) && n > 0 ? n : null, cpus: os.availableParallelism() };
+  const setting = arenaMaxSetting(readEnviron(pid));
+  return { arenaMax: setting?.max ?? null, arenaMaxFrom: setting?.from ?? null, cpus: os.availableParallelism() };
 };
 
 /** The call view; none for an event too malformed to read (a hand-made one with missing registers). */

@@ -76,6 +76,8 @@ export class Session implements AsyncIterable<SessionEvent> {
   readonly #analysis = new Analysis(targetArenaLimits);
   /** attach: each thread's registers at the stopped-world moment. */
   #attachRegs: { tid: number; sp: bigint }[] | undefined;
+  /** Each process's image as its exec event named it: the binary's facts once /proc/PID/exe is gone. */
+  readonly #exes = new Map<number, string>();
   /** Decoded batches waiting for the consumer; one credit each. */
   #queue: Item[][] = [];
   #current: Item[] = [];
@@ -214,6 +216,7 @@ export class Session implements AsyncIterable<SessionEvent> {
       pid: this.pid, model, findings: this.#analysis.findings, usage: usage ?? null,
       extents: this.#analysis.extents(this.pid),
       threadRegs: this.#attachRegs,
+      exe: this.#exes.get(this.pid),
     });
   }
 
@@ -344,6 +347,9 @@ export class Session implements AsyncIterable<SessionEvent> {
     switch (ev.type) {
       case 'snapshot':
         if (ev.threads && this.mode === 'attach') this.#attachRegs ??= ev.threads;
+        break;
+      case 'exec':
+        this.#exes.set(ev.pid, ev.path);
         break;
       case 'started':
         this.pid ??= ev.pid;

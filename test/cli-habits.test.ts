@@ -299,7 +299,10 @@ describe("what the newcomer tripped on", () => {
 
   test('compare: long command lines keep their ends in the column headers', async () => {
     const { formatComparison } = await import('../lib/explain/format');
-    const e = { type: 'explanation' as const, pid: 1, vmSizeKb: 1, modelKb: 1, classes: [], byCreator: [], threads: [], explainedKb: 0, binary: null, usage: null, hints: [] };
+    const e = {
+      type: 'explanation' as const, pid: 1, vmSizeKb: 1, modelKb: 1, attached: false, classes: [], byCreator: [], threads: [], files: [], unexplained: [],
+      explainedKb: 0, binary: null, usage: null, hints: [],
+    };
     const head = formatComparison(e, e, [
       '/work/liveprobe/test/.fixtures-out/ex7 -sleep 5s', '/work/liveprobe/test/.fixtures-out/ex7pure -sleep 5s',
     ]).split('\n')[0];

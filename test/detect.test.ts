@@ -173,6 +173,12 @@ describe('detectors', () => {
 
     const one = await traceWhenReady(arenas, ['-n', '4'], { MALLOC_ARENA_MAX: '1' });
     assert.equal(findings(one.events, 'glibc-arena').length, 0);
+    // The same limit set through glibc's tunables: 2 arenas, the main one and one heap.
+    const tuned = await traceWhenReady(arenas, ['-n', '4'], { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' });
+    const two = findings(tuned.events, 'glibc-arena');
+    assert.equal(two.length, 1);
+    assert.equal(two[0]!.details.limit, 2);
+    assert.match(two[0]!.summary, /arena 2 of at most 2 \(GLIBC_TUNABLES=glibc\.malloc\.arena_max=2\)$/);
 
     const many = await traceWhenReady(arenas, ['-n', '20']);
     const limit = 8 * (await import('node:os')).availableParallelism();
@@ -190,6 +196,26 @@ describe('detectors', () => {
     const heap = findings(r.events, 'go-heap-arena');
     assert.ok(heap.length >= 1);
     assert.equal(heap[0]!.region!.end - heap[0]!.region!.start, MiB64);
+    checkLive(r.events);
+  });
+
+  test('ex7 on musl (static, as Alpine builds it): every M a musl pthread, its 140 KiB mapping, no arena', T, async () => {
+    const r = await traceWhenReady(await fixture('ex7musl'), ['-flush']);
+    assert.equal(r.out.at(-1), 'Hello from stdio');
+    assert.equal(r.arenaHeaps, 0, 'the fixture reports no arena heaps on musl');
+    const threads = findings(r.events, 'cgo-thread');
+    assert.deepEqual(threads.map((f) => Number(f.details.newTid)).sort(), r.tasks.filter((t) => t !== r.pid).sort(), 'one finding per M');
+    for (const f of threads) {
+      assert.deepEqual([f.details.libc, f.details.via, f.details.stackSize, f.details.guard], ['musl', 'clone', 135168n, 8192n]);
+      assert.equal(f.region!.end - f.region!.start, 143360n);
+      // The evidence: the PROT_NONE mmap, the mprotect of all but the guard, the clone with CLONE_DETACHED.
+      const [mmap, mprotect, clone] = f.evidence.map((seq) => r.events.find((e) => e.type === 'syscall' && e.seq === seq)!);
+      assert.match(mmap!.type === 'syscall' ? mmap!.text : '', /^mmap\(NULL, 143360, PROT_NONE, MAP_PRIVATE\|MAP_ANONYMOUS, -1, 0\)/);
+      assert.match(mprotect!.type === 'syscall' ? mprotect!.text : '', /^mprotect\(0x[0-9a-f]+, 135168, PROT_READ\|PROT_WRITE\)/);
+      assert.match(clone!.type === 'syscall' ? clone!.text : '', /^clone\(.*CLONE_CHILD_CLEARTID\|0x400000/);
+    }
+    assert.equal(findings(r.events, 'go-thread').length, 0);
+    assert.equal(findings(r.events, 'glibc-arena').length, 0, "musl's malloc has no arenas");
     checkLive(r.events);
   });
 

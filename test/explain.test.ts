@@ -1,10 +1,14 @@
 // The VmSize explained: the article's napkin math, exact, for real programs.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { run } from '../lib';
 import type { Explanation } from '../lib/explain/explain';
 import { binaryFacts } from '../lib/explain/binary-facts';
+import { GO_SUMMARY_LEVELS, goRelease } from '../lib/detect/go-runtime';
 import { fmtSize } from '../lib/units';
 import { fixture } from './helpers/fixtures';
 import { Quiescer, consume, owning } from './helpers/model';
@@ -77,7 +81,10 @@ describe('explain', () => {
     assert.deepEqual([stacks.count, stacks.each], [threads, 8n * MiB]);
     assert.deepEqual([cls(e, 'guard-page')!.count, cls(e, 'guard-page')!.each], [threads, 4096n]);
     assert.ok(cls(e, 'go-heap-arena')!.bytes % (64n * MiB) === 0n);
-    assert.ok(cls(e, 'go-runtime-metadata')!.bytes > 100n * MiB);
+    // The runtime's structures by name (they were one 'go-runtime-metadata' lump before issue 15).
+    assert.deepEqual([cls(e, 'go-page-summary')!.count, cls(e, 'go-page-summary')!.bytes], [5, GO_SUMMARY_LEVELS.reduce((s, n) => s + n, 0n)]);
+    assert.deepEqual([cls(e, 'go-arena-index')!.count, cls(e, 'go-arena-index')!.bytes], [1, 32n * MiB]);
+    assert.equal(cls(e, 'go-scavenge-index')!.bytes, goRelease(e.binary!.goVersion)!.scavengeIndex);
     assert.ok(cls(e, 'file-segment')!.count >= 3, 'ex7, libc and ld.so');
     assert.equal(e.classes.reduce((s, c) => s + c.bytes, 0n) / 1024n, BigInt(vmSizeKb));
     // The hints, word for word: arenas (VmSize is not RSS, MALLOC_ARENA_MAX),
@@ -118,7 +125,7 @@ describe('explain', () => {
     const diff = BigInt(a.vmSizeKb as number) * 1024n - BigInt(b.vmSizeKb as number) * 1024n;
     const cgoOnly = bytes(a, 'glibc-arena-heap') + bytes(a, 'pthread-stack') + bytes(a, 'guard-page') + bytes(a, 'main-heap');
     const files = bytes(a, 'file-segment') + bytes(a, 'file-bss') - bytes(b, 'file-segment') - bytes(b, 'file-bss');
-    const goRuntime = ['go-heap-arena', 'go-runtime-metadata', 'anonymous'].reduce((s, c) => s + bytes(a, c) - bytes(b, c), 0n);
+    const goRuntime = ['go-heap-arena', 'go-page-summary', 'go-scavenge-index', 'go-arena-index', 'go-arena-metadata', 'go-page-chunks', 'anonymous'].reduce((s, c) => s + bytes(a, c) - bytes(b, c), 0n);
     assert.equal(diff, cgoOnly + files + goRuntime, 'every byte of the difference is in a class');
     assert.ok(cgoOnly >= 3n * (64n + 8n) * MiB, 'arenas and stacks are most of it');
     assert.ok(files > 0n && files < 8n * MiB, 'libc and ld.so');
@@ -126,6 +133,45 @@ describe('explain', () => {
     // depend on timing: they may differ, by a few MiB at most.
     const anon = bytes(a, 'anonymous') - bytes(b, 'anonymous');
     assert.ok(anon < 16n * MiB && anon > -16n * MiB, `anonymous differs by ${anon}`);
+  });
+
+  test('a large file mapping is named by path, with its size and RSS', T, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveprobe-file-'));
+    const db = path.join(dir, 'member.db');
+    try {
+      fs.writeFileSync(db, '');
+      fs.truncateSync(db, 256 * 1024 * 1024);
+      const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+      // Maps the whole file shared, touches its first 4 MiB, says so and waits for its stdin to close.
+      const script =
+        `import mmap, sys\nf = open(${JSON.stringify(db)}, 'r+b')\nm = mmap.mmap(f.fileno(), 0)\nfor i in range(0, 4 << 20, 4096): m[i] = 1\n` +
+        `print('ready', flush=True)\nsys.stdin.read()\n`;
+      const session = run(python, ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let e: Explanation | undefined;
+      await owning(session, async () => {
+        const lines = new LineReader(session.stdout!);
+        const q = new Quiescer(await session.ready);
+        const done = consume(session, q);
+        await lines.next(/^ready$/);
+        await q.stop();
+        try {
+          e = session.explain()!;
+        } finally {
+          q.resume();
+        }
+        session.stdin!.end();
+        await done;
+      });
+      if (!e) throw new Error('no explanation');
+      const f = e.files.find((x) => x.path === db);
+      assert.ok(f, JSON.stringify(e.files.map((x) => x.path)));
+      assert.deepEqual([f.mappings, f.bytes], [1, 256n * MiB]);
+      assert.ok(f.rss !== null && f.rss >= 4n * MiB && f.rss < 256n * MiB, `rss ${f.rss}`);
+      assert.equal(e.files[0]!.path, db, 'the largest first');
+      assert.equal(e.binary?.isGo, false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('binary facts: CGO_ENABLED=1, =0, -tags netgo, and /bin/sleep', T, async () => {
@@ -136,6 +182,9 @@ describe('explain', () => {
     assert.equal(binaryFacts(pure).dns?.resolver, 'go');
     const n = binaryFacts(netgo);
     assert.deepEqual([n.cgoEnabled, n.tags, n.libc, n.dns?.resolver, n.dns?.why], [true, ['netgo'], 'glibc', 'go', 'built with -tags netgo']);
+    const musl = binaryFacts(await fixture('ex7musl'));
+    assert.deepEqual([musl.libc, musl.dynamic, musl.cgoLinked, musl.summary.endsWith('statically linked against musl')], ['musl', false, true, true]);
+    assert.deepEqual([binaryFacts(ex7).cgoLinked, binaryFacts(pure).cgoLinked], [true, false]);
     const sleepBin = binaryFacts('/bin/sleep');
     assert.deepEqual([sleepBin.isGo, sleepBin.summary], [false, 'not a Go binary (links glibc)']);
   });

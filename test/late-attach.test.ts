@@ -6,9 +6,10 @@
 // is compared with glibc's own (malloc_info, test/helpers/ready.ts), not with
 // a rule over /proc/PID/maps like the one lib/detect/shape.ts applies.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { attach } from '../lib';
+import { attach, run } from '../lib';
 import type { Explanation } from '../lib/explain/explain';
 import type { Finding } from '../lib/detect/finding';
 import type { TraceEvent } from '../lib/events';
@@ -19,6 +20,7 @@ import { type Stranger, startStranger } from './helpers/stranger';
 import { tasksOf } from './helpers/trace';
 
 const T = { timeout: 90_000 };
+const MiB = 1n << 20n;
 
 interface Late {
   e: Explanation;
@@ -41,9 +43,16 @@ interface Late {
 async function attachLate(
   bin: string,
   args: string[],
-  opts: { before?: (s: Stranger) => Promise<void>; attached?: (s: Stranger) => Promise<void>; arenaCount: boolean; last: string },
+  opts: {
+    before?: (s: Stranger) => Promise<void>;
+    attached?: (s: Stranger) => Promise<void>;
+    arenaCount: boolean;
+    last: string;
+    /** Not one of our Go fixtures: args as given; the program itself says "ready" and ends on SIGUSR1. */
+    plain?: boolean;
+  },
 ): Promise<Late> {
-  const s = await startStranger(bin, ['-ready', ...args]);
+  const s = await startStranger(bin, opts.plain ? args : ['-ready', ...args]);
   try {
     await s.lines.next(/^ready$/);
     await opts.before?.(s);
@@ -95,7 +104,9 @@ function assertOnlyNewMsProven(r: Late): void {
   const made = r.findings.filter((f) => f.kind === 'cgo-thread').map((f) => Number(f.details.newTid));
   const cgo = kinds(r.e, 'cgo-thread');
   assert.deepEqual(cgo.filter((t) => t.basis === 'proof').map((t) => t.tid).sort(), made.sort());
-  assert.deepEqual(cgo.filter((t) => t.basis !== 'proof').map((t) => t.basis), Array(cgo.length - made.length).fill('shape'));
+  // On its pthread stack: shape; elsewhere (a goroutine's stack): what the binary links.
+  assert.ok(cgo.filter((t) => t.basis !== 'proof').every((t) => t.basis === 'shape' || t.basis === 'binary'));
+  assert.equal(cgo.filter((t) => t.basis !== 'proof').length, cgo.length - made.length);
   assert.deepEqual(r.findings.filter((f) => f.kind !== 'cgo-thread' && f.kind !== 'glibc-arena'), [], 'nothing else was made');
 }
 
@@ -112,11 +123,14 @@ describe('attach late', () => {
     const others = r.tasks.length - 1;
     assert.equal(cls(r.e, 'pthread-stack')!.count, others, 'one pthread stack per Go M');
     assert.equal(cls(r.e, 'pthread-stack')!.basis, 'shape');
+    // RLIMIT_STACK, even where the kernel merged a stack with RW memory right above it.
+    assert.equal(cls(r.e, 'pthread-stack')!.each, 8n * MiB);
     assert.ok(r.arenaHeaps! >= 1);
     assert.equal(cls(r.e, 'glibc-arena-heap')!.count, r.arenaHeaps);
     assert.equal(cls(r.e, 'glibc-arena-heap')!.basis, 'shape');
     const cgo = kinds(r.e, 'cgo-thread');
     assert.equal(cgo.length, others, 'every M is a pthread in a cgo binary');
+    assert.equal(kinds(r.e, 'go-thread').length, 0, 'even one whose stack pointer was in the Go heap (running a goroutine)');
     assertOnlyNewMsProven(r);
   });
 
@@ -143,7 +157,7 @@ describe('attach late', () => {
     assert.equal(cls(r.e, 'pthread-stack'), undefined);
     const go = kinds(r.e, 'go-thread');
     assert.equal(go.length, r.tasks.length - 1);
-    assert.ok(go.every((t) => t.basis === 'shape'));
+    assert.ok(go.every((t) => t.basis === 'binary'), 'a raw clone leaves no shape: the binary (no runtime/cgo) says so');
     assert.equal(cls(r.e, 'go-heap-arena')!.basis, 'shape');
   });
 
@@ -159,6 +173,7 @@ describe('attach late', () => {
     const cArenas = findings.filter((f) => f.kind === 'glibc-arena' && r.holding!.includes(f.details.base as bigint));
     assert.deepEqual(cArenas.map((f) => f.details.base as bigint).sort(), [...r.holding!].sort());
     const newThreads = findings.filter((f) => f.kind === 'cgo-thread');
+    const newArenas = findings.filter((f) => f.kind === 'glibc-arena');
     assert.ok(newThreads.length >= 4, 'the 4 C threads were seen being made');
     for (const f of cArenas) assert.ok(newThreads.some((t) => t.details.newTid === f.tid), `arena ${f.details.base} made by a new thread`);
     const stacks = cls(r.e, 'pthread-stack')!;
@@ -167,7 +182,50 @@ describe('attach late', () => {
     assert.equal(cls(r.e, 'glibc-arena-heap')!.count, r.arenaHeaps);
     const proven = kinds(r.e, 'cgo-thread').filter((t) => t.basis === 'proof').map((t) => t.tid).sort();
     assert.deepEqual(proven, newThreads.map((f) => Number(f.details.newTid)).sort());
-    const shaped = kinds(r.e, 'cgo-thread').filter((t) => t.basis === 'shape');
+    const shaped = kinds(r.e, 'cgo-thread').filter((t) => t.basis !== 'proof');
     assert.equal(proven.length + shaped.length, r.tasks.length - 1, 'every thread once');
+    // Numbering goes on from the snapshot: N arenas (the main one included)
+    // and M threads before the attach make the next ones N+1 and M+1.
+    const snapshot = r.events.find((e) => e.type === 'snapshot')!;
+    const before = snapshot.type === 'snapshot' ? snapshot.threads!.length - 1 : NaN;
+    assert.deepEqual(newThreads.map((f) => f.details.number).sort((a, b) => Number(a) - Number(b)),
+      newThreads.map((_, i) => before + 1 + i));
+    const heapsBefore = cls(r.e, 'glibc-arena-heap')!.count - newArenas.length;
+    assert.deepEqual(newArenas.map((f) => f.details.arenas).sort((a, b) => Number(a) - Number(b)),
+      newArenas.map((_, i) => heapsBefore + 2 + i));
+    // What predates the attach is nobody's (most of it here); what came after, its maker's.
+    assert.equal(r.e.byCreator[0]!.tid, null);
+    const made = r.e.byCreator.filter((c) => c.tid !== null).reduce((s, c) => s + c.bytes, 0n);
+    assert.ok(made >= 4n * (8n << 20n), 'the 4 new stacks (by the main thread) and arenas (by each C thread)');
+  });
+
+  test('ex7 on musl mid-sleep: its 8 KiB guards and stacks from shape, every M a pthread, no arena', T, async () => {
+    const r = await attachLate(await fixture('ex7musl'), ['-flush'], { arenaCount: false, last: 'Hello from stdio' });
+    assert.equal(r.e.modelKb, r.vmSizeKb);
+    const others = r.tasks.length - 1;
+    assert.deepEqual([cls(r.e, 'guard-page')!.count, cls(r.e, 'guard-page')!.each], [others, 8192n]);
+    assert.equal(cls(r.e, 'pthread-stack')!.count, others);
+    assert.equal(cls(r.e, 'glibc-arena-heap'), undefined);
+    assert.equal(kinds(r.e, 'cgo-thread').length, others);
+    assert.deepEqual([r.e.binary?.libc, r.e.binary?.cgoLinked, r.e.binary?.dynamic], ['musl', true, false]);
+    assert.ok(r.e.hints.some((h) => h.startsWith('musl: its malloc has no per-thread arenas')));
+  });
+
+  test('a C program and python3: their threads are pthreads, never cgo-threads', T, async () => {
+    const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+    // Three threads that wait; "ready", then everything ends on SIGUSR1 (blocked first, so the threads inherit the mask).
+    const script = [
+      'import signal, threading', 'signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})', 'ev = threading.Event()',
+      'for _ in range(3): threading.Thread(target=ev.wait).start()', "print('ready', flush=True)", 'signal.sigwait({signal.SIGUSR1})',
+      'ev.set()', "print('done', flush=True)", '',
+    ].join('\n');
+    const py = await attachLate(python, ['-c', script], { arenaCount: false, last: 'done', plain: true });
+    assert.deepEqual(py.e.threads.map((t) => t.kind).sort(), ['main', 'pthread', 'pthread', 'pthread']);
+    assert.equal(py.e.binary?.isGo, false);
+    // Seen made: the C fixture's pthread_create calls, under run.
+    const session = run(await fixture('threads'), ['-n', '3'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    for await (const _ of session) void _;
+    const e = session.explain()!;
+    assert.deepEqual(e.threads.map((t) => [t.kind, t.basis]).sort(), [['main', 'proof'], ['pthread', 'proof'], ['pthread', 'proof'], ['pthread', 'proof']]);
   });
 });

@@ -30,6 +30,8 @@
 #   chromium, tmux test/report.test.ts opens the HTML report in headless Chromium
 #                  and drives --live in tmux
 #   prometheus     test/watch.test.ts starts one to scrape `liveprobe watch --listen`
+#   musl-gcc       (musl-tools) the cgo fixture linked statically against musl
+#                  (ex7musl), as Alpine images build Go programs
 set -euo pipefail
 
 strace=/usr/bin/strace
@@ -50,6 +52,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v tmux >/dev/null || missing+=(tmux)
 # Prometheus, which test/watch.test.ts starts to scrape `liveprobe watch --listen`.
 command -v prometheus >/dev/null || missing+=(prometheus)
+# musl-gcc, for the cgo fixture linked statically against musl (ex7musl).
+command -v musl-gcc >/dev/null || missing+=(musl-tools)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "npm test: the tests need ${missing[*]}: installing with apt-get"

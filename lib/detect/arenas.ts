@@ -20,7 +20,9 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, PROT_NONE, PROT_RW } from '../
 import type { Call, MmapCall, MprotectCall, MunmapCall } from '../syscalls/calls';
 import { fmtSize, hex } from '../units';
 import type { Detector, DetectorContext } from './detector';
-import { GO_ARENA_INDEX, GO_SCAVENGE_INDEX, GO_SUMMARY_LEVELS, HEAP_WINDOW } from './signatures';
+import { GO_ARENA_INDEX, GO_PAGE_CHUNKS, GO_SCAVENGE_INDEX, GO_STRUCTURE_CLASS as GO, GO_SUMMARY_LEVELS } from './go-runtime';
+import { classifyByShape } from './shape';
+import { HEAP_WINDOW } from './signatures';
 
 /** A PROT_NONE reservation of a multiple of 64 MiB, as its mmap made it. */
 interface Reservation {
@@ -44,13 +46,19 @@ interface GoProcess {
   metadataReported: boolean;
   /** The first RW anonymous mmap after an arena reservation: its heapArena metadata. */
   expectHeapArenaMeta: boolean;
+  /** pageAlloc's chunk bitmaps, mapped right after the first heap commit. */
+  pageChunksSeen: boolean;
+  /** The start-up structures by the seq of their mmap: a MAP_FIXED commit into one is more of it. */
+  structures: Map<number, RegionClass>;
 }
 
 const EARLY_MAX = 256;
 
 export interface ArenaLimits {
-  /** MALLOC_ARENA_MAX from the target's environment, if set. */
+  /** MALLOC_ARENA_MAX or glibc.malloc.arena_max from the target's environment, if set. */
   arenaMax: number | null;
+  /** Which of the two, as written (lib/detect/arena-limit.ts). */
+  arenaMaxFrom?: string | null;
   cpus: number;
 }
 
@@ -99,15 +107,29 @@ export class ArenaDetector implements Detector {
       this.#go.delete(ev.pid);
       return;
     }
+    if (ev.type === 'snapshot' && ev.threads) return this.#onAttach(ev.pid, ctx);
     if (ev.type !== 'syscall' || !call || call.errno) return;
     if (call.call === 'mmap') this.#onMmap(ev, call, ctx);
     else if (call.call === 'munmap') this.#onMunmap(ev, call, ctx);
     else if (call.call === 'mprotect') this.#onMprotect(ev, call, ctx);
   }
 
+  // An attach: what the snapshot holds was made before, so numbering goes
+  // on from it, and the Go start-up burst is long over.
+  #onAttach(pid: number, ctx: DetectorContext): void {
+    const regions = ctx.model(pid)?.regions() ?? [];
+    const windows = (cls: RegionClass) =>
+      new Set(regions.filter((r) => classifyByShape(r, regions) === cls).map((r) => r.start - (r.start % HEAP_WINDOW))).size;
+    this.#glibcHeaps.set(pid, windows('glibc-arena-heap'));
+    const g = this.#goState(pid);
+    g.arenas = windows('go-heap-arena');
+    g.metadataReported = true;
+    g.early = [];
+  }
+
   #goState(pid: number): GoProcess {
     let g = this.#go.get(pid);
-    if (!g) this.#go.set(pid, (g = { early: [], arenas: 0, metadataReported: false, expectHeapArenaMeta: false }));
+    if (!g) this.#go.set(pid, (g = { early: [], arenas: 0, metadataReported: false, expectHeapArenaMeta: false, pageChunksSeen: false, structures: new Map() }));
     return g;
   }
 
@@ -132,6 +154,8 @@ export class ArenaDetector implements Detector {
       // The reservation this commit was placed into, as the model saw it.
       const model = ctx.model(ev.pid);
       const within = model?.find(addr)?.within;
+      const structure = within && g.structures.get(within.seq);
+      if (structure) return ctx.classify(ev.pid, addr, addr + len, structure, ev);
       const r = within ? this.#reservations.get(within.seq) : undefined;
       if (!model || !r || r.pid !== ev.pid || addr < r.start || addr + len > r.end) return;
       if (!r.resolved) this.#goHeapArena(ev, c, r, liveExtent(model, r, addr), ctx);
@@ -142,7 +166,10 @@ export class ArenaDetector implements Detector {
     if (prot === PROT_RW && !fixed && g.expectHeapArenaMeta) {
       // A later arena's heapArena struct: the first RW mmap after its reservation.
       g.expectHeapArenaMeta = false;
-      ctx.classify(ev.pid, addr, addr + len, 'go-runtime-metadata', ev);
+      ctx.classify(ev.pid, addr, addr + len, GO.heapArenaMeta, ev);
+    } else if (prot === PROT_RW && !fixed && g.metadataReported && !g.pageChunksSeen && len === GO_PAGE_CHUNKS) {
+      g.pageChunksSeen = true;
+      ctx.classify(ev.pid, addr, addr + len, GO.pageChunks, ev);
     }
   }
 
@@ -181,7 +208,7 @@ export class ArenaDetector implements Detector {
     r.cls = 'glibc-arena-heap';
     const heaps = (this.#glibcHeaps.get(ev.pid) ?? 0) + 1;
     this.#glibcHeaps.set(ev.pid, heaps);
-    const { arenaMax, cpus } = this.limits(ev.pid);
+    const { arenaMax, arenaMaxFrom, cpus } = this.limits(ev.pid);
     // The main arena (brk heap) counts against the limit too.
     const limit = arenaMax ?? 8 * cpus;
     const count = heaps + 1;
@@ -193,7 +220,7 @@ export class ArenaDetector implements Detector {
       region: { start: base, end: base + HEAP_WINDOW },
       summary:
         `glibc malloc arena heap for thread ${ev.tid}: ${shape}, ${fmtSize(c.length)} usable; ` +
-        `arena ${count} of at most ${limit}` + (arenaMax !== null ? ` (MALLOC_ARENA_MAX=${arenaMax})` : ` (8 × ${cpus} CPUs)`),
+        `arena ${count} of at most ${limit}` + (arenaMax !== null ? ` (${arenaMaxFrom ?? `MALLOC_ARENA_MAX=${arenaMax}`})` : ` (8 × ${cpus} CPUs)`),
       details: {
         base, reserved: HEAP_WINDOW, committed: c.length, noreserve: r.noreserve, arenas: count, limit,
         arenaMax, firstReservation: size,
@@ -219,43 +246,54 @@ export class ArenaDetector implements Detector {
     if (!g.metadataReported) this.#goMetadata(ev, g, r, ctx);
   }
 
-  // The runtime's start-up burst before the first heap commit: page-summary
-  // levels, the scavenge index, the arena index, the heapArena metadata.
+  // The runtime's start-up burst before the first heap commit, in Go's order
+  // (runtime/mpagealloc_64bit.go sysInit, mgcscavenge.go, malloc.go
+  // mallocinit/sysAlloc): the five summary levels, the scavenge index (the
+  // next PROT_NONE mmap; 8 MiB before Go 1.21, like level 2, so told apart
+  // by order), the arena reservation, the arena index, the heapArena struct.
   #goMetadata(ev: SyscallEvent, g: GoProcess, arena: Reservation, ctx: DetectorContext): void {
     g.metadataReported = true;
-    const picked: { seq: number; start: bigint; len: bigint }[] = [];
+    const picked: { seq: number; start: bigint; len: bigint; cls: RegionClass }[] = [];
+    let level = 0;
+    let scavengeIndex = false;
     let afterArena = false;
     let heapArenaMetaTaken = false;
     for (const m of g.early) {
       if (m.seq === arena.seq) {
         afterArena = true;
-      } else if (m.prot === PROT_NONE && !m.fixed && (GO_SUMMARY_LEVELS.includes(m.len) || GO_SCAVENGE_INDEX.includes(m.len))) {
-        picked.push(m);
+      } else if (m.prot === PROT_NONE && !m.fixed && level < GO_SUMMARY_LEVELS.length && m.len === GO_SUMMARY_LEVELS[level]) {
+        picked.push({ ...m, cls: GO.summary });
+        level++;
+      } else if (m.prot === PROT_NONE && !m.fixed && level === GO_SUMMARY_LEVELS.length && !scavengeIndex && GO_SCAVENGE_INDEX.includes(m.len)) {
+        picked.push({ ...m, cls: GO.scavengeIndex });
+        scavengeIndex = true;
       } else if (m.prot === PROT_RW && !m.fixed && m.len === GO_ARENA_INDEX) {
-        picked.push(m);
+        picked.push({ ...m, cls: GO.arenaIndex });
       } else if (afterArena && !heapArenaMetaTaken && m.prot === PROT_RW && !m.fixed) {
         // Matched by position, not size (it changes across versions).
-        picked.push(m);
+        picked.push({ ...m, cls: GO.heapArenaMeta });
         heapArenaMetaTaken = true;
       }
     }
-    // Their pages are later made RW with MAP_FIXED: that is metadata, not a heap.
+    // Their pages are later made RW with MAP_FIXED: that is the same structure, not a heap.
     for (const m of picked) {
+      g.structures.set(m.seq, m.cls);
       const r = this.#reservations.get(m.seq);
       if (r) {
         r.resolved = true;
-        r.cls = 'go-runtime-metadata';
+        r.cls = m.cls;
       }
     }
     g.early = [];
     if (picked.length === 0) return;
     const total = picked.reduce((s, m) => s + m.len, 0n);
+    const names = [...new Set(picked.map((m) => m.cls))].map((c) => `${picked.filter((m) => m.cls === c).length} ${c}`);
     ctx.emit({
       type: 'finding', kind: 'go-runtime-metadata', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
       evidence: picked.map((m) => m.seq),
-      summary: `Go runtime metadata reserved at start-up: ${picked.length} mappings, ${fmtSize(total)} (page summaries, scavenge index, arena index, heapArena)`,
+      summary: `Go runtime metadata reserved at start-up: ${picked.length} mappings, ${fmtSize(total)} (${names.join(', ')})`,
       details: { mappings: picked.length, bytes: total },
     });
-    for (const m of picked) ctx.classify(ev.pid, m.start, m.start + m.len, 'go-runtime-metadata', ev);
+    for (const m of picked) ctx.classify(ev.pid, m.start, m.start + m.len, m.cls, ev);
   }
 }

@@ -23,12 +23,15 @@ export const HEAP_WINDOW = 64n * MiB;
 /** Go commits its heap in multiples of 4 MiB (heapArenaBytes / 16: a palloc chunk set). */
 export const GO_COMMIT_STEP = 4n * MiB;
 
-/** Go's page-summary levels (2^(48-shift) × 8 bytes for shifts 34, 31, 28, 25, 22), reserved at start-up since Go 1.14. */
-export const GO_SUMMARY_LEVELS = [34n, 31n, 28n, 25n, 22n].map((shift) => (1n << (48n - shift)) * 8n);
-/** The scavenge index: 8 MiB up to Go 1.20 (measured on 1.19 and 1.20.14), 512 MiB since 1.21. */
-export const GO_SCAVENGE_INDEX = [8n * MiB, 512n * MiB];
-/** mheap_.arenas L2: 1 << 22 pointers. */
-export const GO_ARENA_INDEX = 32n * MiB;
+// The Go runtime's own structures (page summaries, indexes) are in lib/detect/go-runtime.ts.
+
+/**
+ * musl's pthread_create adds CLONE_DETACHED (0x400000) to glibc's flags
+ * (src/thread/pthread_create.c: 0x7d0f00). The kernel ignores it and has no
+ * name for it in its UAPI any more (strace prints the number), so it is a
+ * musl signature rather than an ABI constant.
+ */
+export const MUSL_CLONE_DETACHED = 0x400000n;
 
 /** glibc's guard is one page on x86_64 and up to 64 KiB on aarch64; musl's 8 KiB. */
 export const MAX_THREAD_GUARD = 64n * KiB;

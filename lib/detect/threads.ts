@@ -5,6 +5,9 @@
 // mprotect(base+G, S, RW) → clone3{flags ⊇ 0x3d0f00, stack = base} (clone on
 // ENOSYS); with the stack cache, no mmap: the stack lies in an earlier one.
 // The new thread then runs glibc's start_thread: rseq, set_robust_list.
+// musl's pthread_create: mmap(NULL, S+G, PROT_NONE) without MAP_STACK →
+// mprotect(base+G, S, RW) → clone{flags ⊇ 0x3d0f00|CLONE_DETACHED, stack in
+// it}; no rseq or set_robust_list follows, so the clone's return is the proof.
 // Go's newosproc: clone(flags ⊇ VM|FS|FILES|SIGHAND|SYSVSEM|THREAD, no
 // PARENT_SETTID/CHILD_CLEARTID, child_stack in the Go heap), no stack mmap.
 //
@@ -18,7 +21,7 @@ import { CLONE_CHILD_CLEARTID, CLONE_PARENT_SETTID, MAP_ANONYMOUS, MAP_STACK, PR
 import type { Call, CloneCall } from '../syscalls/calls';
 import { fmtSize, hex } from '../units';
 import type { Detector, DetectorContext } from './detector';
-import { GO_CLONE_FLAGS, PTHREAD_CLONE_FLAGS } from './signatures';
+import { GO_CLONE_FLAGS, MUSL_CLONE_DETACHED, PTHREAD_CLONE_FLAGS } from './signatures';
 
 /** A MAP_STACK mapping as the model has it when a clone names it. */
 interface Stack {
@@ -38,6 +41,7 @@ interface AwaitingStart {
   evidence: number[];
   via: 'clone3' | 'clone';
   reused: boolean;
+  libc: 'glibc' | 'musl';
 }
 
 export class ThreadDetector implements Detector {
@@ -56,6 +60,12 @@ export class ThreadDetector implements Detector {
       this.#threadsByPid.delete(ev.pid);
       return;
     }
+    if (ev.type === 'snapshot' && ev.threads) {
+      // An attach: numbering goes on after the threads that were there (the main one aside).
+      const before = Math.max(0, ev.threads.length - 1);
+      this.#threadsByPid.set(ev.pid, { cgo: before, go: before });
+      return;
+    }
     if (ev.type !== 'syscall' || ev.ret === null) return;
     if (call?.call === 'clone' || call?.call === 'clone3') this.#onClone(ev, call, ctx);
     else if (ev.name === 'rseq' || ev.name === 'set_robust_list') this.#onStartThread(ev, ctx);
@@ -67,11 +77,16 @@ export class ThreadDetector implements Detector {
     return c;
   }
 
-  /** The MAP_STACK mapping holding addr, whole as it was mapped, or undefined. */
-  #stackAt(model: AddressSpace | undefined, addr: bigint): Stack | undefined {
+  /**
+   * The stack mapping holding addr, whole as it was mapped, or undefined:
+   * glibc's is MAP_STACK; musl's is a plain PROT_NONE mapping with a RW part
+   * above its guard.
+   */
+  #stackAt(model: AddressSpace | undefined, addr: bigint, musl: boolean): Stack | undefined {
     const r = model?.find(addr);
     const made = r?.made;
-    if (!model || !r || !made || !(made.flags & MAP_STACK) || !(made.flags & MAP_ANONYMOUS)) return undefined;
+    if (!model || !r || !made || !(made.flags & MAP_ANONYMOUS)) return undefined;
+    if (musl ? made.prot !== PROT_NONE : !(made.flags & MAP_STACK)) return undefined;
     const seq = r.origin.seq;
     const pieces = model.regionsIn(made.value, made.value + made.length).filter((p) => p.origin.seq === seq);
     // Still mapped as one piece of memory from the mmap's address on (a
@@ -88,7 +103,15 @@ export class ThreadDetector implements Detector {
     if (c.errno || c.ret <= 0n || c.flags === undefined) return;
     const child = Number(c.ret);
     const flags = c.flags;
-    const stack = c.stackLow === undefined ? undefined : this.#stackAt(ctx.model(ev.pid), c.stackLow);
+    const musl = c.call === 'clone' && (flags & MUSL_CLONE_DETACHED) !== 0n;
+    const stack = c.stackLow === undefined ? undefined : this.#stackAt(ctx.model(ev.pid), c.stackLow, musl);
+    if (musl && (flags & PTHREAD_CLONE_FLAGS) === PTHREAD_CLONE_FLAGS && stack && stack.guard > 0n && stack.mprotectSeq !== null) {
+      // musl's new thread makes no call of its own that glibc's start_thread
+      // makes; the mapping, its mprotect and the clone into it are the proof.
+      const a: AwaitingStart = { creator: ev.tid, stack, evidence: [stack.mmapSeq, stack.mprotectSeq, ev.seq], via: 'clone', reused: false, libc: 'musl' };
+      this.#report(a, child, ev.seq, ev, ctx);
+      return;
+    }
     if ((flags & PTHREAD_CLONE_FLAGS) === PTHREAD_CLONE_FLAGS && stack) {
       const evidence = [stack.mmapSeq];
       const users = this.#users.get(stack.mmapSeq) ?? 0;
@@ -96,7 +119,7 @@ export class ThreadDetector implements Detector {
       if (stack.mprotectSeq !== null && !reused) evidence.push(stack.mprotectSeq);
       evidence.push(ev.seq);
       this.#users.set(stack.mmapSeq, users + 1);
-      const a: AwaitingStart = { creator: ev.tid, stack, evidence, via: c.call, reused };
+      const a: AwaitingStart = { creator: ev.tid, stack, evidence, via: c.call, reused, libc: 'glibc' };
       const early = this.#startedEarly.get(child);
       if (early) {
         // The child already ran start_thread: the creator's return completes the proof.
@@ -118,7 +141,7 @@ export class ThreadDetector implements Detector {
         type: 'finding', kind: 'go-thread', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
         evidence: [ev.seq],
         summary: `Go runtime thread ${child} (go-thread #${n}) made by ${ev.tid} with clone, stack ${hex(c.stack)} in the Go heap: no VmSize of its own`,
-        details: { creatorTid: ev.tid, newTid: child, stack: c.stack, flags },
+        details: { creatorTid: ev.tid, newTid: child, number: n, stack: c.stack, flags },
       });
     }
   }
@@ -147,13 +170,13 @@ export class ThreadDetector implements Detector {
     const n = ++this.#counts(ev.pid).cgo;
     ctx.emit({
       type: 'finding', kind: 'cgo-thread', pid: ev.pid, tid: ev.tid, seq: ev.seq, time: ev.time,
-      evidence: [...a.evidence, startSeq],
+      evidence: a.libc === 'musl' ? a.evidence : [...a.evidence, startSeq],
       region: { start: s.base, end: s.end },
       summary:
-        `pthread ${newTid} (cgo-thread #${n}) made by ${a.creator} with ${a.via}: ` +
+        `${a.libc === 'musl' ? 'musl ' : ''}pthread ${newTid} (cgo-thread #${n}) made by ${a.creator} with ${a.via}: ` +
         `${fmtSize(size)} stack + ${fmtSize(guard)} guard at ${hex(s.base)}` +
         (a.reused ? ' (reused from glibc\'s stack cache)' : ` = ${fmtSize(s.end - s.base)} of VmSize`),
-      details: { creatorTid: a.creator, newTid, stackBase: s.base, stackSize: size, guard, via: a.via, reused: a.reused },
+      details: { creatorTid: a.creator, newTid, number: n, stackBase: s.base, stackSize: size, guard, via: a.via, reused: a.reused, libc: a.libc },
     });
     ctx.classify(ev.pid, s.base + guard, s.end, 'pthread-stack', ev);
     if (guard > 0n) ctx.classify(ev.pid, s.base, s.base + guard, 'guard-page', ev);

@@ -17,12 +17,28 @@ export interface BinaryFacts {
   /** Has an ELF interpreter (ld.so): dynamically linked. */
   dynamic: boolean;
   interpreter: string | null;
-  /** The C library the binary links against, if any. */
+  /** The C library the binary links against (dynamically, or musl statically), if any. */
   libc: 'glibc' | 'musl' | null;
+  /**
+   * Go only: runtime/cgo is linked, so every M is made by pthread_create
+   * (docs/go-glibc-musl.md, "Go's threads in a cgo binary"). CGO_ENABLED=1
+   * alone does not say it: a program that imports no cgo package links none.
+   */
+  cgoLinked: boolean;
   dns: { resolver: DnsResolver; why: string } | null;
   /** One line for people. */
   summary: string;
 }
+
+/**
+ * A static binary has no interpreter or DT_NEEDED to name its libc. musl's
+ * strerror table begins with this text for errno 0 (src/errno/__strerror.h),
+ * where glibc says "Success": present in every static musl binary that
+ * links strerror, as Go's runtime/cgo does. A heuristic, and said so.
+ */
+const MUSL_STATIC_MARK = Buffer.from('No error information');
+/** The source paths of runtime/cgo in the pclntab's file table: kept by strip and -trimpath alike. */
+const CGO_SOURCE_MARK = Buffer.from('runtime/cgo/');
 
 /** GODEBUG's netdns setting from an environment block (KEY=VALUE strings). */
 function netdnsSetting(env: readonly string[]): string | null {
@@ -46,18 +62,19 @@ export function binaryFacts(path: string, env: readonly string[] = []): BinaryFa
     if (err instanceof ElfError) {
       return {
         path, isGo: false, goVersion: null, cgoEnabled: null, tags: [], buildMode: null, dynamic: false,
-        interpreter: null, libc: null, dns: null, summary: `${path}: ${err.message}`,
+        interpreter: null, libc: null, cgoLinked: false, dns: null, summary: `${path}: ${err.message}`,
       };
     }
     throw err;
   }
   const libc = elf.needed.some((n) => n.startsWith('libc.so')) ? (elf.interpreter?.includes('musl') ? 'musl' : 'glibc')
-    : elf.interpreter?.includes('musl') ? 'musl' : null;
+    : elf.interpreter?.includes('musl') ? 'musl'
+    : elf.interpreter === null && bytes.includes(MUSL_STATIC_MARK) ? 'musl' : null;
   const go = readGoBuildInfo(elf);
   if (!go) {
     return {
       path, isGo: false, goVersion: null, cgoEnabled: null, tags: [], buildMode: null,
-      dynamic: elf.interpreter !== null, interpreter: elf.interpreter, libc, dns: null,
+      dynamic: elf.interpreter !== null, interpreter: elf.interpreter, libc, cgoLinked: false, dns: null,
       summary: `not a Go binary${libc ? ` (links ${libc})` : ''}`,
     };
   }
@@ -77,10 +94,11 @@ export function binaryFacts(path: string, env: readonly string[] = []): BinaryFa
       why: 'the pure-Go resolver by default; libc getaddrinfo (a cgo call) when nsswitch.conf/resolv.conf ask for what Go cannot do',
     };
   }
-  const linkage = libc ? `dynamically linked against ${libc}` : elf.interpreter ? 'dynamically linked' : 'statically linked, no libc';
+  const linkage = !libc ? (elf.interpreter ? 'dynamically linked' : 'statically linked, no libc')
+    : elf.interpreter ? `dynamically linked against ${libc}` : `statically linked against ${libc}`;
   return {
     path, isGo: true, goVersion: go.goVersion, cgoEnabled, tags, buildMode: s['-buildmode'] ?? null,
-    dynamic: elf.interpreter !== null, interpreter: elf.interpreter, libc, dns,
+    dynamic: elf.interpreter !== null, interpreter: elf.interpreter, libc, cgoLinked: bytes.includes(CGO_SOURCE_MARK), dns,
     summary: `${go.goVersion}, CGO_ENABLED=${s.CGO_ENABLED ?? '?'}${tags.length ? `, -tags ${tags.join(',')}` : ''}, ${linkage}`,
   };
 }

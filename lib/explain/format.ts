@@ -1,5 +1,5 @@
 // The explanation as people read it, and side by side for compare.
-import { fmtSize } from '../units';
+import { fmtSize, hex } from '../units';
 import type { ClassLine, Explanation } from './explain';
 
 const kb = (bytes: bigint): string => `${bytes / 1024n} kB`;
@@ -23,14 +23,24 @@ export function formatExplanation(e: Explanation): string {
     );
   }
   const pct = e.modelKb > 0 ? ((100 * e.explainedKb) / e.modelKb).toFixed(1) : '0';
+  const before = e.attached ? 'before attach' : 'at exec';
   lines.push(`explained ${e.explainedKb} of ${e.vmSizeKb ?? e.modelKb} kB (${pct}%); the rest is anonymous memory with no known maker`);
+  for (const u of e.unexplained) {
+    // What neither a proof, a name nor a shape covers: the Go runtime's small
+    // chunks (persistentalloc, gcBits, profiling buckets), ld.so's TLS and data.
+    const by = u.tid === null ? before : `by ${u.tid}`;
+    lines.push(`  anonymous ${hex(u.start)}-${hex(u.end)} ${u.perms} ${kb(u.end - u.start).padStart(9)}  made ${by}`);
+  }
   lines.push('');
   const byKind = new Map<string, number>();
   for (const t of e.threads) byKind.set(t.kind, (byKind.get(t.kind) ?? 0) + 1);
   lines.push(`threads: ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')}`);
   for (const t of e.threads) lines.push(`  ${String(t.tid).padStart(7)} ${t.kind.padEnd(11)} state ${t.state}`);
   if (e.byCreator.length) {
-    lines.push('made by thread: ' + e.byCreator.slice(0, 8).map((c) => `${c.tid} ${fmtSize(c.bytes)}`).join(', '));
+    lines.push('made by thread: ' + e.byCreator.slice(0, 8).map((c) => `${c.tid ?? before} ${fmtSize(c.bytes)}`).join(', '));
+  }
+  for (const f of e.files) {
+    lines.push(`large file: ${f.path} ${kb(f.bytes)} in ${f.mappings} mapping${f.mappings > 1 ? 's' : ''}${f.rss === null ? '' : `, ${kb(f.rss)} resident`}`);
   }
   if (e.usage) {
     const u = e.usage;

@@ -19,7 +19,7 @@ export interface Provenance {
 
 /**
  * Every class a region can have, in one place. The detectors (lib/detect)
- * prove the first five from syscalls, or read them from a region's shape
+ * prove the Go and glibc classes from syscalls, or read them from a region's shape
  * after an attach (lib/detect/shape.ts); the explanation (lib/explain/
  * classify.ts) names the rest from /proc/PID/maps names.
  */
@@ -28,7 +28,11 @@ export const REGION_CLASSES = [
   'guard-page', //           the PROT_NONE guard below it
   'glibc-arena-heap', //     a glibc malloc arena heap: 64 MiB, 64 MiB-aligned
   'go-heap-arena', //        a Go heap arena reservation and its commits
-  'go-runtime-metadata', //  the Go runtime's own structures (page summaries, indexes, heapArena)
+  'go-page-summary', //      the page allocator's summary levels 0..4 (runtime/mpagealloc_64bit.go)
+  'go-scavenge-index', //    the scavenger's index of chunks (runtime/mgcscavenge.go)
+  'go-arena-index', //       mheap_.arenas L2: one pointer per possible heap arena (runtime/malloc.go)
+  'go-arena-metadata', //    one heapArena struct per heap arena (runtime/mheap.go)
+  'go-page-chunks', //       pageAlloc.chunks L2: the per-chunk bitmaps (runtime/mpagealloc_64bit.go)
   'main-heap', //            the brk heap, [heap]
   'main-stack', //           the main thread's stack, [stack]
   'vdso-vvar', //            pages the kernel maps at exec

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls' | 'errnos'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -26,6 +26,8 @@ interface FixtureSpec {
   pkg?: string;
   /** Go only: build tags. */
   tags?: string[];
+  /** Go only, cgo: link statically with this C compiler (as Alpine images build: CC=musl-gcc, -linkmode external -extldflags -static). */
+  staticCC?: string;
 }
 
 /** The one table of fixtures. Go ones are packages `./<name>` of the module in test/fixtures. */
@@ -33,6 +35,7 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   ex7: { kind: 'go', sources: ['ex7/main.go'], cgo: true },
   ex7pure: { kind: 'go', sources: ['ex7pure/main.go'], cgo: false },
   ex7netgo: { kind: 'go', sources: ['ex7/main.go'], cgo: true, pkg: 'ex7', tags: ['netgo'] },
+  ex7musl: { kind: 'go', sources: ['ex7/main.go'], cgo: true, pkg: 'ex7', staticCC: 'musl-gcc' },
   spin: { kind: 'go', sources: ['spin/main.go'], cgo: false },
   arenas: { kind: 'go', sources: ['arenas/main.go'], cgo: true },
   exitwith: { kind: 'c', sources: ['exitwith.c'] },
@@ -111,19 +114,21 @@ const DEBIAN_GO119 = '/usr/lib/go-1.19/bin/go';
 /** The last Go 1.19 release, which a go of 1.21 or later fetches through the module proxy. */
 const GO119_TOOLCHAIN = 'go1.19.13';
 
-let go119: Promise<string> | undefined;
+const goCommands = new Map<string, Promise<string>>();
 
 /**
- * The go command of Go 1.19: Debian's where installed, else go1.19.13 as the
- * go on PATH fetches it (GOTOOLCHAIN; once per machine, into the module cache,
- * checked against the checksum database), so a fresh machine needs no apt.
+ * The go command of a release: for Go 1.19 Debian's where installed, else
+ * the toolchain as the go on PATH fetches it (GOTOOLCHAIN; once per machine,
+ * into the module cache, checked against the checksum database), so a fresh
+ * machine needs no apt.
  */
-function go119Command(): Promise<string> {
-  if (go119 !== undefined) return go119;
-  go119 = (async () => {
-    if (existsSync(DEBIAN_GO119)) return DEBIAN_GO119;
+function goCommand(toolchain: string): Promise<string> {
+  let cmdOf = goCommands.get(toolchain);
+  if (cmdOf !== undefined) return cmdOf;
+  cmdOf = (async () => {
+    if (toolchain === GO119_TOOLCHAIN && existsSync(DEBIAN_GO119)) return DEBIAN_GO119;
     const outDir = join(repoRoot(), 'test', '.fixtures-out');
-    const env: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: GO119_TOOLCHAIN, GOWORK: 'off', GOFLAGS: '-mod=mod' };
+    const env: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: toolchain, GOWORK: 'off', GOFLAGS: '-mod=mod' };
     // Without HOME the go command has no default module cache to fetch into.
     if (!env.HOME && !env.GOMODCACHE && !env.GOPATH) env.GOMODCACHE = join(outDir, '.gotoolchains');
     const cmd = process.env.LIVEPROBE_GO || 'go';
@@ -132,21 +137,25 @@ function go119Command(): Promise<string> {
     const goroot = output.split('\n')[0]!.trim();
     if (code !== 0 || !goroot.startsWith('/')) {
       throw new Error(
-        `fixtures: could not get Go 1.19: \`GOTOOLCHAIN=${GO119_TOOLCHAIN} ${cmd} env GOROOT\` failed (it needs go 1.21 or later and ` +
-          `proxy.golang.org, or apt-get install golang-1.19-go): ${output.trim().split('\n').join(' | ')}`,
+        `fixtures: could not get ${toolchain}: \`GOTOOLCHAIN=${toolchain} ${cmd} env GOROOT\` failed (it needs go 1.21 or later and ` +
+          `proxy.golang.org${toolchain === GO119_TOOLCHAIN ? ', or apt-get install golang-1.19-go' : ''}): ${output.trim().split('\n').join(' | ')}`,
       );
     }
     return join(goroot, 'bin', 'go');
   })();
-  go119.catch(() => {
-    go119 = undefined;
-  });
-  return go119;
+  goCommands.set(toolchain, cmdOf);
+  cmdOf.catch(() => goCommands.delete(toolchain));
+  return cmdOf;
 }
 
 /** A Go fixture built by Go 1.19 (the oldest Go the detectors are checked on), beside the usual build. */
 export async function fixtureGo119(name: FixtureName): Promise<string> {
-  return fixture(name, { go: await go119Command() });
+  return fixture(name, { go: await goCommand(GO119_TOOLCHAIN) });
+}
+
+/** A Go fixture built by another release, e.g. `go1.22.12`, fetched as fixtureGo119 does. */
+export async function fixtureGo(name: FixtureName, toolchain: string): Promise<string> {
+  return fixture(name, { go: await goCommand(toolchain) });
 }
 
 interface Recipe {
@@ -164,10 +173,15 @@ function recipe(spec: FixtureSpec, name: string, fixturesDir: string, outDir: st
   if (spec.kind === 'go') {
     return {
       cmd: go || process.env.LIVEPROBE_GO || 'go',
-      args: (out) => ['build', ...(spec.tags ? ['-tags', spec.tags.join(',')] : []), '-o', out, `./${spec.pkg ?? name}`],
+      args: (out) => [
+        'build', ...(spec.tags ? ['-tags', spec.tags.join(',')] : []),
+        ...(spec.staticCC ? ['-ldflags', '-linkmode external -extldflags -static'] : []),
+        '-o', out, `./${spec.pkg ?? name}`,
+      ],
       cwd: fixturesDir,
       env: {
         CGO_ENABLED: spec.cgo ? '1' : '0',
+        ...(spec.staticCC ? { CC: spec.staticCC } : {}),
         // Neutralise a user's GOFLAGS (-mod=vendor etc.); harmless here
         // because the module has no dependencies.
         GOFLAGS: '-mod=mod',
