@@ -95,11 +95,12 @@ describe('attach to a stranger', () => {
       assert.deepEqual(sorted(arenas.map((f) => f.tid)), sorted(newTids), "each made by the thread's first malloc");
 
       // The explanation, taken while held still: every byte, each thread once, old ones by shape.
+      // The stranger is a C program: its threads are plain pthreads, not a Go program's cgo threads.
       assert.equal(e.vmSizeKb, procVmSizeKb);
       assert.equal(e.modelKb, procVmSizeKb);
       assert.deepEqual(
         e.threads.map((t) => [t.tid, t.kind, t.basis]),
-        sorted([s.pid, ...oldTids, ...newTids]).map((t) => [t, t === s.pid ? 'main' : 'cgo-thread', t === s.pid || newTids.includes(t) ? 'proof' : 'shape']),
+        sorted([s.pid, ...oldTids, ...newTids]).map((t) => [t, t === s.pid ? 'main' : 'pthread', t === s.pid || newTids.includes(t) ? 'proof' : 'shape']),
       );
       const line = (c: string) => e.classes.find((l) => l.class === c);
       const all = OLD + NEW;

@@ -291,7 +291,7 @@ describe("what the newcomer tripped on", () => {
     const session = run(await fixture('ex7'), ['-sleep', '300ms'], { stdio: 'ignore', env: { ...process.env, MALLOC_ARENA_MAX: '2' } });
     for await (const _ of session) void _;
     const e = session.explain()!;
-    assert.ok(e.hints.includes('MALLOC_ARENA_MAX=2 is set: glibc makes at most that many arenas (main arena included).'), e.hints.join('\n'));
+    assert.ok(e.hints.includes('MALLOC_ARENA_MAX=2 is set: glibc makes at most 2 arenas (main arena included).'), e.hints.join('\n'));
     assert.match(e.hints[0]!, /^VmSize is not RSS: 1 glibc malloc arena heap reserves 64 MiB of address space, \d+ KiB resident; reserved memory costs no RAM\.$/);
     // The limit is reached with that one heap: the hint the data now supports.
     assert.ok(e.hints.includes("glibc's arena limit is reached (2 of at most 2, the main arena included): threads that malloc from now on share arenas, so VmSize no longer grows by 64 MiB per thread."), e.hints.join('\n'));

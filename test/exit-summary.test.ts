@@ -77,7 +77,7 @@ describe('the summary at exit', () => {
     assert.match(lines[2]!, /^binary: go1\.\d+(\.\d+)?, CGO_ENABLED=1, dynamically linked against glibc; DNS: /);
     const rows = lines.slice(lines.indexOf('') + 2, lines.findIndex((l) => l.startsWith('explained ')));
     const rss = new Map(rows.map((r) => [r.split(/\s+/)[0]!, / (\d+) kB {2}\w+$/.exec(r)?.[1]]));
-    for (const cls of ['go-runtime-metadata', 'glibc-arena-heap', 'go-heap-arena', 'pthread-stack', 'file-segment', 'main-stack']) {
+    for (const cls of ['go-page-summary', 'glibc-arena-heap', 'go-heap-arena', 'pthread-stack', 'file-segment', 'main-stack']) {
       assert.ok(Number(rss.get(cls)) > 0, `${cls} resident: ${rows.join('\n')}`);
     }
     assert.equal(rss.get('guard-page'), '0', 'a guard page is never resident');
