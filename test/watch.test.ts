@@ -157,7 +157,7 @@ describe('liveprobe watch', () => {
       assert.equal(last.arenas.length + 1, (await r.info()).arenas);
       assert.equal(last.arenas.length + 1, 3);
       assert.deepEqual(findings.filter((f) => f.kind === 'arena-limit').map((f) => f.details.limit), [3]);
-      assert.match(findings.find((f) => f.kind === 'arena-limit')!.summary, /GLIBC_TUNABLES glibc\.malloc\.arena_max=3/);
+      assert.match(findings.find((f) => f.kind === 'arena-limit')!.summary, /\(3, GLIBC_TUNABLES=glibc\.malloc\.arena_max=3\) is reached/);
     } finally {
       r.stop();
     }

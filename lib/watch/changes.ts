@@ -2,6 +2,7 @@
 // 'shape' (nothing was seen being made: it is read from /proc), and the glibc
 // arena ratchet: arena RSS that keeps climbing while the Go heap's does not
 // (docs/go-glibc-musl.md, "glibc's malloc arenas").
+import { arenaMaxSetting } from '../detect/arena-limit';
 import type { RegionClass } from '../model';
 import { fmtSize } from '../units';
 import type { ProcessSample } from './sample';
@@ -140,15 +141,8 @@ export class ProcessHistory {
   }
 }
 
-/** glibc's arena limit for a process, from its environment as the tunables and MALLOC_ARENA_MAX set it. */
+/** glibc's arena limit for a process, from its environment (lib/detect/arena-limit.ts), else 8 × CPUs. */
 export function arenaLimitOf(env: readonly string[], cpus: number): ArenaLimit {
-  // glibc takes the limit from GLIBC_TUNABLES' glibc.malloc.arena_max or
-  // from MALLOC_ARENA_MAX, the tunable's environment alias; the tunable is
-  // read first here.
-  const tunables = env.find((e) => e.startsWith('GLIBC_TUNABLES='))?.slice('GLIBC_TUNABLES='.length);
-  const t = tunables && /(?:^|:)glibc\.malloc\.arena_max=(\d+)/.exec(tunables);
-  if (t && Number(t[1]) > 0) return { limit: Number(t[1]), why: `GLIBC_TUNABLES glibc.malloc.arena_max=${t[1]}` };
-  const m = env.find((e) => e.startsWith('MALLOC_ARENA_MAX='))?.slice('MALLOC_ARENA_MAX='.length);
-  if (m && /^\d+$/.test(m) && Number(m) > 0) return { limit: Number(m), why: `MALLOC_ARENA_MAX=${m}` };
-  return { limit: 8 * cpus, why: `8 × ${cpus} CPUs` };
+  const set = arenaMaxSetting(env);
+  return set ? { limit: set.max, why: set.from } : { limit: 8 * cpus, why: `8 × ${cpus} CPUs` };
 }
