@@ -64,12 +64,7 @@ async function traceWhenReady(bin: string, args: string[], env: NodeJS.ProcessEn
       held = h.held;
       arenaHeaps = h.arenaHeaps;
     } else {
-      await q.stop();
-      try {
-        held = inspect();
-      } finally {
-        q.resume();
-      }
+      held = await q.held(inspect);
     }
     process.kill(pid, 'SIGUSR1');
     const events: SessionEvent[] = await consuming;

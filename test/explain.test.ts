@@ -49,12 +49,7 @@ async function explainWhenReady(bin: string, opts: { arenaCount: boolean }): Pro
       const { held, arenaHeaps } = await heldWithArenaCount(pid, lines, q, inspect);
       result = { ...held, arenaHeaps };
     } else {
-      await q.stop();
-      try {
-        result = inspect();
-      } finally {
-        q.resume();
-      }
+      result = await q.held(inspect);
     }
     process.kill(pid, 'SIGUSR1');
     await done;
@@ -153,12 +148,7 @@ describe('explain', () => {
         const q = new Quiescer(await session.ready);
         const done = consume(session, q);
         await lines.next(/^ready$/);
-        await q.stop();
-        try {
-          e = session.explain()!;
-        } finally {
-          q.resume();
-        }
+        e = await q.held(() => session.explain()!);
         session.stdin!.end();
         await done;
       });

@@ -73,12 +73,7 @@ async function attachLate(
       late = { ...held, arenaHeaps, events: [] };
     } else {
       await untilIdle(s.pid);
-      await q.stop();
-      try {
-        late = { ...inspect(), events: [] };
-      } finally {
-        q.resume();
-      }
+      late = { ...(await q.held(inspect)), events: [] };
     }
     await session.detach();
     late.events = await done;

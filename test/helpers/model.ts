@@ -88,6 +88,16 @@ export class Quiescer {
     this.#stopped.clear();
     process.kill(this.pid, 'SIGCONT');
   }
+
+  /** f's result, taken while every thread is held still; resumed whatever f does. */
+  async held<R>(f: () => R): Promise<R> {
+    await this.stop();
+    try {
+      return f();
+    } finally {
+      this.resume();
+    }
+  }
 }
 
 /** Consumes a session in the background, feeding a Quiescer and an optional callback. */
