@@ -2,6 +2,7 @@
 // another build (the node-gyp one, a sanitizer build).
 import path from 'node:path';
 import bindings from 'bindings';
+import { PACKAGE_ROOT } from './package-root';
 
 /** What both modes are told about tracing. */
 export interface NativeTracingOptions {
@@ -79,7 +80,7 @@ export function native(): NativeBinding {
   try {
     loaded = (override
       ? require(path.resolve(override))
-      : bindings({ bindings: 'liveprobe', module_root: path.resolve(__dirname, '..', '..') })) as NativeBinding;
+      : bindings({ bindings: 'liveprobe', module_root: PACKAGE_ROOT })) as NativeBinding;
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new Error(

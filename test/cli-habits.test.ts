@@ -326,3 +326,46 @@ describe("what the newcomer tripped on", () => {
     assert.equal(head, `${'class'.padEnd(22)} …/test/.fixtures-out/ex7 -sleep 5s …t/.fixtures-out/ex7pure -sleep 5s difference`);
   });
 });
+
+describe('start-up (issue 16 §5)', () => {
+  test("package.json's bin is one bundled file (tools/bundle-cli.mjs): it loads no module of lib/, and prints what dist/lib/cli/main.js prints", T, async () => {
+    const root = path.resolve(__dirname, '..', '..');
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { bin: { liveprobe: string } };
+    assert.equal(pkg.bin.liveprobe, 'dist/bin/liveprobe.js');
+    const bundle = path.join(root, pkg.bin.liveprobe);
+    // Built from this tree now, as `npm install` (prepare) builds it.
+    await new Promise<void>((resolve, reject) =>
+      spawn(process.execPath, [path.join(root, 'tools', 'bundle-cli.mjs')], { stdio: 'inherit' }).on('close', (c) =>
+        c === 0 ? resolve() : reject(new Error(`bundle-cli exited ${c}`)),
+      ),
+    );
+    // Every file Node loads as a module, written at exit.
+    const loaded = tmp('loaded.json');
+    const hook = tmp('hook.js');
+    fs.writeFileSync(hook, `const M = require('node:module'); const files = new Set(); const load = M._load;
+M._load = function (req, parent, isMain) { const r = load.apply(this, arguments); try { files.add(M._resolveFilename(req, parent, isMain)); } catch {} return r; };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify([...files])));`);
+    const both = async (cli: string, pre: string[]) => {
+      // One thread, no children: with --no-aslr the same lines each run but for the pid.
+      const args = ['run', '--no-aslr', '--no-summary', '-e', 'trace=%memory,exit_group', '--', '/bin/true'];
+      const child = spawn(process.execPath, [...pre, cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { code, text: err.replace(/(\[pid +|process |\/proc\/)\d+/g, '$1PID') };
+    };
+    try {
+      const ours = await both(bundle, ['-r', hook]);
+      const files = JSON.parse(fs.readFileSync(loaded, 'utf8')) as string[];
+      const own = files.filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`));
+      assert.deepEqual(own.map((f) => path.relative(root, f)).sort(), ['build/Release/liveprobe.node', 'dist/bin/liveprobe.js']);
+      const theirs = await both(cliPath(), []);
+      assert.equal(ours.code, 0);
+      assert.equal(theirs.code, 0);
+      assert.match(ours.text, /\n\[pid +PID\] brk\(NULL\) = 0x5555\w+\n[^]*\n\[pid +PID\] exit_group\(0\) = \?\n/);
+      assert.equal(ours.text, theirs.text);
+    } finally {
+      for (const f of [loaded, hook]) fs.rmSync(f, { force: true });
+    }
+  });
+});

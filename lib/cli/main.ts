@@ -2,7 +2,9 @@
 // liveprobe's command line: run or attach, print events, exit as the target did.
 import fs from 'node:fs';
 import { constants } from 'node:os';
+import path from 'node:path';
 import { LiveprobeError } from '../errors';
+import { PACKAGE_ROOT } from '../package-root';
 import type { TraceEvent } from '../events';
 import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
@@ -17,7 +19,7 @@ import { toJson, toJsonLine } from './format-json';
 import { LineWriter } from './line-writer';
 
 function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(require.resolve('../../../package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
