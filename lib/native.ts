@@ -1,7 +1,10 @@
-// The only file that loads the addon. LIVEPROBE_BINDING points tests at
-// another build (the node-gyp one, a sanitizer build).
+// The only file that loads the addon, from the package root's build/ (no
+// `bindings` package: its search of a dozen paths from its caller's stack
+// was a module to load at every start, and wrong from a bundle).
+// LIVEPROBE_BINDING points tests at another build (the node-gyp one, a
+// sanitizer build).
+import fs from 'node:fs';
 import path from 'node:path';
-import bindings from 'bindings';
 import { PACKAGE_ROOT } from './package-root';
 
 /** What both modes are told about tracing. */
@@ -72,15 +75,29 @@ export interface NativeBinding {
   syscallNumbers(): Record<string, Record<string, number>>;
 }
 
+/**
+ * Where the two builds put the addon, in the order tried: cmake-js (`npm
+ * install`) and node-gyp both write build/Release/liveprobe.node
+ * (CMakeLists.txt, binding.gyp); a debug build of either, build/Debug.
+ */
+const ADDON_PATHS = [['build', 'Release'], ['build', 'Debug']].map((dir) => path.join(PACKAGE_ROOT, ...dir, 'liveprobe.node'));
+
+/** The addon file that native() loads: LIVEPROBE_BINDING's, else the first build that exists; undefined if none does. */
+export function addonPath(): string | undefined {
+  const override = process.env.LIVEPROBE_BINDING;
+  if (override) return path.resolve(override);
+  return ADDON_PATHS.find((file) => fs.existsSync(file));
+}
+
 let loaded: NativeBinding | undefined;
 
 export function native(): NativeBinding {
   if (loaded) return loaded;
   const override = process.env.LIVEPROBE_BINDING;
+  const file = addonPath();
   try {
-    loaded = (override
-      ? require(path.resolve(override))
-      : bindings({ bindings: 'liveprobe', module_root: PACKAGE_ROOT })) as NativeBinding;
+    if (file === undefined) throw new Error(`no build found; tried ${ADDON_PATHS.join(', ')}`);
+    loaded = require(file) as NativeBinding;
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new Error(

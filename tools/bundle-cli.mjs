@@ -1,37 +1,38 @@
 #!/usr/bin/env node
-// Builds dist/bin/liveprobe.js, the file package.json's `bin` runs: the CLI
-// and everything of lib/ it imports in one CommonJS file (esbuild). Start-up
-// is most of a short run's cost (issue 16 §5), and loading ~70 separate
-// modules costs Node a file-system walk per require (resolution, stat,
-// package.json scope lookups) before any of them is compiled; one file has
-// none of that. `npm run prepare` (so `npm install`) runs it after tsc;
-// dist/lib/cli/main.js stays the same program, unbundled.
+// Builds liveprobe's bin (issue 16 §5: start-up; docs/architecture.md,
+// "Start-up"), in dist/bin/:
+// - cli.js: the CLI and everything of lib/ it imports in one CommonJS file
+//   (esbuild). Loading ~70 separate modules costs Node a file-system walk
+//   per require (resolution, stat, package.json scope lookups) before any of
+//   them is compiled; one file has none of that.
+// - liveprobe.js, the file package.json's `bin` names: tools/cli-launcher.cjs
+//   with the bundle's name and its V8 code cache's, which carries a hash of
+//   the bundle's content (the launcher says why). Old caches are removed.
+// `npm run prepare` (so `npm install`) runs this after tsc; dist/lib/cli/
+// main.js stays the same program, unbundled.
 //
 // What stays outside the bundle, required at run time from node_modules as
-// usual: every dependency (`packages: 'external'`): `bindings` finds the
-// addon from its module_root, which lib/package-root.ts gives, echarts'
-// script is read as a file by the report, and prom-client and log-update
-// load only with the commands that use them.
+// usual: every dependency (`packages: 'external'`): echarts' script is read
+// as a file by the report, and prom-client and log-update load only with the
+// commands that use them. The addon is found from lib/package-root.ts's
+// root: the bundle sits two directories under the package root, as
+// dist/lib/*.js do, so its `__dirname/../..` holds in both.
 //
-// The bundle sits two directories under the package root, as dist/lib/*.js
-// do, so lib/package-root.ts's `__dirname/../..` holds in both.
-//
-//   node tools/bundle-cli.mjs [outfile]
+//   node tools/bundle-cli.mjs
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const outfile = path.resolve(process.argv[2] ?? path.join(root, 'dist', 'bin', 'liveprobe.js'));
-if (path.resolve(path.dirname(outfile), '..', '..') !== root) {
-  console.error(`bundle-cli: ${outfile} must be two directories under ${root} (lib/package-root.ts)`);
-  process.exit(2);
-}
+const dir = path.join(root, 'dist', 'bin');
 
-await build({
+const out = await build({
   absWorkingDir: root,
   entryPoints: ['lib/cli/main.ts'],
-  outfile,
+  write: false,
+  outfile: path.join(dir, 'cli.js'),
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -43,3 +44,16 @@ await build({
   minifySyntax: true,
   logLevel: 'warning',
 });
+// The launcher compiles the bundle as a function body (Module.wrap), where
+// main.ts's #! line would be a syntax error.
+const bundle = out.outputFiles[0].text.replace(/^#!.*\n/, '');
+const cache = `cli.${createHash('sha256').update(bundle).digest('hex').slice(0, 16)}.v8cache`;
+fs.mkdirSync(dir, { recursive: true });
+for (const f of fs.readdirSync(dir)) if (f.endsWith('.v8cache')) fs.rmSync(path.join(dir, f));
+fs.writeFileSync(path.join(dir, 'cli.js'), bundle);
+const launcher = fs
+  .readFileSync(path.join(root, 'tools', 'cli-launcher.cjs'), 'utf8')
+  .replace('path.join(__dirname, BUNDLE)', `path.join(__dirname, ${JSON.stringify('cli.js')})`)
+  .replace('path.join(__dirname, CACHE)', `path.join(__dirname, ${JSON.stringify(cache)})`);
+fs.writeFileSync(path.join(dir, 'liveprobe.js'), launcher, { mode: 0o755 });
+fs.chmodSync(path.join(dir, 'liveprobe.js'), 0o755);

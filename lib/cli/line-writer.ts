@@ -8,9 +8,27 @@
 // terminal: Ctrl-S, a stuck ssh session) never blocks the event loop
 // (Ctrl-C must still detach).
 import fs from 'node:fs';
-import tty from 'node:tty';
 import type { Writable } from 'node:stream';
 import { LiveprobeError } from '../errors';
+
+/**
+ * Whether fd is a terminal, asking node:tty only of a character device that
+ * may be one. node:tty brings node:net and the stream modules with it, as
+ * does process.stderr (8 and 6 ms of start-up, issue 16 §5), and a pipe, a
+ * file or a device of major 1 — the memory devices, /dev/null, /dev/zero,
+ * /dev/full (the kernel's Documentation/admin-guide/devices.txt) — is never
+ * a terminal.
+ */
+export function isTerminal(fd: number, known?: fs.Stats): boolean {
+  let st = known;
+  try {
+    st ??= fs.fstatSync(fd);
+  } catch {
+    return false; // closed
+  }
+  if (!st.isCharacterDevice() || Math.floor(st.rdev / 256) % 4096 === 1) return false;
+  return (require('node:tty') as typeof import('node:tty')).isatty(fd);
+}
 
 export class LineWriter {
   /** stderr; or undefined when writing to #fd. */
@@ -39,7 +57,7 @@ export class LineWriter {
       throw new LiveprobeError('ENOENT', `cannot write ${file}: ${(err as Error).message.split(',')[0]}; pick a writable path`);
     }
     const st = fs.fstatSync(fd);
-    if (st.isFile() || (st.isCharacterDevice() && !tty.isatty(fd))) this.#fd = fd;
+    if (st.isFile() || (st.isCharacterDevice() && !isTerminal(fd, st))) this.#fd = fd;
     else {
       this.#stream = fs.createWriteStream('', { fd });
       this.#stream.on('error', (err) => this.#fail(err));

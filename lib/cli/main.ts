@@ -16,7 +16,7 @@ import { UsageSampler, prepareUsageSampling } from '../explain/usage';
 import { SyscallCounts, formatClassBytes } from './counts';
 import { LineTimes } from './timestamps';
 import { toJson, toJsonLine } from './format-json';
-import { LineWriter } from './line-writer';
+import { LineWriter, isTerminal } from './line-writer';
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -38,7 +38,7 @@ async function trace(opts: CliOptions): Promise<number> {
   prepareUsageSampling();
   // On by default at a terminal, -o or not; with -o FILE the default summary
   // goes to the terminal, where the person who ran liveprobe is looking.
-  const summary = opts.summary ?? Boolean(process.stderr.isTTY);
+  const summary = opts.summary ?? isTerminal(2);
   const summaryToTerminal = opts.summary === undefined && opts.output !== undefined && summary;
   const common = {
     followForks: opts.followForks, trace, preemption: opts.preemption,

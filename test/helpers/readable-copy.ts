@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import bindings from 'bindings';
+import { addonPath } from '../../lib/native';
 import { repoRoot } from './fixtures';
 
 export interface ReadableCopy {
@@ -25,7 +25,7 @@ export interface ReadableCopy {
 
 /**
  * Copies dist/lib, package.json (the CLI's --version reads it), the addon
- * file that `bindings` loads in the checkout, and the packages dist/lib
+ * file that lib/native.ts loads in the checkout, and the packages dist/lib
  * requires with their dependencies, to a new directory in os.tmpdir() that
  * every user can read and search.
  */
@@ -36,10 +36,9 @@ export function readableCopy(): ReadableCopy {
     const copy = (rel: string): void => fs.cpSync(path.join(src, rel), path.join(root, rel), { recursive: true });
     copy(path.join('dist', 'lib'));
     copy('package.json');
-    // lib/native.ts loads the addon through bindings with the package root as
-    // module_root; `path` (untyped in @types/bindings) makes it say which file.
-    const opts: bindings.Options & { path: true } = { bindings: 'liveprobe', module_root: src, path: true };
-    const addon = bindings(opts) as string;
+    // The file lib/native.ts loads.
+    const addon = addonPath();
+    if (addon === undefined) throw new Error('no addon build to copy; run npm install');
     copy(path.relative(src, addon));
     for (const pkg of runtimePackages(src)) copy(path.join('node_modules', pkg));
     openToAll(root);
