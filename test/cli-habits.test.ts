@@ -2,6 +2,7 @@
 // (§2): each behaviour against the real addon and real fixtures.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -328,24 +329,28 @@ describe("what the newcomer tripped on", () => {
 });
 
 describe('start-up (issue 16 §5)', () => {
-  test("package.json's bin is one bundled file (tools/bundle-cli.mjs): it loads no module of lib/, and prints what dist/lib/cli/main.js prints", T, async () => {
+  test("package.json's bin runs the one bundled file with a V8 code cache: no module of lib/ loaded, the cache written once and then accepted, the same lines as dist/lib/cli/main.js", T, async () => {
     const root = path.resolve(__dirname, '..', '..');
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { bin: { liveprobe: string } };
     assert.equal(pkg.bin.liveprobe, 'dist/bin/liveprobe.js');
-    const bundle = path.join(root, pkg.bin.liveprobe);
-    // Built from this tree now, as `npm install` (prepare) builds it.
+    const launcher = path.join(root, pkg.bin.liveprobe);
+    const dir = path.dirname(launcher);
+    // Built from this tree now, as `npm install` (prepare) builds it; that removes old caches.
     await new Promise<void>((resolve, reject) =>
       spawn(process.execPath, [path.join(root, 'tools', 'bundle-cli.mjs')], { stdio: 'inherit' }).on('close', (c) =>
         c === 0 ? resolve() : reject(new Error(`bundle-cli exited ${c}`)),
       ),
     );
+    const caches = () => fs.readdirSync(dir).filter((f) => f.endsWith('.v8cache'));
+    assert.deepEqual(caches(), []);
+    const hash = createHash('sha256').update(fs.readFileSync(path.join(dir, 'cli.js'))).digest('hex').slice(0, 16);
     // Every file Node loads as a module, written at exit.
     const loaded = tmp('loaded.json');
     const hook = tmp('hook.js');
     fs.writeFileSync(hook, `const M = require('node:module'); const files = new Set(); const load = M._load;
 M._load = function (req, parent, isMain) { const r = load.apply(this, arguments); try { files.add(M._resolveFilename(req, parent, isMain)); } catch {} return r; };
 process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify([...files])));`);
-    const both = async (cli: string, pre: string[]) => {
+    const trace = async (cli: string, pre: string[] = []) => {
       // One thread, no children: with --no-aslr the same lines each run but for the pid.
       const args = ['run', '--no-aslr', '--no-summary', '-e', 'trace=%memory,exit_group', '--', '/bin/true'];
       const child = spawn(process.execPath, [...pre, cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -355,15 +360,21 @@ process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loade
       return { code, text: err.replace(/(\[pid +|process |\/proc\/)\d+/g, '$1PID') };
     };
     try {
-      const ours = await both(bundle, ['-r', hook]);
+      const first = await trace(launcher, ['-r', hook]);
       const files = JSON.parse(fs.readFileSync(loaded, 'utf8')) as string[];
       const own = files.filter((f) => f.startsWith(root + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`));
       assert.deepEqual(own.map((f) => path.relative(root, f)).sort(), ['build/Release/liveprobe.node', 'dist/bin/liveprobe.js']);
-      const theirs = await both(cliPath(), []);
-      assert.equal(ours.code, 0);
-      assert.equal(theirs.code, 0);
-      assert.match(ours.text, /\n\[pid +PID\] brk\(NULL\) = 0x5555\w+\n[^]*\n\[pid +PID\] exit_group\(0\) = \?\n/);
-      assert.equal(ours.text, theirs.text);
+      // The first run wrote the cache, named for this bundle; the second
+      // used it (a rejected cache would be written again).
+      assert.deepEqual(caches(), [`cli.${hash}.v8cache`]);
+      const written = fs.statSync(path.join(dir, caches()[0]!)).mtimeMs;
+      const second = await trace(launcher);
+      assert.equal(fs.statSync(path.join(dir, caches()[0]!)).mtimeMs, written);
+      const unbundled = await trace(cliPath());
+      for (const r of [first, second, unbundled]) assert.equal(r.code, 0);
+      assert.match(first.text, /\n\[pid +PID\] brk\(NULL\) = 0x5555\w+\n[^]*\n\[pid +PID\] exit_group\(0\) = \?\n/);
+      assert.equal(second.text, first.text);
+      assert.equal(unbundled.text, first.text);
     } finally {
       for (const f of [loaded, hook]) fs.rmSync(f, { force: true });
     }
