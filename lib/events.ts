@@ -1,7 +1,8 @@
 // The events a session yields: plain typed objects, made in TypeScript from
 // the packed records (no object is built in C++).
 import { constants } from 'node:os';
-import { type ArgValue, type Decoded, type SyscallArgs, decodeSyscall, renderSyscall } from './syscalls/decode';
+import { type ArgValue, type Decoded, type SyscallArgs, decodeSyscall, isErrorReturn, renderSyscall } from './syscalls/decode';
+import { hex as addressText } from './units';
 import { type Arch, syscallName } from './syscalls/table';
 import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT, archOfAudit } from './wire';
 
@@ -14,8 +15,12 @@ interface EventBase {
   tid: number;
 }
 
-/** A field's value as JSON text. */
-type Encode<T> = (v: T) => string;
+/**
+ * A field's value as JSON text; `ev` is the whole event, for a field whose
+ * form depends on the call (an address arg or return value, which the
+ * decoder names, is written "0x…").
+ */
+type Encode<T> = (v: T, ev: SyscallRecord) => string;
 
 /**
  * always: every producer sets it; optional: only calls that have it, absent
@@ -34,7 +39,8 @@ const optional = <T>(json: Encode<T>): FieldSpec<T, 'optional'> => ({ presence: 
 const decoded = <T>(json: Encode<T>): FieldSpec<T, 'decoded'> => ({ presence: 'decoded', json });
 
 // The JSON encodings: what JSON.stringify writes, except that JSON has no
-// 64-bit integers (a bigint is its decimal string) and no bytes (hex).
+// 64-bit integers (a bigint is its decimal string, an address "0x…" as
+// /proc/PID/maps shows it) and no bytes (hex).
 // Written out where calling JSON.stringify would cost more than the value.
 const num: Encode<number> = (v) => (Number.isFinite(v) ? `${v}` : 'null');
 const bool: Encode<boolean> = (v) => (v ? 'true' : 'false');
@@ -42,19 +48,24 @@ const str: Encode<string> = (v) => JSON.stringify(v);
 /** A string from a fixed set of names, none of which needs escaping. */
 const word: Encode<string> = (v) => `"${v}"`;
 const strs: Encode<string[]> = (v) => JSON.stringify(v);
-const big: Encode<bigint> = (v) => `"${v}"`;
 const bigs: Encode<bigint[]> = (v) => (v.length ? `["${v.join('","')}"]` : '[]');
 const hex: Encode<Uint8Array> = (v) => `"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"`;
 const orNull =
   <T>(e: Encode<T>): Encode<T | null> =>
-  (v) => (v === null ? 'null' : e(v));
-const argJson = (v: ArgValue): string => (typeof v === 'bigint' ? `"${v}"` : JSON.stringify(v));
-const args: Encode<SyscallArgs> = (a) => {
+  (v, ev) => (v === null ? 'null' : e(v, ev));
+const argJson = (v: ArgValue, address: boolean): string =>
+  typeof v === 'bigint' ? (address ? `"${addressText(v)}"` : `"${v}"`) : JSON.stringify(v);
+const args: Encode<SyscallArgs> = (a, ev) => {
+  const addresses = ev.decoded.addresses ?? NO_ADDRESSES;
   // Argument names are C identifiers: nothing to escape.
   let s = '';
-  for (const [k, v] of Object.entries(a)) s += `${s ? ',' : '{'}"${k}":${argJson(v)}`;
+  for (const [k, v] of Object.entries(a)) s += `${s ? ',' : '{'}"${k}":${argJson(v, addresses.includes(k))}`;
   return s ? `${s}}` : '{}';
 };
+const NO_ADDRESSES: readonly string[] = [];
+/** An address the call returned is "0x…"; an error (-errno) and any other value, decimal. */
+const retJson = (v: bigint, ev: SyscallRecord): string => (returnsAddress(v, ev.decoded) ? `"${addressText(v)}"` : `"${v}"`);
+const returnsAddress = (v: bigint, d: Decoded): boolean => d.returnsAddress === true && !isErrorReturn(v);
 
 /**
  * The fields of a syscall event, each declared here once, in JSON key order.
@@ -84,7 +95,7 @@ export const SYSCALL_FIELDS = {
   /** The call as strace prints it, without the pid prefix: `mmap(NULL, 8392704, …) = 0x7f…`. Rendered on first access. */
   text: decoded<string>(str),
   /** Raw return value (negative errno on failure); null when it never returned. */
-  ret: always<bigint | null>(orNull(big)),
+  ret: always<bigint | null>(orNull(retJson)),
   /** The task vanished (or was killed) inside the call. */
   unfinished: always<boolean>(bool),
   /** Entry time (ms since session start); null for an exit seen without its entry. */
@@ -204,6 +215,12 @@ export class SyscallRecord implements SyscallEvent {
       const v = this[k];
       if (v !== undefined || f.presence !== 'optional') out[k] = v;
     }
+    // Addresses as the JSON line writes them (SYSCALL_FIELDS' args and ret).
+    const d = this.decoded;
+    if (d.addresses?.length) {
+      out.args = Object.fromEntries(Object.entries(d.args).map(([k, v]) => [k, typeof v === 'bigint' && d.addresses!.includes(k) ? addressText(v) : v]));
+    }
+    if (this.ret !== null && returnsAddress(this.ret, d)) out.ret = addressText(this.ret);
     return out;
   }
 

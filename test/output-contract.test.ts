@@ -1,6 +1,7 @@
 // The output contract users build on: `--json` writes one object per line
 // whose every type has exactly the fields docs/events.schema.json lists, with
-// 64-bit integers as decimal strings and bytes as hex; and `-o FILE` gets
+// 64-bit integers as decimal strings, addresses as "0x…" strings and bytes
+// as hex; and `-o FILE` gets
 // byte for byte what stderr would have.
 //
 // The schema is checked against real output of real programs (a cgo program,
@@ -150,18 +151,55 @@ describe('the --json contract', () => {
     assert.deepEqual(firstLines(contractProblems(schema, noCloneArgs)), ['the schema declares syscall.cloneArgs, and no syscall in the output had it']);
   });
 
-  test('64-bit values are decimal strings: the mmap behind a cgo-thread finding, as raw, args and ret, equals its region', T, () => {
+  test('sizes are decimal strings, addresses "0x…" as maps shows them: the mmap behind a cgo-thread finding, as raw, args and ret, equals its region', T, () => {
     const lines = corpus.get('ex7')!.map((l) => JSON.parse(l) as Line);
     const f = lines.find((o) => o.type === 'finding' && o.kind === 'cgo-thread')!;
     const mmap = lines.find((o) => o.type === 'syscall' && o.seq === (f.evidence as number[])[0])!;
     const region = f.region as { start: string; end: string };
     assert.equal(mmap.name, 'mmap');
     assert.equal((mmap.raw as string[])[1], '8392704');
-    assert.deepEqual([(mmap.args as Line).length, (mmap.args as Line).prot], ['8392704', ['PROT_NONE']]);
+    const args = mmap.args as Line;
+    assert.deepEqual([args.addr, args.length, args.prot, args.offset], ['0x0', '8392704', ['PROT_NONE'], '0']);
+    assert.match(region.start, /^0x7f[0-9a-f]{7}000$/);
     assert.equal(mmap.ret, region.start);
+    // The same text as the strace line's return and as /proc/PID/maps's start (without its 0x).
+    assert.ok((mmap.text as string).endsWith(` = ${region.start}`), mmap.text as string);
     assert.equal(BigInt(region.end) - BigInt(region.start), 8392704n);
     assert.equal((f.details as Line).stackSize, '8388608');
     assert.equal((f.details as Line).stackBase, region.start);
+    const maps = lines.find((o) => o.type === 'maps')!;
+    assert.ok((maps.regions as Line[]).some((r) => r.start === region.start), 'the --maps region starts where the finding says');
+  });
+
+  test('the decoders say which arguments and returns are addresses: pointers hex, sizes, fds and tids decimal, errors -errno', T, () => {
+    const all = [...corpus.values()].flat().map((l) => JSON.parse(l) as Line);
+    const calls = (name: string) => all.filter((o) => o.type === 'syscall' && o.name === name && o.ret !== null);
+    const hexRe = /^0x[0-9a-f]+$/;
+    // clone3 returns a tid; its struct's stack and tls are addresses, its stack_size a size.
+    const clone3 = calls('clone3').find((o) => (o.args as Line).stack !== undefined)!;
+    assert.match(clone3.ret as string, /^[1-9][0-9]*$/);
+    assert.match((clone3.args as Line).uargs as string, hexRe);
+    assert.match((clone3.args as Line).stack as string, hexRe);
+    assert.match((clone3.args as Line).tls as string, hexRe);
+    assert.match((clone3.args as Line).stack_size as string, /^[1-9][0-9]*$/);
+    // munmap returns 0, decimal; its address is hex and equals the text's.
+    const munmap = calls('munmap')[0]!;
+    assert.equal(munmap.ret, '0');
+    assert.ok((munmap.text as string).startsWith(`munmap(${(munmap.args as Line).addr as string}, ${(munmap.args as Line).length as string})`), munmap.text as string);
+    // brk returns the break, an address; rseq and set_robust_list take one.
+    for (const o of calls('brk')) assert.match(o.ret as string, hexRe);
+    for (const o of calls('rseq')) assert.match((o.args as Line).rseq as string, hexRe);
+    for (const o of calls('set_robust_list')) assert.deepEqual([hexRe.test((o.args as Line).head as string), (o.args as Line).len], [true, '24']);
+    // A failed mmap (the hostile fixture's) returns -errno, not an address.
+    const failed = calls('mmap').filter((o) => (o.ret as string).startsWith('-'));
+    assert.ok(failed.length > 0);
+    for (const o of failed) assert.match(o.ret as string, /^-[1-9][0-9]*$/);
+    // An attach's snapshot: each thread's stack pointer and pc.
+    const snap = corpus.get('attach')!.map((l) => JSON.parse(l) as Line).find((o) => o.type === 'snapshot' && o.threads)!;
+    for (const t of snap.threads as Line[]) assert.deepEqual([hexRe.test(t.sp as string), hexRe.test(t.ip as string)], [true, true]);
+    // The explanation's unexplained pieces.
+    const e = corpus.get('ex7')!.map((l) => JSON.parse(l) as Line).filter((o) => o.type === 'explanation').at(-1)!;
+    for (const u of e.unexplained as Line[]) assert.deepEqual([hexRe.test(u.start as string), hexRe.test(u.end as string)], [true, true]);
   });
 });
 

@@ -145,7 +145,7 @@ function checkMemoryReads(pairs: [Call, SyscallEvent][]): void {
   }
 }
 
-/** An NDJSON line as the event it was written from (docs/events.schema.json: 64-bit values as decimal strings, bytes as hex). */
+/** An NDJSON line as the event it was written from (docs/events.schema.json: 64-bit values as decimal strings, an address returned as "0x…", bytes as hex). */
 function fromJson(line: string): TraceEvent {
   const o = JSON.parse(line) as Record<string, unknown>;
   if (o.type !== 'syscall') return o as unknown as TraceEvent;

@@ -1,9 +1,20 @@
 // NDJSON: one object per event, bigint as decimal strings (JSON has no 64-bit
-// integers), bytes as hex.
+// integers) and addresses as "0x…" strings (as /proc/PID/maps and --maps show
+// them), bytes as hex.
 import { SYSCALL_FIELD_LIST, SyscallRecord, type TraceEvent } from '../events';
+import { hex } from '../units';
 
-function replacer(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
+/**
+ * The fields of the other objects that hold an address in the tracee, by
+ * name: a finding's region and its details' base, stack and stackBase
+ * (lib/detect/arenas.ts, threads.ts), a snapshot's threads' sp and ip, the
+ * explanation's unexplained pieces (lib/explain/explain.ts). A syscall's
+ * args and return value say it themselves (lib/events.ts, from the decoders).
+ */
+const ADDRESS_FIELDS = new Set(['start', 'end', 'base', 'stack', 'stackBase', 'sp', 'ip']);
+
+function replacer(key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return ADDRESS_FIELDS.has(key) ? hex(value) : value.toString();
   if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
   return value;
 }
@@ -24,8 +35,8 @@ function compileSyscallJson(): (ev: SyscallRecord) => string {
     const prefix = JSON.stringify(`${i ? ',' : '{'}"${key}":`);
     body +=
       spec.presence === 'optional'
-        ? `v = ev.${key}; if (v !== undefined) s += ${prefix} + encode[${i}](v);\n`
-        : `s += ${prefix} + encode[${i}](ev.${key});\n`;
+        ? `v = ev.${key}; if (v !== undefined) s += ${prefix} + encode[${i}](v, ev);\n`
+        : `s += ${prefix} + encode[${i}](ev.${key}, ev);\n`;
   });
   const make = new Function('encode', `return function syscallJson(ev) {\nlet s = '', v;\n${body}return s + '}';\n};`);
   return make(SYSCALL_FIELD_LIST.map(([, spec]) => spec.json)) as (ev: SyscallRecord) => string;

@@ -11,11 +11,24 @@ import {
 } from './flags';
 import type { Decoded, DecodeInput } from './types';
 
-const decoded = (args: Decoded['args'], entry: string, returns: Decoded['returns'] = 'decimal'): Decoded => ({
+/** The address args most memory calls have. */
+const ADDR = ['addr'] as const;
+const SHMADDR = ['shmaddr'] as const;
+
+/**
+ * One call's result. `returns: 'address'`: the call returns a pointer into
+ * the tracee, printed in hex (mmap, mremap, brk, shmat); `addresses`: the
+ * args that are addresses (types.ts).
+ */
+const decoded = (
+  args: Decoded['args'], entry: string, returns: 'decimal' | 'address' = 'decimal', addresses: readonly string[] = ADDR,
+): Decoded => ({
   args,
   entry,
   exit: '',
-  returns,
+  returns: returns === 'address' ? 'hex' : 'decimal',
+  addresses,
+  returnsAddress: returns === 'address',
 });
 
 /**
@@ -62,7 +75,7 @@ export function decodeMmap(ev: DecodeInput): Decoded {
   return decoded(
     { addr: a, length: len, prot: flagNames(PROT, prot), flags: f.names, fd: fdNum, offset: off },
     `${addr(a)}, ${len}, ${formatFlags(PROT, prot)}, ${mmapFlagsText(flags)}, ${formatFd(fdNum, ev.path)}, ${hexVal(off)}`,
-    'hex',
+    'address',
   );
 }
 
@@ -96,13 +109,14 @@ export function decodeMremap(ev: DecodeInput): Decoded {
   return decoded(
     { old_address: a, old_size: oldSize, new_size: newSize, flags: flagNames(MREMAP, flags), new_address: moves ? newAddr : null },
     text,
-    'hex',
+    'address',
+    ['old_address', 'new_address'],
   );
 }
 
 export function decodeBrk(ev: DecodeInput): Decoded {
   const a = ev.raw[0]!;
-  return decoded({ addr: a }, addr(a), 'hex');
+  return decoded({ addr: a }, addr(a), 'address');
 }
 
 export function decodeMadvise(ev: DecodeInput): Decoded {
@@ -133,34 +147,34 @@ export function decodeShmat(ev: DecodeInput): Decoded {
   const [id, a, flags] = ev.raw as [bigint, bigint, bigint];
   const shmid = int32(id);
   const f = uint32(flags);
-  return decoded({ shmid, shmaddr: a, shmflg: flagNames(SHMAT, f) }, `${shmid}, ${addr(a)}, ${formatFlags(SHMAT, f)}`, 'hex');
+  return decoded({ shmid, shmaddr: a, shmflg: flagNames(SHMAT, f) }, `${shmid}, ${addr(a)}, ${formatFlags(SHMAT, f)}`, 'address', SHMADDR);
 }
 
 export function decodeShmdt(ev: DecodeInput): Decoded {
   const a = ev.raw[0]!;
-  return decoded({ shmaddr: a }, addr(a));
+  return decoded({ shmaddr: a }, addr(a), 'decimal', SHMADDR);
 }
 
 /** strace's printflags: an unsigned int, the upper half not printed. */
 export function decodeMlockall(ev: DecodeInput): Decoded {
   const flags = uint32(ev.raw[0]!);
-  return decoded({ flags: flagNames(MCL, flags) }, formatFlags(MCL, flags));
+  return decoded({ flags: flagNames(MCL, flags) }, formatFlags(MCL, flags), 'decimal', []);
 }
 
 export function decodeMunlockall(): Decoded {
-  return decoded({}, '');
+  return decoded({}, '', 'decimal', []);
 }
 
 /** pkey_alloc(flags, access_rights): flags (none defined yet) in hex. */
 export function decodePkeyAlloc(ev: DecodeInput): Decoded {
   const [flags, rights] = ev.raw as [bigint, bigint];
-  return decoded({ flags, access_rights: flagNames(PKEY_ACCESS, rights) }, `${hexVal(flags)}, ${formatFlags(PKEY_ACCESS, rights)}`);
+  return decoded({ flags, access_rights: flagNames(PKEY_ACCESS, rights) }, `${hexVal(flags)}, ${formatFlags(PKEY_ACCESS, rights)}`, 'decimal', []);
 }
 
 /** strace has no pkey_free decoder of its own: its argument as a C int. */
 export function decodePkeyFree(ev: DecodeInput): Decoded {
   const pkey = int32(ev.raw[0]!);
-  return decoded({ pkey }, String(pkey));
+  return decoded({ pkey }, String(pkey), 'decimal', []);
 }
 
 /** remap_file_pages(addr, size, prot, pgoff, flags): prot and flags as mmap's. */

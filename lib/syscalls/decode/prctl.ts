@@ -88,8 +88,10 @@ export function decodePrctl(ev: DecodeInput): Decoded {
   const option = uint32(rawOption);
   const name = formatValue(PRCTL, option);
   const base = { option: valueName(PRCTL, option), arg2: a2, arg3: a3, arg4: a4, arg5: a5 };
+  // Which args are addresses depends on the option: set by the cases that take one.
+  let addresses: readonly string[] = [];
   const done = (entry: string, args: Decoded['args'] = base, exit = '', aux?: string, returns: ReturnStyle = 'decimal'): Decoded =>
-    aux === undefined ? { args, entry, exit, returns } : { args, entry, exit, returns, aux };
+    aux === undefined ? { args, entry, exit, returns, addresses } : { args, entry, exit, returns, aux, addresses };
   const raw = (from: bigint[]): string => from.map((v) => `, ${hexVal(v)}`).join('');
   const ok = ev.ret !== null && !isErrorReturn(ev.ret);
   /** A result strace prints in hex with its names, e.g. `= 0x3 (PR_PAC_APIAKEY|PR_PAC_APIBKEY)`; 0 stays `= 0`. */
@@ -98,6 +100,7 @@ export function decodePrctl(ev: DecodeInput): Decoded {
 
   if (PRCTL_EXIT_READS.has(option)) {
     // The result lands in memory at arg2, copied after a successful call.
+    addresses = option === PR.GET_TID_ADDRESS ? ['arg2', 'result'] : ['arg2'];
     if (ev.ret === null) return done(`${name}, `);
     const m = ok ? ev.exitMem : undefined;
     const result = m === undefined ? undefined : prctlResult(option, m);
@@ -138,6 +141,7 @@ export function decodePrctl(ev: DecodeInput): Decoded {
     case PR.SET_SECCOMP:
       if (a2 === SECCOMP.STRICT) return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}`);
       // strace decodes a readable filter program as BPF; liveprobe copies none and prints its address (docs/strace-parity.md).
+      if (a2 === SECCOMP.FILTER) addresses = ['arg3'];
       if (a2 === SECCOMP.FILTER) return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}, ${addr(a3)}`);
       return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}${raw([a3, a4, a5])}`);
     case PR.GET_SECUREBITS:
@@ -186,10 +190,13 @@ export function decodePrctl(ev: DecodeInput): Decoded {
     case PR.SET_MM:
       return done(`${name}, ${formatValue(PR_SET_MM, uint32(a2))}${raw([a3, a4, a5])}`);
     case PR.SET_SYSCALL_USER_DISPATCH:
+      // arg3 is where the code that may make syscalls starts, arg5 the selector byte's address.
+      addresses = ['arg3', 'arg5'];
       return done(`${name}, ${formatValue(PR_SYS_DISPATCH, a2)}, ${hexVal(a3)}, ${hexVal(a4)}, ${addr(a5)}`);
     case PR.SCHED_CORE: {
       const cmd = uint32(a2);
       const entry = `${name}, ${formatValue(PR_SCHED_CORE, cmd)}, ${int32(a3)}, ${valueVerbose(PIDTYPE, uint32(a4))}, `;
+      addresses = ['arg5'];
       if (cmd !== SCHED_CORE_GET) return done(entry + addr(a5));
       // PR_SCHED_CORE_GET stores the cookie at arg5: copied after a successful call.
       if (ev.ret === null) return done(entry);
@@ -201,12 +208,14 @@ export function decodePrctl(ev: DecodeInput): Decoded {
     case PR.SET_NAME: {
       // 15 bytes copied, as strace reads: no NUL among them means `...`.
       const s = a2 === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
+      addresses = ['name'];
       if (s === undefined) return done(`${name}, ${addr(a2)}`, { option: base.option, name: a2 });
       return done(`${name}, ${quoteBytes(s.bytes, TASK_COMM_LEN - 1, !s.terminated)}`, { option: base.option, name: text(s.bytes) });
     }
     case PR.SET_VMA: {
       const attr = valueName(PR_SET_VMA, a2);
       if (a2 === PR_SET_VMA_ANON_NAME) {
+        addresses = ['addr', 'name'];
         const s = a5 === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
         return done(`${name}, ${formatValue(PR_SET_VMA, a2)}, ${addr(a3)}, ${a4}, ${s ? quoteBytes(s.bytes, undefined, !s.terminated) : addr(a5)}`, {
           option: base.option, attr, addr: a3, size: a4, name: s ? text(s.bytes) : a5,

@@ -73,6 +73,7 @@ export function decodeClone(ev: DecodeInput): Decoded {
     entry,
     exit,
     returns: 'decimal',
+    addresses: ['child_stack', 'parent_tid', 'child_tid', 'tls'],
   };
 }
 
@@ -116,7 +117,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
   }
   const sizeText = String(size);
   if (fetch < CLONE_ARGS_MIN || !readable) {
-    return { args, entry: `${addr(uargs)}, ${sizeText}`, exit: '', returns: 'decimal' };
+    return { args, entry: `${addr(uargs)}, ${sizeText}`, exit: '', returns: 'decimal', addresses: CLONE3_ADDRESSES };
   }
 
   const flags = f.flags!;
@@ -142,7 +143,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
   const struct = `{${parts.join(', ')}}`;
 
   const waitsForExit = (flags & (CLONE_PIDFD | CLONE_PARENT_SETTID)) !== 0n || size > BigInt(CLONE_ARGS_MAX);
-  if (!waitsForExit) return { args, entry: `${struct}, ${sizeText}`, exit: '', returns: 'decimal' };
+  if (!waitsForExit) return { args, entry: `${struct}, ${sizeText}`, exit: '', returns: 'decimal', addresses: CLONE3_ADDRESSES };
   let exit = '';
   if (ev.ret !== null) {
     const changed: string[] = [];
@@ -155,8 +156,11 @@ export function decodeClone3(ev: DecodeInput): Decoded {
     }
     exit = (changed.length ? ` => {${changed.join(', ')}}` : '') + `, ${sizeText}`;
   }
-  return { args, entry: struct, exit, returns: 'decimal' };
+  return { args, entry: struct, exit, returns: 'decimal', addresses: CLONE3_ADDRESSES };
 }
+
+/** The pointer and the struct clone_args fields that are addresses in the tracee. */
+const CLONE3_ADDRESSES = ['uargs', 'pidfd', 'child_tid', 'parent_tid', 'stack', 'tls', 'set_tid'] as const;
 
 /** The pidfd a successful clone/clone3 stored, as copied at its exit. */
 function storedPidfd(ev: DecodeInput): number | undefined {
@@ -200,6 +204,9 @@ function envpText(ev: DecodeInput, ptr: bigint): string {
   return `${addr(ptr)} /* ${n} var${n === 1 ? '' : 's'}${ev.envUnterminated ? ', unterminated' : ''} */`;
 }
 
+/** Pointers: a bigint when not followed (NULL, unreadable), else the path or argv read. */
+const EXECVE_ADDRESSES = ['pathname', 'argv', 'envp'] as const;
+
 export function decodeExecve(ev: DecodeInput): Decoded {
   const [p, av, envp] = ev.raw as [bigint, bigint, bigint];
   const path = pathText(ev, p);
@@ -209,6 +216,7 @@ export function decodeExecve(ev: DecodeInput): Decoded {
     entry: `${path.text}, ${argv.text}, ${envpText(ev, envp)}`,
     exit: '',
     returns: 'decimal',
+    addresses: EXECVE_ADDRESSES,
   };
 }
 
@@ -223,6 +231,7 @@ export function decodeExecveat(ev: DecodeInput): Decoded {
     entry: `${formatNamed(String(dirfd), dirfd === AT_FDCWD ? 'AT_FDCWD' : undefined)}, ${path.text}, ${argv.text}, ${envpText(ev, envp)}, ${formatFlags(AT_FLAGS, f)}`,
     exit: '',
     returns: 'decimal',
+    addresses: EXECVE_ADDRESSES,
   };
 }
 
@@ -241,7 +250,7 @@ export function decodeExit(ev: DecodeInput): Decoded {
 export function decodeChdir(ev: DecodeInput): Decoded {
   const ptr = ev.raw[0]!;
   const s = ptr === 0n || ev.entryMem === undefined ? undefined : cString(ev.entryMem);
-  if (s === undefined) return { args: { path: ptr }, entry: addr(ptr), exit: '', returns: 'decimal' };
+  if (s === undefined) return { args: { path: ptr }, entry: addr(ptr), exit: '', returns: 'decimal', addresses: ['path'] };
   return {
     args: { path: new TextDecoder().decode(s.bytes) },
     entry: quoteBytes(s.bytes, PATH_READ - 1, !s.terminated),

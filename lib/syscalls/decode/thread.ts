@@ -20,7 +20,7 @@ import type { ArgValue, Decoded, DecodeInput } from './types';
 
 export function decodeSetRobustList(ev: DecodeInput): Decoded {
   const [head, len] = ev.raw as [bigint, bigint];
-  return { args: { head, len }, entry: `${addr(head)}, ${len}`, exit: '', returns: 'decimal' };
+  return { args: { head, len }, entry: `${addr(head)}, ${len}`, exit: '', returns: 'decimal', addresses: ['head'] };
 }
 
 /** strace 6.1 has no rseq decoder: four raw values. */
@@ -31,17 +31,18 @@ export function decodeRseq(ev: DecodeInput): Decoded {
     entry: `${hexVal(rseq)}, ${hexVal(len)}, ${hexVal(flags)}, ${hexVal(sig)}`,
     exit: '',
     returns: 'decimal',
+    addresses: ['rseq'],
   };
 }
 
 /** strace prints set_tid_address's pointer raw (0, not NULL). */
 export function decodeSetTidAddress(ev: DecodeInput): Decoded {
   const tidptr = ev.raw[0]!;
-  return { args: { tidptr }, entry: hexVal(tidptr), exit: '', returns: 'decimal' };
+  return { args: { tidptr }, entry: hexVal(tidptr), exit: '', returns: 'decimal', addresses: ['tidptr'] };
 }
 
 const ARCH = namedValues(ARCH_PRCTL, 'ARCH_', [
-  'GET_FS', 'GET_GS', 'GET_CPUID', 'GET_XCOMP_SUPP', 'GET_XCOMP_PERM', 'REQ_XCOMP_PERM', 'GET_XCOMP_GUEST_PERM',
+  'GET_FS', 'GET_GS', 'GET_CPUID', 'SET_CPUID', 'GET_XCOMP_SUPP', 'GET_XCOMP_PERM', 'REQ_XCOMP_PERM', 'GET_XCOMP_GUEST_PERM',
   'REQ_XCOMP_GUEST_PERM',
 ] as const);
 
@@ -51,7 +52,11 @@ export function decodeArchPrctl(ev: DecodeInput): Decoded {
   const code = uint32(rawCode);
   const name = formatValue(ARCH_PRCTL, code);
   const args = { code: valueName(ARCH_PRCTL, code), addr: a };
-  const result = (exit: string): Decoded => ({ args, entry: `${name}, `, exit, returns: 'decimal' });
+  // addr is where a GET_* stores its result, the base ARCH_SET_FS/GS sets, a
+  // vDSO address (ARCH_MAP_VDSO_*); GET_CPUID ignores it; SET_CPUID and the
+  // XCOMP requests take a number there.
+  const addresses = ['addr'];
+  const result = (exit: string): Decoded => ({ args, entry: `${name}, `, exit, returns: 'decimal', addresses });
   switch (code) {
     case ARCH.GET_FS:
     case ARCH.GET_GS:
@@ -63,10 +68,11 @@ export function decodeArchPrctl(ev: DecodeInput): Decoded {
       if (m === undefined || m.length < 8 || isErrorReturn(ev.ret)) return result(addr(a));
       const v = memU64(m, 0);
       const shown = code === ARCH.GET_FS || code === ARCH.GET_GS ? addr(v) : formatFlagsVerbose(XFEATURE_MASK, v);
-      return { args: { ...args, value: v }, entry: `${name}, `, exit: `[${shown}]`, returns: 'decimal' };
+      const fsgs = code === ARCH.GET_FS || code === ARCH.GET_GS;
+      return { args: { ...args, value: v }, entry: `${name}, `, exit: `[${shown}]`, returns: 'decimal', addresses: fsgs ? ['addr', 'value'] : addresses };
     }
     case ARCH.GET_CPUID:
-      return { args, entry: name, exit: '', returns: 'decimal' };
+      return { args, entry: name, exit: '', returns: 'decimal', addresses: [] };
     case ARCH.REQ_XCOMP_PERM:
     case ARCH.REQ_XCOMP_GUEST_PERM: {
       // The feature's bit number, in strace's verbose style; a positive result names the features it grants.
@@ -78,8 +84,10 @@ export function decodeArchPrctl(ev: DecodeInput): Decoded {
       if (!ok) return { args, entry, exit: '', returns: 'decimal' };
       return aux === undefined ? { args, entry, exit: '', returns: 'hex' } : { args, entry, exit: '', returns: 'hex', aux };
     }
+    case ARCH.SET_CPUID:
+      return { args, entry: `${name}, ${hexVal(a)}`, exit: '', returns: 'decimal', addresses: [] };
     default:
-      return { args, entry: `${name}, ${hexVal(a)}`, exit: '', returns: 'decimal' };
+      return { args, entry: `${name}, ${hexVal(a)}`, exit: '', returns: 'decimal', addresses };
   }
 }
 
@@ -108,5 +116,5 @@ export function decodeSigaltstack(ev: DecodeInput): Decoded {
     if (was.fields) Object.assign(args, { old_ss_sp: was.fields.sp, old_ss_flags: was.fields.flags, old_ss_size: was.fields.size });
     exit = was.text;
   }
-  return { args, entry: `${now.text}, `, exit, returns: 'decimal' };
+  return { args, entry: `${now.text}, `, exit, returns: 'decimal', addresses: ['ss', 'old_ss', 'ss_sp', 'old_ss_sp'] };
 }

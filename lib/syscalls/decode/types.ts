@@ -48,6 +48,15 @@ export interface Decoded {
    */
   readonly exit: string;
   readonly returns: ReturnStyle;
+  /**
+   * The args that hold an address in the tracee: a pointer (followed or not)
+   * or what one pointed at (sigaltstack's ss_sp, ARCH_GET_FS's value). JSON
+   * writes a bigint among them as "0x…", as /proc/PID/maps shows addresses
+   * (lib/events.ts); a pointer that was followed (a path read) is its value.
+   */
+  readonly addresses?: readonly string[];
+  /** The return value is an address in the tracee (mmap, mremap, brk, shmat); JSON writes it "0x…". */
+  readonly returnsAddress?: boolean;
   /** strace's auxiliary text after the return value, e.g. `= 1 (SUID_DUMP_USER)`. */
   readonly aux?: string;
 }
