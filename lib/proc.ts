@@ -60,6 +60,29 @@ export function taskStates(pid: number): Map<number, string> {
   return out;
 }
 
+/** Where a thread is, as /proc/PID/task/TID/syscall tells: the call it is blocked in (nr; -1 outside any), its stack pointer and pc. */
+export interface TaskSyscall {
+  nr: number;
+  sp: bigint;
+  pc: bigint;
+}
+
+/**
+ * Each blocked thread's TaskSyscall, without a ptrace stop: the kernel reads
+ * it from a task that is not on a CPU ("nr a1 … a6 sp pc", or "-1 sp pc"
+ * outside a syscall) and says "running" for one that is (left out).
+ */
+export function taskSyscalls(pid: number): Map<number, TaskSyscall> {
+  const out = new Map<number, TaskSyscall>();
+  for (const t of listProc(`/proc/${pid}/task`)) {
+    const f = readProc(`/proc/${pid}/task/${t}/syscall`)?.trim().split(' ');
+    if (!f || f.length < 3) continue;
+    const [sp, pc] = f.slice(-2) as [string, string];
+    if (/^0x[0-9a-f]+$/.test(sp) && /^0x[0-9a-f]+$/.test(pc)) out.set(Number(t), { nr: Number(f[0]), sp: BigInt(sp), pc: BigInt(pc) });
+  }
+  return out;
+}
+
 /** The process's environment as it was at exec (NAME=value each). */
 export function readEnviron(pid: number): string[] {
   return (readProc(`/proc/${pid}/environ`, 'latin1') ?? '').split('\0').filter(Boolean);

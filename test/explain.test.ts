@@ -84,8 +84,9 @@ describe('explain', () => {
     assert.equal(e.classes.reduce((s, c) => s + c.bytes, 0n) / 1024n, BigInt(vmSizeKb));
     // The hints, word for word: arenas (VmSize is not RSS, MALLOC_ARENA_MAX),
     // the stack size from ulimit -s (where it is glibc's 8 MiB), cgo's
-    // pthreads; not DNS: ex7 looks nothing up (hints only when the data
-    // supports them).
+    // pthreads; not DNS: ex7 looks nothing up, nor threads held by blocking
+    // C calls: its goroutine sleeps in Go (hints only when the data supports
+    // them).
     const stackHint = /^Max stack size\s+8388608\s/m.test(fs.readFileSync('/proc/self/limits', 'utf8'))
       ? ['Each pthread stack is 8 MiB because the stack limit (ulimit -s) is 8192 kB: glibc sizes a new thread\'s stack by RLIMIT_STACK. ' +
           'A lower ulimit -s where the program starts makes them smaller (goroutine stacks live in the Go heap, not there).']
@@ -98,6 +99,33 @@ describe('explain', () => {
       `In a cgo binary every Go thread is a pthread with its own 8 MiB stack (${threads} seen made). CGO_ENABLED=0 would remove the pthread stacks ` +
         'and the glibc arenas, at the cost of C libraries, os/user via libc and the cgo DNS resolver.',
     ]);
+  });
+
+  test('6 goroutines blocked in C at once (cgocalls): the hint names the 6 threads and their call, word for word', T, async () => {
+    const bin = await fixture('cgocalls');
+    const session = run(bin, ['-n', '6', '-hold', '4s'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let e: Explanation | undefined;
+    await owning(session, async () => {
+      const lines = new LineReader(session.stdout!);
+      const done = consume(session, undefined);
+      // Every call is in the kernel for 4 s from here: explained while they block, the target running.
+      await lines.next(/^in C: 6$/);
+      e = session.explain()!;
+      await done;
+    });
+    assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
+    const live = e!.threads.filter((t) => t.state !== 'exited').length;
+    assert.ok(live >= 7, `${live} threads: the 6 in C and at least one running Go`);
+    const stacks = cls(e!, 'pthread-stack')!;
+    assert.deepEqual(
+      e!.hints.filter((h) => h.includes('blocked in C')),
+      [
+        '6 threads are blocked in C calls now (6 in clock_nanosleep): a goroutine in a cgo call keeps its thread until the call returns, ' +
+          'and the Go runtime runs the other goroutines on other threads, making new ones when none is idle, so every concurrent blocking cgo call holds a thread ' +
+          `(${live} threads in all; each new one a pthread with its own ${fmtSize(stacks.each!)} stack). ` +
+          'Bounding how many such calls run at once (a buffered channel as a semaphore) bounds the threads.',
+      ],
+    );
   });
 
   test('ex7pure: no arenas, no pthread stacks, and no hint', T, async () => {

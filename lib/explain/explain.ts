@@ -11,6 +11,7 @@ import type { AddressSpace, Region, RegionClass } from '../model';
 import { readEnviron, readProc, readProcLink, statusField, taskStates } from '../proc';
 import { fmtSize } from '../units';
 import { type BinaryFacts, binaryFacts } from './binary-facts';
+import { type ThreadInC, threadsInC } from './cgo-calls';
 import { classifyRegion } from './classify';
 import { parseSmaps } from './smaps';
 import type { UsageSummary } from './usage';
@@ -251,7 +252,8 @@ export function explain(input: ExplainInput): Explanation {
     explainedKb, binary, usage: input.usage ?? null, hints: [],
   };
   const libcResolver = regions.some((r) => /\/lib(nss_(dns|files|resolve|myhostname)|resolv)[.-]/.test(r.name));
-  out.hints = hintsFor(out, findings.filter((f) => f.pid === pid), pid, libcResolver);
+  const inC = binary?.isGo && binary.cgoLinked && !model.exited ? threadsInC(pid, regions, exe) : [];
+  out.hints = hintsFor(out, findings.filter((f) => f.pid === pid), pid, libcResolver, inC);
   return out;
 }
 
@@ -292,7 +294,7 @@ function threadsOf(input: ExplainInput, regions: readonly Region[], binary: Bina
 }
 
 /** Each hint only when the data supports it. */
-function hintsFor(e: Explanation, findings: readonly Finding[], pid: number, lookedUpThroughLibc: boolean): string[] {
+function hintsFor(e: Explanation, findings: readonly Finding[], pid: number, lookedUpThroughLibc: boolean, inC: readonly ThreadInC[]): string[] {
   const hints: string[] = [];
   const arena = e.classes.find((c) => c.class === 'glibc-arena-heap');
   const stacks = e.classes.find((c) => c.class === 'pthread-stack');
@@ -342,6 +344,20 @@ function hintsFor(e: Explanation, findings: readonly Finding[], pid: number, loo
     hints.push(
       `In a cgo binary every Go thread is a pthread with its own ${fmtSize(stacks.each ?? GLIBC_DEFAULT_STACK)} stack (${cgoThreads} seen made). ` +
         `CGO_ENABLED=0 would remove the pthread stacks and the glibc arenas, at the cost of C libraries, os/user via libc and the cgo DNS resolver.`,
+    );
+  }
+  // Two or more goroutines in blocking C calls at once: each holds a thread
+  // (docs/go-glibc-musl.md, "Blocking cgo calls hold threads").
+  if (inC.length >= 2) {
+    const byCall = new Map<string, number>();
+    for (const t of inC) byCall.set(t.call, (byCall.get(t.call) ?? 0) + 1);
+    const calls = [...byCall].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([c, n]) => `${n} in ${c}`);
+    const live = e.threads.filter((t) => t.state !== 'exited').length;
+    const stack = stacks?.each != null ? `; each new one a pthread with its own ${fmtSize(stacks.each)} stack` : '';
+    hints.push(
+      `${inC.length} threads are blocked in C calls now (${calls.join(', ')}): a goroutine in a cgo call keeps its thread until the call returns, ` +
+        `and the Go runtime runs the other goroutines on other threads, making new ones when none is idle, so every concurrent blocking cgo call holds a thread ` +
+        `(${live} threads in all${stack}). Bounding how many such calls run at once (a buffered channel as a semaphore) bounds the threads.`,
     );
   }
   // Only when a lookup went through libc: getaddrinfo loads libnss_* (or libresolv).

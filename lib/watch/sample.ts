@@ -9,7 +9,7 @@ import { type Explanation, explain } from '../explain/explain';
 import { parseSmaps } from '../explain/smaps';
 import { AddressSpace } from '../model';
 import { readStartBrk } from '../model/proc';
-import { listProc, readProc, readProcLink } from '../proc';
+import { readProc, readProcLink, taskSyscalls } from '../proc';
 import { HEAP_WINDOW } from '../detect/signatures';
 
 /** One glibc malloc arena heap (a 64 MiB window) and its resident bytes. */
@@ -40,15 +40,7 @@ export interface SampleError {
 
 /** Each thread's stack pointer where the kernel can tell it (blocked threads). */
 export function threadStackPointers(pid: number): { tid: number; sp: bigint }[] {
-  const out: { tid: number; sp: bigint }[] = [];
-  for (const t of listProc(`/proc/${pid}/task`)) {
-    // "nr a1 … a6 sp pc", or "-1 sp pc" outside a syscall, or "running".
-    const f = readProc(`/proc/${pid}/task/${t}/syscall`)?.trim().split(' ');
-    if (!f || f.length < 3) continue;
-    const sp = f[f.length - 2]!;
-    if (/^0x[0-9a-f]+$/.test(sp)) out.push({ tid: Number(t), sp: BigInt(sp) });
-  }
-  return out;
+  return [...taskSyscalls(pid)].map(([tid, { sp }]) => ({ tid, sp }));
 }
 
 /** binary: the executable's facts when the caller keeps them (undefined: read them now). */

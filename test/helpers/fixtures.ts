@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls' | 'errnos'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'cgocalls';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -34,6 +34,7 @@ interface FixtureSpec {
 const FIXTURES: Record<FixtureName, FixtureSpec> = {
   ex7: { kind: 'go', sources: ['ex7/main.go'], cgo: true },
   ex7pure: { kind: 'go', sources: ['ex7pure/main.go'], cgo: false },
+  cgocalls: { kind: 'go', sources: ['cgocalls/main.go'], cgo: true },
   ex7netgo: { kind: 'go', sources: ['ex7/main.go'], cgo: true, pkg: 'ex7', tags: ['netgo'] },
   ex7musl: { kind: 'go', sources: ['ex7/main.go'], cgo: true, pkg: 'ex7', staticCC: 'musl-gcc' },
   spin: { kind: 'go', sources: ['spin/main.go'], cgo: false },
