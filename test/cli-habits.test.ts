@@ -24,6 +24,23 @@ function countRows(table: string): Map<string, [number, number]> {
   return rows;
 }
 
+/** The -c table's memory-class part: its header, its rule, and its rows: class → [kB held, kB gained]. */
+const CLASS_HEAD = (since: string) => `${'memory class'.padEnd(22)} ${'kB'.padStart(11)} ${`gained since ${since}`.padStart(19)}`;
+const CLASS_RULE = `${'-'.repeat(22)} ${'-'.repeat(11)} ${'-'.repeat(19)}`;
+function classRows(table: string): { rows: Map<string, [number, number]>; vmSize: [number, number] } {
+  const rows = new Map<string, [number, number]>();
+  let vmSize: [number, number] = [NaN, NaN];
+  const lines = table.split('\n');
+  for (const l of lines.slice(lines.findIndex((x) => x.startsWith('memory class ')) + 2)) {
+    const m = /^(\S+(?: \(VmSize\))?) +(\d+) +([+-]?\d+)$/.exec(l);
+    if (!m) continue;
+    const v: [number, number] = [Number(m[2]), Number(m[3])];
+    if (m[1] === 'total (VmSize)') vmSize = v;
+    else rows.set(m[1]!, v);
+  }
+  return { rows, vmSize };
+}
+
 const tmp = (name: string) => path.join(os.tmpdir(), `liveprobe-habits-${process.pid}-${name}`);
 
 describe('strace habits', () => {
@@ -44,11 +61,11 @@ describe('strace habits', () => {
       assert.equal(lines[1], '------ ----------- ----------- --------- --------- ----------------');
       const total = lines.findIndex((l) => l.endsWith(' total'));
       assert.equal(lines[total - 1], lines[1]);
-      // Beside it, the memory classes the calls left, adding up to VmSize.
-      assert.deepEqual(lines.slice(total + 1, total + 4), ['', `${'memory class'.padEnd(22)} ${'kB'.padStart(11)}`, `${'-'.repeat(22)} ${'-'.repeat(11)}`]);
-      const classes = lines.slice(total + 4, -2).map((l) => Number(l.slice(23)));
-      assert.match(lines.at(-1)!, /^total \(VmSize\) +\d+$/);
-      assert.equal(classes.reduce((x, y) => x + y, 0), Number(lines.at(-1)!.slice(23)));
+      // Beside it, the memory classes the calls left, adding up to VmSize, and what each gained since the start.
+      assert.deepEqual(lines.slice(total + 1, total + 4), ['', CLASS_HEAD('start'), CLASS_RULE]);
+      const { rows, vmSize } = classRows(a);
+      assert.equal([...rows.values()].reduce((x, [kb]) => x + kb, 0), vmSize[0]);
+      assert.equal([...rows.values()].reduce((x, [, gain]) => x + gain, 0), vmSize[1]);
       // futex is the one call whose count is the scheduler's, not the
       // fixture's (glibc's locks contend or not, run to run): left out;
       // every other row, and the total without it, exactly.
@@ -65,6 +82,42 @@ describe('strace habits', () => {
     } finally {
       fs.rmSync(ours, { force: true });
       fs.rmSync(theirs, { force: true });
+    }
+  });
+
+  test('-c: what each memory class gained since the start (3 pthreads: +3 stacks and guards) and since an attach (a sleeping process: nothing)', T, async () => {
+    const threads = await fixture('threads');
+    const out = tmp('c-gain.txt');
+    try {
+      const r = await runCli(['run', '-c', '-o', out, '--', threads, '-n', '3']);
+      assert.equal(r.code, 0, r.stderr);
+      const text = fs.readFileSync(out, 'utf8');
+      assert.ok(text.includes(`\n\n${CLASS_HEAD('start')}\n${CLASS_RULE}\n`), text);
+      const { rows, vmSize } = classRows(text);
+      // glibc's stacks are RLIMIT_STACK each (8 MiB here when ulimit -s is 8192), each with a 4 KiB guard; they stay cached after the joins.
+      const stackKb = Number(/^Max stack size\s+(\d+)\s/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))![1]) / 1024;
+      assert.deepEqual(rows.get('pthread-stack'), [3 * stackKb, 3 * stackKb]);
+      assert.deepEqual(rows.get('guard-page'), [12, 12]);
+      // What the exec made is still there, neither more nor less.
+      assert.equal(rows.get('main-stack')![1], 0);
+      assert.equal(rows.get('vdso-vvar')![1], 0);
+      assert.equal([...rows.values()].reduce((x, [, gain]) => x + gain, 0), vmSize[1]);
+      assert.ok(vmSize[0] - vmSize[1] > 0 && vmSize[0] - vmSize[1] < vmSize[0]);
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
+    // exitwith -sleep-ms: it sleeps and makes no memory while attached.
+    const target = await startUnderShell(await fixture('exitwith'), ['code', '0', '-sleep-ms', '60000']);
+    try {
+      const a = await runCli(['attach', '-c', '--duration', '300ms', String(target.pid)]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.ok(a.stderr.includes(`\n\n${CLASS_HEAD('attach')}\n${CLASS_RULE}\n`), a.stderr);
+      const { rows, vmSize } = classRows(a.stderr);
+      assert.ok(rows.size >= 4);
+      for (const [cls, [, gain]] of rows) assert.equal(gain, 0, cls);
+      assert.equal(vmSize[1], 0);
+    } finally {
+      target.kill();
     }
   });
 

@@ -1,6 +1,8 @@
 // -c / -C: per-syscall calls, errors and time, in strace -c's table.
-import type { SyscallEvent } from '../events';
-import type { Explanation } from '../explain/explain';
+import type { SnapshotEvent, SyscallEvent } from '../events';
+import { type Explanation, explain } from '../explain/explain';
+import { AddressSpace, type RegionClass } from '../model';
+import { readStartBrk } from '../model/proc';
 import { isErrorReturn } from '../syscalls/abi';
 
 interface Row {
@@ -56,10 +58,36 @@ export class SyscallCounts {
   }
 }
 
-/** Beside the counts: what the calls left in the address space, per memory class (bytes each class holds). */
-export function formatClassBytes(e: Explanation): string {
-  const out = [`${'memory class'.padEnd(22)} ${'kB'.padStart(11)}`, `${'-'.repeat(22)} ${'-'.repeat(11)}`];
-  for (const c of e.classes) out.push(`${c.class.padEnd(22)} ${String(c.bytes / 1024n).padStart(11)}`);
-  out.push(`${'-'.repeat(22)} ${'-'.repeat(11)}`, `${'total (VmSize)'.padEnd(22)} ${String(e.vmSizeKb ?? e.modelKb).padStart(11)}`);
+/**
+ * The bytes per memory class at a snapshot (run: the image just exec'd;
+ * attach: what the attach found), classified as the explanation classifies
+ * (a model seeded from the snapshot's maps, as lib/watch/sample.ts does), so
+ * the -c table can say what each class gained since.
+ */
+export function classBytesAt(snap: SnapshotEvent): { classes: Map<RegionClass, bigint>; kb: number } {
+  const model = new AddressSpace(snap.pid);
+  model.seed(snap.maps, { tid: snap.tid, seq: snap.seq, time: snap.time, cause: 'snapshot' }, readStartBrk(snap.pid));
+  const threadRegs = snap.threads?.map(({ tid, sp }) => ({ tid, sp }));
+  const e = explain({ pid: snap.pid, model, findings: [], threadRegs });
+  return { classes: new Map(e.classes.map((c) => [c.class, c.bytes])), kb: e.modelKb };
+}
+
+/**
+ * Beside the counts: per memory class, the kB it holds and what it gained
+ * since `start` (the classes at the start or the attach, classBytesAt); a
+ * class that was there and is gone holds 0.
+ */
+export function formatClassBytes(e: Explanation, start?: { classes: Map<RegionClass, bigint>; kb: number }, since: 'start' | 'attach' = 'start'): string {
+  const gainWidth = 19;
+  const head = `${'memory class'.padEnd(22)} ${'kB'.padStart(11)}`;
+  const rule = `${'-'.repeat(22)} ${'-'.repeat(11)}`;
+  const gain = (kb: number) => ` ${(kb > 0 ? `+${kb}` : String(kb)).padStart(gainWidth)}`;
+  const out = start ? [`${head} ${`gained since ${since}`.padStart(gainWidth)}`, `${rule} ${'-'.repeat(gainWidth)}`] : [head, rule];
+  const row = (cls: string, bytes: bigint) =>
+    `${cls.padEnd(22)} ${String(bytes / 1024n).padStart(11)}${start ? gain(Number((bytes - (start.classes.get(cls as RegionClass) ?? 0n)) / 1024n)) : ''}`;
+  for (const c of e.classes) out.push(row(c.class, c.bytes));
+  if (start) for (const cls of start.classes.keys()) if (!e.classes.some((c) => c.class === cls)) out.push(row(cls, 0n));
+  const total = e.vmSizeKb ?? e.modelKb;
+  out.push(start ? `${rule} ${'-'.repeat(gainWidth)}` : rule, `${'total (VmSize)'.padEnd(22)} ${String(total).padStart(11)}${start ? gain(total - start.kb) : ''}`);
   return out.join('\n');
 }

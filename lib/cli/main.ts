@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { LiveprobeError } from '../errors';
 import { PACKAGE_ROOT } from '../package-root';
-import type { TraceEvent } from '../events';
+import type { SnapshotEvent, TraceEvent } from '../events';
 import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
 import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
@@ -13,7 +13,7 @@ import { formatEvent, useColour } from './format-text';
 import { setFdPaths, setXlatStyle } from '../syscalls/decode/format';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
-import { SyscallCounts, formatClassBytes } from './counts';
+import { SyscallCounts, classBytesAt, formatClassBytes } from './counts';
 import { LineTimes } from './timestamps';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter, isTerminal } from './line-writer';
@@ -84,6 +84,7 @@ async function trace(opts: CliOptions): Promise<number> {
     await out.write(toJson({ type: 'header', version: version(), timeUnit: 'ms', timeZero: session.epochMs }));
   }
   const counts = opts.counts !== 'off' ? new SyscallCounts() : undefined;
+  let startSnapshot: SnapshotEvent | undefined;
   const times = new LineTimes(opts, session.epochMs);
   // The explanation on demand, without detaching: kill -USR1 <liveprobe> or --every.
   const explainNow = () => {
@@ -116,6 +117,8 @@ async function trace(opts: CliOptions): Promise<number> {
       pictures?.add(ev, session.models.get(ev.pid));
       if (filter && ev.type === 'syscall' && !filter.matches(ev.nr)) continue;
       if (counts && ev.type === 'syscall') counts.add(ev);
+      // -c: what each memory class gained is counted from the target's last snapshot (its exec, or the attach).
+      if (counts && ev.type === 'snapshot' && ev.pid === session.pid) startSnapshot = ev;
       if (opts.counts === 'only' || live) continue;
       // --findings keeps the lines that say what happened to the session.
       if (opts.findingsOnly && !FINDINGS_CONTEXT.has(ev.type)) continue;
@@ -139,7 +142,7 @@ async function trace(opts: CliOptions): Promise<number> {
     else if (counts) {
       await out.write(counts.format());
       const e = session.explain();
-      if (e) await out.write('\n' + formatClassBytes(e));
+      if (e) await out.write('\n' + formatClassBytes(e, startSnapshot && classBytesAt(startSnapshot), opts.command === 'attach' ? 'attach' : 'start'));
     }
     sampler?.stop();
     const hidden = session.stats.hiddenSignals;
