@@ -51,9 +51,13 @@ const cache = `cli.${createHash('sha256').update(bundle).digest('hex').slice(0, 
 fs.mkdirSync(dir, { recursive: true });
 for (const f of fs.readdirSync(dir)) if (f.endsWith('.v8cache')) fs.rmSync(path.join(dir, f));
 fs.writeFileSync(path.join(dir, 'cli.js'), bundle);
-const launcher = fs
-  .readFileSync(path.join(root, 'tools', 'cli-launcher.cjs'), 'utf8')
+const template = fs.readFileSync(path.join(root, 'tools', 'cli-launcher.cjs'), 'utf8');
+const launcher = template
   .replace('path.join(__dirname, BUNDLE)', `path.join(__dirname, ${JSON.stringify('cli.js')})`)
   .replace('path.join(__dirname, CACHE)', `path.join(__dirname, ${JSON.stringify(cache)})`);
+if (launcher === template || /__dirname, (BUNDLE|CACHE)\)/.test(launcher)) {
+  console.error('bundle-cli: tools/cli-launcher.cjs no longer has path.join(__dirname, BUNDLE) and path.join(__dirname, CACHE) to fill in');
+  process.exit(1);
+}
 fs.writeFileSync(path.join(dir, 'liveprobe.js'), launcher, { mode: 0o755 });
 fs.chmodSync(path.join(dir, 'liveprobe.js'), 0o755);
