@@ -1,9 +1,9 @@
-// The only file that loads the addon, from the package root's build/ (no
-// `bindings` package: its search of a dozen paths from its caller's stack
-// was a module to load at every start, and wrong from a bundle).
+// The only file that loads the addon, through the `bindings` package, told
+// the package root (lib/package-root.ts) so that it need not guess it from
+// its caller's stack, which a bundle (tools/bundle-cli.mjs) would mislead.
 // LIVEPROBE_BINDING points tests at another build (the node-gyp one, a
 // sanitizer build).
-import fs from 'node:fs';
+import bindings from 'bindings';
 import path from 'node:path';
 import { PACKAGE_ROOT } from './package-root';
 
@@ -75,18 +75,21 @@ export interface NativeBinding {
   syscallNumbers(): Record<string, Record<string, number>>;
 }
 
-/**
- * Where the two builds put the addon, in the order tried: cmake-js (`npm
- * install`) and node-gyp both write build/Release/liveprobe.node
- * (CMakeLists.txt, binding.gyp); a debug build of either, build/Debug.
- */
-const ADDON_PATHS = [['build', 'Release'], ['build', 'Debug']].map((dir) => path.join(PACKAGE_ROOT, ...dir, 'liveprobe.node'));
+// cmake-js (`npm install`) and node-gyp both write build/Release/liveprobe.node
+// (CMakeLists.txt, binding.gyp); bindings looks there, and in build/Debug.
+const BINDINGS = { bindings: 'liveprobe.node', module_root: PACKAGE_ROOT };
 
-/** The addon file that native() loads: LIVEPROBE_BINDING's, else the first build that exists; undefined if none does. */
+/** The addon file that native() loads: LIVEPROBE_BINDING's, else the build bindings finds; undefined if none. */
 export function addonPath(): string | undefined {
   const override = process.env.LIVEPROBE_BINDING;
   if (override) return path.resolve(override);
-  return ADDON_PATHS.find((file) => fs.existsSync(file));
+  try {
+    // `path: true` (return the file, do not load it) is bindings' own option, missing from @types/bindings.
+    const find = bindings as unknown as (options: typeof BINDINGS & { path: true }) => string;
+    return find({ ...BINDINGS, path: true });
+  } catch {
+    return undefined;
+  }
 }
 
 let loaded: NativeBinding | undefined;
@@ -94,10 +97,8 @@ let loaded: NativeBinding | undefined;
 export function native(): NativeBinding {
   if (loaded) return loaded;
   const override = process.env.LIVEPROBE_BINDING;
-  const file = addonPath();
   try {
-    if (file === undefined) throw new Error(`no build found; tried ${ADDON_PATHS.join(', ')}`);
-    loaded = require(file) as NativeBinding;
+    loaded = (override ? require(path.resolve(override)) : bindings(BINDINGS)) as NativeBinding;
   } catch (err) {
     const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new Error(
