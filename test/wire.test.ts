@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { native } from '../lib/native';
 import { syscallNumber, type Arch } from '../lib/syscalls/table';
-import { AUDIT_ARCH, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
+import { ARRAY_ENTRY, ARRAY_ENTRY_HEADER, AUDIT_ARCH, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
 import { MEMORY_READS, READ_RULE_FIELDS, READ_RULE_MAX_BYTES, nativeReadRules } from '../lib/syscalls/memory-reads';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 import { MAX_ERRNO } from '../lib/syscalls/abi';
@@ -18,6 +18,8 @@ test('record and batch layout: native/src/wire.h equals lib/wire.ts', () => {
   assert.deepEqual(l.header, { ...HEADER });
   assert.deepEqual(l.kinds, { ...KIND });
   assert.deepEqual(l.flags, { ...FLAG });
+  assert.equal(l.arrayEntryHeader, ARRAY_ENTRY_HEADER);
+  assert.deepEqual(l.arrayEntries, { ...ARRAY_ENTRY });
 });
 
 test('the syscall numbers the native side knows equal the TypeScript tables', () => {
