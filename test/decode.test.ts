@@ -306,6 +306,22 @@ describe('process and thread decoders', () => {
     }
   });
 
+  test('mincore, process_madvise: arrays strace reads element by element (as far as readable, 32 unless -v)', T, () => {
+    const vec = new Uint8Array([1, 0, 0x81, 0xfe]);
+    assert.equal(ev('mincore', [0x7000, 3 * 4096 - 1, 0x9000], 0n, { exitMem: vec }).text, 'mincore(0x7000, 12287, [1, 0, 1]) = 0');
+    // A failed call's vector is not read: its address.
+    assert.equal(ev('mincore', [0x7001, 4096, 0x9000], NEG(22)).text, 'mincore(0x7001, 4096, 0x9000) = -1 EINVAL (Invalid argument)');
+    assert.equal(ev('mincore', [0x7000, 40 * 4096, 0x9000], 0n, { exitMem: new Uint8Array(40) }).text, `mincore(0x7000, 163840, [${'0, '.repeat(32)}...]) = 0`);
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(0x1000n, 0);
+    iov.writeBigUInt64LE(4096n, 8);
+    assert.equal(ev('process_madvise', [0xffffffff, 0x5000, 2, 20, 0], NEG(9), { entryMem: new Uint8Array(iov) }).text,
+      'process_madvise(-1, [{iov_base=0x1000, iov_len=4096}, ... /* 0x5010 */], 2, MADV_COLD, 0) = -1 EBADF (Bad file descriptor)');
+    // An array that would wrap around the address space prints as its address.
+    assert.equal(ev('process_madvise', [0xffffffff, 0xfffffffffffff000n, 1n << 60n, 20, 0], NEG(22)).text,
+      'process_madvise(-1, 0xfffffffffffff000, 1152921504606846976, MADV_COLD, 0) = -1 EINVAL (Invalid argument)');
+  });
+
   test('clone3: the tail past the struct, ??? when unreadable, and set_tid\'s ints', T, () => {
     const zero = Array(11).fill(0n);
     const tail = new Uint8Array([...cloneArgs(zero), ...cloneArgs([0xfacefeeddeadc0den])]);
@@ -412,10 +428,10 @@ describe('everything else', () => {
     // Decoders exist for what liveprobe traces by default, and for the few
     // calls outside it that strace's memory and process tests make (issue 17:
     // chdir, pkey_alloc/pkey_free, which strace puts in no class of %memory,
-    // %process, %thread); the rest prints raw.
+    // %process, %thread; process_madvise, which it puts in %desc); the rest prints raw.
     const traced = defaultTraceFilter('x86_64').names;
-    const outside = ['pkey_alloc', 'pkey_free', 'chdir'];
+    const outside = ['pkey_alloc', 'pkey_free', 'chdir', 'process_madvise'];
     for (const name of DECODED_SYSCALLS) assert.ok(traced.includes(name) !== outside.includes(name), name);
-    assert.equal(DECODED_SYSCALLS.length, 33);
+    assert.equal(DECODED_SYSCALLS.length, 35);
   });
 });

@@ -7,7 +7,7 @@
 // clone_args) and execve's variable count are read by the native side on its
 // own, next to the clone_args and argv it already copies.
 import { ANON_VMA_NAME_MAX } from './abi';
-import { ARCH_PRCTL, CLONE, PRCTL, PR_SCHED_CORE, PR_SET_VMA } from './decode/flags';
+import { ARCH_PRCTL, CLONE, PRCTL, PR_SCHED_CORE, PR_SET_VMA, SECCOMP_MODE } from './decode/flags';
 import { MASK32, valueOf } from './decode/format';
 import { AUDIT_ARCH } from '../wire';
 import { type Arch, syscallNumber } from './table';
@@ -25,7 +25,9 @@ export interface MemoryRead {
   /**
    * A string that becomes unreadable before its NUL is still copied
    * (unterminated) when at least this many bytes were readable: strace's own
-   * read length, for which it prints the string with `...`.
+   * read length, for which it prints the string with `...`. For bytes (an
+   * array strace reads element by element), the readable start is kept when
+   * it is at least this long.
    */
   keepBytes?: number;
   /** Argument values that make the read apply: (uint32(arg) & mask) === value. At most two. */
@@ -37,6 +39,10 @@ const opt = (name: string): MemoryRead['when'] => [{ arg: 0, value: pr(name) }];
 
 /** sizeof(stack_t) on 64-bit: void *ss_sp; int ss_flags; size_t ss_size. */
 export const STACK_T_SIZE = 24;
+/** sizeof(struct iovec) on 64-bit: void *iov_base; size_t iov_len. */
+export const IOVEC_SIZE = 16;
+/** sizeof(struct sock_fprog) on 64-bit: unsigned short len, padding, struct sock_filter *filter. */
+export const SOCK_FPROG_SIZE = 16;
 /** TASK_COMM_LEN: a thread name with its NUL. */
 export const TASK_COMM_LEN = 16;
 /** strace's default string limit (-s 32) plus the byte that tells it the string goes on. */
@@ -81,6 +87,17 @@ export const MEMORY_READS: readonly MemoryRead[] = [
   ...ARCH_PRCTL_RESULTS.map((name): MemoryRead => ({
     syscall: 'arch_prctl', at: 'exit', when: [{ arg: 0, value: valueOf(ARCH_PRCTL, name) }], ptrArg: 1, bytes: 8,
   })),
+  // mincore's vector, one byte a page: strace prints it after a success,
+  // element by element (as far as readable), up to 32 unless -v; liveprobe
+  // copies up to 4096 pages' worth.
+  { syscall: 'mincore', at: 'exit', ptrArg: 2, bytes: READ_RULE_MAX_BYTES, keepBytes: 1 },
+  // process_madvise's struct iovec array (16 bytes each), read at entry as far as readable.
+  { syscall: 'process_madvise', at: 'entry', ptrArg: 1, bytes: READ_RULE_MAX_BYTES, keepBytes: IOVEC_SIZE },
+  // PR_SET_SECCOMP, SECCOMP_MODE_FILTER: struct sock_fprog {u16 len; struct sock_filter *filter}.
+  {
+    syscall: 'prctl', at: 'entry', ptrArg: 2, bytes: SOCK_FPROG_SIZE,
+    when: [{ arg: 0, value: pr('PR_SET_SECCOMP') }, { arg: 1, value: valueOf(SECCOMP_MODE, 'SECCOMP_MODE_FILTER') }],
+  },
   // clone(CLONE_PIDFD) stores the pidfd at parent_tid (the third argument on every arch).
   {
     syscall: 'clone', at: 'exit', ptrArg: 2, bytes: 4,

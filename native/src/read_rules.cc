@@ -65,10 +65,13 @@ void ReadRules::read(pid_t tid, uint32_t arch, int32_t nr, const uint64_t* args,
       }
     } else {
       char buf[ReadRule::kMaxBytes];
-      if (readTraceeMemory(tid, addr, buf, r.max_bytes) == ssize_t(r.max_bytes))
-        out.assign(buf, r.max_bytes);
-      else
+      ssize_t got = readTraceeMemory(tid, addr, buf, r.max_bytes);
+      if (got == ssize_t(r.max_bytes) || (r.keep_bytes > 0 && got >= ssize_t(r.keep_bytes))) {
+        out.assign(buf, size_t(got));
+        if (got != ssize_t(r.max_bytes)) read_failed = true;  // kept, but cut short
+      } else {
         read_failed = true;
+      }
     }
     return;
   }

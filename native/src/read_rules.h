@@ -27,7 +27,9 @@ struct ReadRule {
   bool string = false;   // stop at the first NUL (kept in the copy, so "" is not "unreadable")
   // A string that becomes unreadable before its NUL is kept (without a NUL)
   // when at least this many bytes were read; else the read failed. strace
-  // prints such a string when its own read length was readable.
+  // prints such a string when its own read length was readable. Bytes (an
+  // array strace reads element by element) keep their readable start if it
+  // is at least this long.
   uint32_t keep_bytes = 0;
   // Up to two conditions: (uint32(args[arg]) & mask) == value; arg -1: none.
   // Low 32 bits only: the options these select on are C ints in the kernel;

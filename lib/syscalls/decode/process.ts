@@ -12,6 +12,7 @@ import {
 import { isErrorReturn as isError } from '../abi';
 import { PATH_READ } from '../memory-reads';
 import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
+import { formatArray } from './print-array';
 import { type StringArray, formatStringArray, leadingStrings, parseStringArrays } from './string-arrays';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
@@ -174,13 +175,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
  */
 function setTidText(setTid: bigint, size: bigint, mem: Uint8Array | undefined): string {
   if (setTid === 0n || size === 0n || size > MAX_SET_TID_SIZE) return addr(setTid);
-  const n = Number(size);
-  const got = Math.min(n, Math.floor((mem?.length ?? 0) / 4));
-  if (got === 0) return addr(setTid);
-  const ints: string[] = [];
-  for (let i = 0; i < got; i++) ints.push(String(int32(BigInt(memU32(mem!, i * 4)))));
-  if (got < n) ints.push(`... /* ${addr(setTid + BigInt(got * 4))} */`);
-  return `[${ints.join(', ')}]`;
+  return formatArray(setTid, size, 4, mem, (at) => String(int32(BigInt(memU32(mem!, at)))));
 }
 
 /**
