@@ -3,9 +3,11 @@
 // argument points at it), how much, and for which option values. This list
 // is the only place that says so: the native tracer carries the rules out
 // (native/src/read_rules.h) and the decoders read the copies they produce
-// (ev.entryMem / ev.exitMem). clone3's pidfd (its address is inside struct
-// clone_args) and execve's variable count are read by the native side on its
-// own, next to the clone_args and argv it already copies.
+// (ev.entryMem / ev.exitMem). clone3's pidfd and set_tid array (their
+// addresses are inside struct clone_args) and execve's argv and envp entries
+// and variable count are read by the native side on its own, next to the
+// clone_args and path it already copies (native/src/tracer.cc beginSyscall;
+// the entries' format in docs/wire-format.md).
 import { ANON_VMA_NAME_MAX } from './abi';
 import { ARCH_PRCTL, CLONE, PRCTL, PR_SCHED_CORE, PR_SET_VMA, SECCOMP_MODE } from './decode/flags';
 import { MASK32, valueOf } from './decode/format';
