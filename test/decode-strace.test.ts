@@ -246,4 +246,25 @@ describe('decoding matches strace', () => {
       fs.rmSync(out, { force: true });
     }
   });
+
+  test('the CLI\'s -v prints execve\'s arrays as strace -v does', T, async () => {
+    const bin = await fixture('syscalls');
+    const strace = await runStrace(bin, [], { trace: 'execve', env: ENV, noAslr: true, options: ['-v'] });
+    const theirPrefix = `${String(strace.pid).padEnd(5)} `;
+    const theirs = strace.log.split('\n').filter((l) => l.startsWith(theirPrefix)).map((l) => l.slice(theirPrefix.length))
+      .filter((l) => l.startsWith('execve("/nonexistent/'));
+    const out = path.join(os.tmpdir(), `liveprobe-cli-v-${process.pid}.txt`);
+    const ourPrefix = '[pid NNNNNN] '.length;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, [require.resolve('../lib/cli/main'), 'run', '--no-summary', '--no-aslr', '-v',
+          '-e', 'trace=execve', '-o', out, bin], { env: { ...process.env, ...ENV } }, (err) => (err ? reject(err) : resolve()));
+      });
+      const ours = fs.readFileSync(out, 'utf8').split('\n').filter((l) => /^\[pid +\d+\] execve\("\/nonexistent\//.test(l)).map((l) => l.slice(ourPrefix));
+      assert.deepEqual(ours, theirs);
+      assert.ok(ours.some((l) => l.includes(', ["A=1", "B=2"]) = -1 ENOENT')), 'envp as its strings');
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
+  });
 });
