@@ -1,15 +1,17 @@
-// Issue 8, item 6: hostile tracee input. The hostile fixture makes 51 calls
-// (52 on x86_64) with sizes, lengths and pointers no tracer may trust
+// Issue 8, item 6: hostile tracee input. The hostile fixture makes 53 calls
+// (54 on x86_64) with sizes, lengths and pointers no tracer may trust
 // (clone3 sizes of 0, 1 MiB and odd values; unmapped, straddling and kernel
 // pointers; huge mmap/munmap/mremap lengths; unreadable, unterminated and
 // oversized execve strings and environments; sigaltstack/prctl/arch_prctl
-// memory cut short) and prints what it passed and what the kernel answered. liveprobe
+// memory cut short; process_madvise's iovecs, a million or cut by PROT_NONE)
+// and prints what it passed and what the kernel answered. liveprobe
 // must report exactly that, copy no more than its bounds, and never crash.
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
 import { hostArch } from '../lib/syscalls';
+import { DEFAULT_TRACE } from '../lib/syscalls/classes';
 import { ANON_VMA_NAME_MAX } from '../lib/syscalls/abi';
 import { READ_RULE_MAX_BYTES } from '../lib/syscalls/memory-reads';
 import { parseStringArrays } from '../lib/syscalls/decode/string-arrays';
@@ -31,7 +33,7 @@ const PATH_MAX = 4096;
 const ARGV_MAX = 64;
 /** execve's argv and envp entries (native/src/wire.h): 64 strings and 4096 bytes, 256 and 16384, a 13-byte header each and one per end. */
 const EXEC_ARRAYS_MAX = (ARGV_MAX + 1) * ARRAY_ENTRY_HEADER + 4096 + (256 + 1) * ARRAY_ENTRY_HEADER + 16384;
-const CALLS = hostArch() === 'x86_64' ? 52 : 51;
+const CALLS = hostArch() === 'x86_64' ? 54 : 53;
 
 interface Call {
   name: string;
@@ -160,6 +162,14 @@ function checkMemoryReads(pairs: [Call, SyscallEvent][]): void {
   // 5000 bytes of name: ANON_VMA_NAME_MAX copied, strace's 32 shown.
   assert.deepEqual(Buffer.from(setVma!.entryMem ?? []), Buffer.alloc(ANON_VMA_NAME_MAX, 'a'));
   assert.match(setVma!.text, /, "a{32}"\.\.\.\) = -1 EINVAL /);
+  // process_madvise's iovecs: at most a rule's bytes of a million, 32 shown;
+  // the one whose array runs into PROT_NONE, what was readable and where it stopped.
+  const [million, straddling] = by('process_madvise');
+  assert.equal(million!.entryMem?.length, READ_RULE_MAX_BYTES);
+  assert.match(million!.text, /^process_madvise\(-1, \[(\{iov_base=0x[0-9a-f]+, iov_len=\d+\}, ){32}\.\.\.\], 1048576, MADV_COLD, 0\) = -1 EINVAL /);
+  assert.deepEqual([straddling!.entryMem?.length, straddling!.readFailed], [24, true]);
+  const at = straddling!.raw[1]!;
+  assert.match(straddling!.text, new RegExp(`^process_madvise\\(-1, \\[\\{iov_base=0x[0-9a-f]+, iov_len=\\d+\\}, \\.\\.\\. /\\* 0x${(at + 16n).toString(16)} \\*/\\], 4, MADV_COLD, 0\\) = -1 EFAULT `));
   if (hostArch() === 'x86_64') {
     const [archPrctl] = by('arch_prctl');
     assert.equal(archPrctl!.exitMem, undefined);
@@ -183,8 +193,9 @@ function fromJson(line: string): TraceEvent {
 }
 
 describe('hostile syscall arguments', () => {
-  for (const trace of [undefined, 'all']) {
-    test(`run${trace ? ' -e trace=all' : ' (seccomp filter)'}: ${CALLS} failing calls reported exactly as the kernel saw them, within bounds`, T, async () => {
+  // The default set and process_madvise (strace's %desc), under the seccomp filter; then every call.
+  for (const trace of [`${DEFAULT_TRACE.join(',')},process_madvise`, 'all']) {
+    test(`run${trace === 'all' ? ' -e trace=all' : ' (seccomp filter)'}: ${CALLS} failing calls reported exactly as the kernel saw them, within bounds`, T, async () => {
       const hostile = await fixture('hostile');
       const session = run(hostile, [], { trace, stdio: ['ignore', 'pipe', 'inherit'] });
       const [events, out] = await within(Promise.all([collect(session), readAll(session.stdout)]), 20_000, 'run hostile');
@@ -214,7 +225,7 @@ describe('hostile syscall arguments', () => {
   test('the CLI prints all of it, as text and as JSON, and exits 0', T, async () => {
     const hostile = await fixture('hostile');
     for (const json of [[], ['--json']]) {
-      const r = await runCli(['run', ...json, '-e', 'trace=clone3,clone,mmap,munmap,mremap,execve,sigaltstack,prctl,arch_prctl', hostile], { timeoutMs: 20_000 });
+      const r = await runCli(['run', ...json, '-e', 'trace=clone3,clone,mmap,munmap,mremap,execve,sigaltstack,prctl,arch_prctl,process_madvise', hostile], { timeoutMs: 20_000 });
       assert.equal(r.code, 0, r.stderr.slice(-1000));
       assert.match(r.stdout, new RegExp(`\\nhostile: ${CALLS} calls\\n$`));
       assert.doesNotMatch(r.stderr, /internal error|TypeError|RangeError/);
