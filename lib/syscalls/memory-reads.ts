@@ -34,6 +34,11 @@ export interface MemoryRead {
   keepBytes?: number;
   /** Argument values that make the read apply: (uint32(arg) & mask) === value. At most two. */
   when?: { arg: number; value: bigint; mask?: bigint }[];
+  /**
+   * A struct that points at an array: after a whole copy, up to `bytes` more
+   * at the pointer (u64) at `ptrOffset` in it, appended as far as readable.
+   */
+  then?: { ptrOffset: number; bytes: number };
 }
 
 const pr = (name: string): bigint => valueOf(PRCTL, name);
@@ -52,7 +57,7 @@ const STRACE_STRING_READ = 33;
 /** A path as strace's printpath reads it: PATH_MAX bytes, so up to PATH_MAX - 1 characters and whether a NUL follows. */
 export const PATH_READ = 4096;
 /** Numbers per rule in nativeReadRules' list; the most bytes one rule may copy (native/src/read_rules.h). */
-export const READ_RULE_FIELDS = 13;
+export const READ_RULE_FIELDS = 15;
 export const READ_RULE_MAX_BYTES = 4096;
 /** Calls the native side reads on its own (clone_args, exec strings, mmap's file, calls that never return): no rules. */
 const NATIVE_OWN = new Set(['clone3', 'execve', 'execveat', 'mmap', 'exit', 'exit_group']);
@@ -95,9 +100,11 @@ export const MEMORY_READS: readonly MemoryRead[] = [
   { syscall: 'mincore', at: 'exit', ptrArg: 2, bytes: READ_RULE_MAX_BYTES, keepBytes: 1 },
   // process_madvise's struct iovec array (16 bytes each), read at entry as far as readable.
   { syscall: 'process_madvise', at: 'entry', ptrArg: 1, bytes: READ_RULE_MAX_BYTES, keepBytes: IOVEC_SIZE },
-  // PR_SET_SECCOMP, SECCOMP_MODE_FILTER: struct sock_fprog {u16 len; struct sock_filter *filter}.
+  // PR_SET_SECCOMP, SECCOMP_MODE_FILTER: struct sock_fprog {u16 len; struct
+  // sock_filter *filter}, then the program, which strace -v prints
+  // instruction by instruction (8 bytes each; liveprobe copies up to 512).
   {
-    syscall: 'prctl', at: 'entry', ptrArg: 2, bytes: SOCK_FPROG_SIZE,
+    syscall: 'prctl', at: 'entry', ptrArg: 2, bytes: SOCK_FPROG_SIZE, then: { ptrOffset: 8, bytes: READ_RULE_MAX_BYTES },
     when: [{ arg: 0, value: pr('PR_SET_SECCOMP') }, { arg: 1, value: valueOf(SECCOMP_MODE, 'SECCOMP_MODE_FILTER') }],
   },
   // clone(CLONE_PIDFD) stores the pidfd at parent_tid (the third argument on every arch).
@@ -116,7 +123,9 @@ export function nativeReadRules(arch: Arch): number[] {
     if (nr === undefined) continue; // arch_prctl exists on x86_64 only
     const conds = r.when ?? [];
     // What the native side cannot carry out must not be dropped silently.
-    if (NATIVE_OWN.has(r.syscall) || conds.length > 2 || r.bytes > READ_RULE_MAX_BYTES || conds.some((k) => (k.mask ?? 0n) > MASK32)) {
+    const then = r.then;
+    if (NATIVE_OWN.has(r.syscall) || conds.length > 2 || r.bytes > READ_RULE_MAX_BYTES || conds.some((k) => (k.mask ?? 0n) > MASK32) ||
+      (then !== undefined && (r.string || then.ptrOffset < 0 || then.ptrOffset + 8 > r.bytes || then.bytes < 1 || then.bytes > READ_RULE_MAX_BYTES))) {
       throw new Error(`liveprobe: memory-read rule for ${r.syscall} cannot be carried out natively`);
     }
     out.push(AUDIT_ARCH[arch], nr, r.at === 'exit' ? 1 : 0, r.ptrArg, r.bytes, r.string ? 1 : 0, r.keepBytes ?? 0);
@@ -124,6 +133,7 @@ export function nativeReadRules(arch: Arch): number[] {
       const k = conds[c];
       out.push(k ? k.arg : -1, k ? Number(k.mask ?? MASK32) : 0, k ? Number(k.value & MASK32) : 0);
     }
+    out.push(then ? then.ptrOffset : -1, then ? then.bytes : 0);
   }
   return out;
 }

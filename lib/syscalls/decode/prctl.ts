@@ -16,7 +16,9 @@ import {
   PR_UNALIGN, PR_VL_LEN_MASK, SECBITS, SECCOMP_MODE, SUID_DUMP,
 } from './flags';
 import { isErrorReturn } from './process';
-import { MEMORY_READS, SOCK_FPROG_SIZE, TASK_COMM_LEN } from '../memory-reads';
+import { MEMORY_READS, READ_RULE_MAX_BYTES, SOCK_FPROG_SIZE, TASK_COMM_LEN } from '../memory-reads';
+import { SOCK_FILTER_SIZE, seccompInstruction } from './bpf';
+import { formatArray } from './print-array';
 import type { ArgValue, Decoded, DecodeInput, ReturnStyle } from './types';
 
 const PR = namedValues(PRCTL, 'PR_', [
@@ -137,16 +139,18 @@ export function decodePrctl(ev: DecodeInput): Decoded {
       return done(`${name}${raw([a2, a3, a4, a5])}`, base, '', ok ? lookup(PR_MCE_KILL_POLICY, ev.ret!) : undefined);
     case PR.SET_SECCOMP:
       if (a2 === SECCOMP.STRICT) return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}`);
-      // struct sock_fprog as copied at entry: {len=N, filter=0x…}; strace -v
-      // decodes the program as BPF, which liveprobe does not (docs/strace-parity.md).
+      // struct sock_fprog as copied at entry, then its program:
+      // {len=N, filter=0x…}, under -v the instructions (strace's print_bpf_fprog).
       if (a2 === SECCOMP.FILTER) {
         const m = ev.entryMem;
         let prog = addr(a3);
         if (a3 !== 0n && m !== undefined && m.length >= SOCK_FPROG_SIZE) {
           const len = m[0]! | (m[1]! << 8);
           const filter = memU64(m, 8);
-          // -v: an empty program is `[]`; one liveprobe has not read prints as its address, as strace does when it is unreadable.
-          prog = `{len=${len}, filter=${!getAbbrev() && len === 0 && filter !== 0n ? '[]' : addr(filter)}}`;
+          const insns = m.subarray(SOCK_FPROG_SIZE);
+          const text = getAbbrev() ? addr(filter)
+            : formatArray(filter, BigInt(len), SOCK_FILTER_SIZE, insns, (at) => seccompInstruction(insns, at), READ_RULE_MAX_BYTES);
+          prog = `{len=${len}, filter=${text}}`;
         }
         return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}, ${prog}`);
       }
