@@ -132,6 +132,16 @@ describe('decoding matches strace', () => {
     }
   });
 
+  test('syscalls.c with -v -X verbose: every line equals strace\'s (a seccomp program\'s codes as numbers and names)', T, async () => {
+    try {
+      const { events } = await syscallsBoth(['-v', '-X', 'verbose'], 'verbose', false, false);
+      assert.ok(eventLines(events).some((l) => l.text.includes('filter=[BPF_STMT(0 /* BPF_LD */|0 /* BPF_W */|0x20 /* BPF_ABS */, 0), ')));
+    } finally {
+      setAbbrev(true);
+      setXlatStyle('abbrev');
+    }
+  });
+
   test('syscalls.c with -X verbose -yy -a 60: every line equals strace\'s, padding included', T, async () => {
     const COLUMN = 60;
     try {

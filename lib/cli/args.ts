@@ -78,7 +78,8 @@ options:
   -y, -yy                 print the path of a file descriptor after it, as strace's -y
                           (mmap's fd: 3</usr/lib/libc.so.6>); -yy: a pidfd's process
   -v, --no-abbrev         arrays and structures in full, as strace's -v (execve's
-                          environment as its strings, argv past 32 entries)
+                          environment as its strings, argv past 32 entries, a
+                          seccomp filter's program)
   -c                      count syscalls, errors and time (strace -c) instead
                           of printing them; -C prints both
   -t, -tt, -ttt           prefix each line with the time of day (-tt: with

@@ -52,7 +52,9 @@ export function getXlatStyle(): XlatStyle {
 /**
  * strace's abbreviation of arrays and structures, which -v (`--no-abbrev`)
  * turns off: for the calls liveprobe decodes, execve's argv past 32 entries
- * and its envp, printed as its strings instead of `/* N vars *\/`. One
+ * and its envp, printed as its strings instead of `/* N vars *\/`, arrays
+ * past 32 elements (lib/syscalls/decode/print-array.ts) and a seccomp
+ * filter's program (lib/syscalls/decode/bpf.ts). One
  * setting for the process, like the style.
  */
 let abbrev = true;
