@@ -2,6 +2,7 @@
 // the packed records (no object is built in C++).
 import { constants } from 'node:os';
 import { type ArgValue, type Decoded, type SyscallArgs, decodeSyscall, isErrorReturn, renderSyscall } from './syscalls/decode';
+import { leadingStrings, parseStringArrays } from './syscalls/decode/string-arrays';
 import { hex as addressText } from './units';
 import { type Arch, syscallName } from './syscalls/table';
 import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT, archOfAudit } from './wire';
@@ -100,10 +101,11 @@ export const SYSCALL_FIELDS = {
   unfinished: always<boolean>(bool),
   /** Entry time (ms since session start); null for an exit seen without its entry. */
   entryTime: always<number | null>(orNull(num)),
-  /** clone3: the struct clone_args bytes read at entry (at most 88; fewer if size was smaller or memory unreadable). */
+  /** clone3: the struct clone_args bytes read at entry, with the tail its size claims (up to 4096 bytes; fewer if size was smaller or memory unreadable). */
   cloneArgs: optional<Uint8Array>(hex),
   /** execve/execveat: the program; mmap of an fd: the file behind it (/proc/TID/fd/N at return). */
   path: optional<string>(str),
+  /** execve/execveat: argv's strings before the first that is not one whole readable string (entryMem has them all). */
   argv: optional<string[]>(strs),
   /** execve/execveat: the number of environment variables (envp entries), when envp was readable. */
   envc: optional<number>(num),
@@ -111,7 +113,9 @@ export const SYSCALL_FIELDS = {
   envUnterminated: optional<boolean>(bool),
   /**
    * Tracee memory strace prints, copied as lib/syscalls/memory-reads.ts says:
-   * at entry (sigaltstack's new stack_t, PR_SET_NAME's name) and after a
+   * at entry (sigaltstack's new stack_t, PR_SET_NAME's name, clone3's
+   * set_tid ints, execve's argv and envp as entries of lib/wire.ts
+   * ARRAY_ENTRY) and after a
    * successful exit (the old stack_t, ARCH_GET_FS's value, a pidfd). A C
    * string keeps its NUL; absent when not read or unreadable.
    */
@@ -401,10 +405,14 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
       const data2 = b.data(i, 2);
       if (name === 'clone3') {
         ev.cloneArgs = data.slice();
-        if (data2.length) ev.exitMem = data2.slice();
+        // With hasCount, data2 starts with the set_tid ints copied at entry (a bytes).
+        const setTid = flags & FLAG.hasCount ? Math.min(a, data2.length) : 0;
+        if (flags & FLAG.hasCount) ev.entryMem = data2.slice(0, setTid);
+        if (data2.length > setTid) ev.exitMem = data2.slice(setTid);
       } else if (name === 'execve' || name === 'execveat') {
         ev.path = utf8.decode(data);
-        ev.argv = data2.length ? utf8.decode(data2.subarray(0, data2.length - 1)).split('\0') : [];
+        ev.entryMem = data2.slice();
+        ev.argv = leadingStrings(parseStringArrays(ev.entryMem)[0]);
         if (flags & FLAG.hasCount) {
           ev.envc = a;
           if (b.u32(i, FIELD.b) !== 0) ev.envUnterminated = true;

@@ -19,7 +19,7 @@ export type {
 } from './events';
 export { SyscallRecord } from './events';
 export { DECODED_SYSCALLS, decodeSyscall, formatReturn, renderSyscall } from './syscalls/decode';
-export { setFdPaths, setXlatStyle } from './syscalls/decode/format';
+export { setAbbrev, setFdPaths, setXlatStyle } from './syscalls/decode/format';
 export type { XlatStyle } from './syscalls/decode/format';
 export type { ArgValue, Decoded, DecodeInput, SyscallArgs } from './syscalls/decode';
 export { LiveprobeError } from './errors';

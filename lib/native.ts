@@ -56,6 +56,9 @@ export interface NativeLayout {
   quietCallFields: number;
   /** The kernel's MAX_ERRNO as native/src/tracer.h has it. */
   maxErrno: number;
+  /** execve's argv/envp entries in data2 (native/src/wire.h ArrayEntry). */
+  arrayEntryHeader: number;
+  arrayEntries: Record<string, number>;
   fields: Record<string, number>;
   header: Record<string, number>;
   kinds: Record<string, number>;

@@ -4,7 +4,7 @@
 import type { Arch } from './syscalls/table';
 
 export const MAGIC = 0x4c505231;
-export const VERSION = 2;
+export const VERSION = 3;
 export const HEADER_SIZE = 40;
 export const RECORD_SIZE = 128;
 
@@ -56,6 +56,14 @@ export const FLAG = {
   held: 1 << 8,
   batchLast: 1,
 } as const;
+
+/**
+ * execve's argv and envp in data2: per element an entry {u8 kind, u32 len,
+ * u64 ptr} then len bytes; each array ends with end, fault or bound
+ * (native/src/wire.h ArrayEntry; lib/syscalls/decode/string-arrays.ts reads them).
+ */
+export const ARRAY_ENTRY = { string: 0, stringCut: 1, stringFault: 2, end: 3, fault: 4, bound: 5 } as const;
+export const ARRAY_ENTRY_HEADER = 13;
 
 export const ERROR_SITE = { fork: 1, exec: 2, seize: 3, wait: 4, internal: 5, chdir: 6, seccomp: 7 } as const;
 export const START_EVENT = { 1: 'clone', 2: 'fork', 3: 'vfork', 4: 'attach' } as const;

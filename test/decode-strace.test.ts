@@ -12,7 +12,7 @@ import { run } from '../lib';
 import type { SyscallEvent, TraceEvent } from '../lib/events';
 import { hostArch, syscallNumber } from '../lib/syscalls';
 import { DECODED_SYSCALLS, renderSyscall } from '../lib/syscalls/decode';
-import { type FdPaths, type XlatStyle, setFdPaths, setXlatStyle } from '../lib/syscalls/decode/format';
+import { type FdPaths, type XlatStyle, setAbbrev, setFdPaths, setXlatStyle } from '../lib/syscalls/decode/format';
 import { fixture } from './helpers/fixtures';
 import { STRACE, type StraceRun, eventLines, linesByRole, runStrace, straceAvailable } from './helpers/strace';
 import { collect } from './helpers/trace';
@@ -30,6 +30,8 @@ const ENV = { LIVEPROBE_FIXTURE: '1' };
 function withoutLauncherEnvp(lines: string[]): void {
   const first = lines[0];
   assert.ok(first?.startsWith('execve('), `the first line is the launch: ${first}`);
+  // Under -v the variables themselves print, the same in both.
+  if (first.endsWith(', ["LIVEPROBE_FIXTURE=1"]) = 0')) return;
   lines[0] = first.replace(/, 0x[0-9a-f]+( \/\* 1 var \*\/\) = 0)$/, ', <envp>$1');
   assert.notEqual(lines[0], first, `the launch passes the one variable of ENV: ${first}`);
 }
@@ -48,7 +50,7 @@ describe('decoding matches strace', () => {
    * every decoded line compared task by task, in order. Returns what the
    * -a test reads: strace's log and liveprobe's events.
    */
-  async function syscallsBoth(options: string[], style: XlatStyle, fds: FdPaths = false): Promise<{ strace: StraceRun; events: TraceEvent[] }> {
+  async function syscallsBoth(options: string[], style: XlatStyle, fds: FdPaths = false, abbrev = true): Promise<{ strace: StraceRun; events: TraceEvent[] }> {
     const bin = await fixture('syscalls');
     const [strace, events] = await Promise.all([
       runStrace(bin, [], { trace: TRACE, env: ENV, noAslr: true, options }),
@@ -65,6 +67,7 @@ describe('decoding matches strace', () => {
     // Events decode on first use: the style in force then is the one they print in.
     setXlatStyle(style);
     setFdPaths(fds);
+    setAbbrev(abbrev);
     const live = eventLines(events);
     const ours = linesByRole(live, syscalls(events)[0]!.pid, keep);
     if (fds) {
@@ -77,7 +80,7 @@ describe('decoding matches strace', () => {
           lines[i] = l.replace(cwd, '$1');
         });
       }
-      assert.equal(seen, 3);
+      assert.equal(seen, 4);
       // The file mmaps carry their path, the pidfds theirs.
       const all = [...ours.values()].flat();
       assert.ok(all.some((l) => /^mmap\(NULL, 8192, PROT_READ\|?[^,]*, MAP_PRIVATE\|MAP_DENYWRITE, 100<\/.*\/syscalls>, 0\)/.test(l) || /, 100<\/[^>]*\/syscalls>, /.test(l)), 'mmap of fd 100 shows its file');
@@ -114,6 +117,28 @@ describe('decoding matches strace', () => {
     } finally {
       setXlatStyle('abbrev');
       setFdPaths(false);
+    }
+  });
+
+  test('syscalls.c with -v: every line equals strace -v\'s (envp as its strings, argv past 32 entries)', T, async () => {
+    try {
+      const { events } = await syscallsBoth(['-v'], 'abbrev', false, false);
+      const lines = eventLines(events).map((l) => l.text);
+      // The forms -v changes, as strace printed them too (compared above).
+      assert.ok(lines.some((l) => /^execve\("\/nonexistent\/liveprobe", \["x=1", 0x1000, "y=2", \.\.\. \/\* 0x[0-9a-f]+ \*\/\], \["a", 0xffffffffffffffff, 0x[0-9a-f]+, "L{32}"\.\.\., 0x1000, "b"\]\) = -1 /.test(l)));
+      assert.ok(lines.some((l) => l.startsWith(`execve("/nonexistent/liveprobe", [${'"m", '.repeat(32)}"m"], [${'"m", '.repeat(32)}"m"]) = -1 ENOENT`)));
+    } finally {
+      setAbbrev(true);
+    }
+  });
+
+  test('syscalls.c with -v -X verbose: every line equals strace\'s (a seccomp program\'s codes as numbers and names)', T, async () => {
+    try {
+      const { events } = await syscallsBoth(['-v', '-X', 'verbose'], 'verbose', false, false);
+      assert.ok(eventLines(events).some((l) => l.text.includes('filter=[BPF_STMT(0 /* BPF_LD */|0 /* BPF_W */|0x20 /* BPF_ABS */, 0), ')));
+    } finally {
+      setAbbrev(true);
+      setXlatStyle('abbrev');
     }
   });
 
@@ -227,6 +252,27 @@ describe('decoding matches strace', () => {
       const ours = fs.readFileSync(out, 'utf8').split('\n').filter((l) => /^\[pid +\d+\] (mlockall|munlockall)\(/.test(l)).map((l) => l.slice(ourPrefix));
       assert.deepEqual(ours, theirs);
       assert.equal(ours[0], 'mlockall(0x2 /* MCL_FUTURE */)'.padEnd(50 - theirPrefix.length) + '= 0');
+    } finally {
+      fs.rmSync(out, { force: true });
+    }
+  });
+
+  test('the CLI\'s -v prints execve\'s arrays as strace -v does', T, async () => {
+    const bin = await fixture('syscalls');
+    const strace = await runStrace(bin, [], { trace: 'execve', env: ENV, noAslr: true, options: ['-v'] });
+    const theirPrefix = `${String(strace.pid).padEnd(5)} `;
+    const theirs = strace.log.split('\n').filter((l) => l.startsWith(theirPrefix)).map((l) => l.slice(theirPrefix.length))
+      .filter((l) => l.startsWith('execve("/nonexistent/'));
+    const out = path.join(os.tmpdir(), `liveprobe-cli-v-${process.pid}.txt`);
+    const ourPrefix = '[pid NNNNNN] '.length;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, [require.resolve('../lib/cli/main'), 'run', '--no-summary', '--no-aslr', '-v',
+          '-e', 'trace=execve', '-o', out, bin], { env: { ...process.env, ...ENV } }, (err) => (err ? reject(err) : resolve()));
+      });
+      const ours = fs.readFileSync(out, 'utf8').split('\n').filter((l) => /^\[pid +\d+\] execve\("\/nonexistent\//.test(l)).map((l) => l.slice(ourPrefix));
+      assert.deepEqual(ours, theirs);
+      assert.ok(ours.some((l) => l.includes(', ["A=1", "B=2"]) = -1 ENOENT')), 'envp as its strings');
     } finally {
       fs.rmSync(out, { force: true });
     }

@@ -9,7 +9,8 @@ import { formatEvent } from '../lib/cli/format-text';
 import { type Arch, defaultTraceFilter } from '../lib/syscalls';
 import { DECODED_SYSCALLS, argCount, formatReturn, renderSyscall } from '../lib/syscalls/decode';
 import { TABLES } from '../lib/syscalls/decode/flags';
-import { quoteString, setFdPaths, setXlatStyle } from '../lib/syscalls/decode/format';
+import { quoteString, setAbbrev, setFdPaths, setXlatStyle } from '../lib/syscalls/decode/format';
+import { ARRAY_ENTRY, ARRAY_ENTRY_HEADER } from '../lib/wire';
 
 const T = { timeout: 5_000 };
 
@@ -29,6 +30,35 @@ function cloneArgs(fields: bigint[]): Uint8Array {
 }
 
 const NEG = (n: number): bigint => BigInt(-n);
+
+/**
+ * execve's argv and envp entries as the native tracer writes them (lib/wire.ts
+ * ARRAY_ENTRY): a string is one that was readable to its NUL, [ptr, bytes]
+ * one unreadable after those bytes; each array ends with 'null', ['fault', at]
+ * or 'bound'.
+ */
+type Element = string | [bigint, string];
+type End = 'null' | 'bound' | ['fault', bigint];
+function arrays(...lists: [Element[], End][]): Uint8Array {
+  const parts: Buffer[] = [];
+  const entry = (kind: number, ptr: bigint, bytes: Buffer): void => {
+    const h = Buffer.alloc(ARRAY_ENTRY_HEADER);
+    h.writeUInt8(kind, 0);
+    h.writeUInt32LE(bytes.length, 1);
+    h.writeBigUInt64LE(ptr, 5);
+    parts.push(h, bytes);
+  };
+  for (const [elements, end] of lists) {
+    elements.forEach((e, i) => {
+      if (typeof e === 'string') entry(ARRAY_ENTRY.string, 0x5000n + BigInt(i) * 0x100n, Buffer.from(e));
+      else entry(ARRAY_ENTRY.stringFault, e[0], Buffer.from(e[1]));
+    });
+    if (end === 'null') entry(ARRAY_ENTRY.end, 0n, Buffer.alloc(0));
+    else if (end === 'bound') entry(ARRAY_ENTRY.bound, 0n, Buffer.alloc(0));
+    else entry(ARRAY_ENTRY.fault, end[1], Buffer.alloc(0));
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
 
 /** glibc 2.36 pthread_create's struct clone_args (docs/go-glibc-musl.md, "glibc's pthread_create"). */
 const pthread = [0x3d0f00n, 0n, 0x7f6e4a2ee990n, 0x7f6e4a2ee990n, 0n, 0x7f6e49aee000n, 0x7fff80n, 0x7f6e4a2ee6c0n, 0n, 0n, 0n];
@@ -235,15 +265,81 @@ describe('process and thread decoders', () => {
     assert.match(f(1n << 40n), /exit_signal=1099511627776,/);
   });
 
-  test('execve: path and argv as strace quotes and cuts them; envp is the pointer alone (gap)', T, () => {
-    const e = ev('execve', [0x1000, 0x2000, 0x7ffe50979178n], 0n, { path: './ex7', argv: ['./ex7', '-flush', 'x'.repeat(40), 'tab\there'] });
+  test('execve: path and argv as strace quotes and cuts them; envp is the pointer alone (no copy)', T, () => {
+    const argv = ['./ex7', '-flush', 'x'.repeat(40), 'tab\there'];
+    const e = ev('execve', [0x1000, 0x2000, 0x7ffe50979178n], 0n, { path: './ex7', argv, entryMem: arrays([argv, 'null'], [[], ['fault', 0x7ffe50979178n]]) });
     assert.equal(e.text, 'execve("./ex7", ["./ex7", "-flush", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"..., "tab\\there"], 0x7ffe50979178) = 0');
     assert.deepEqual(e.args.argv, ['./ex7', '-flush', 'x'.repeat(40), 'tab\there']);
-    const bad = ev('execve', [0x1000, 0x1000, 0], NEG(14), { path: '', argv: [], readFailed: true });
+    const bad = ev('execve', [0x1000, 0x1000, 0], NEG(14), { path: '', argv: [], readFailed: true, entryMem: arrays([[], ['fault', 0x1000n]], [[], 'null']) });
     assert.equal(bad.text, 'execve(0x1000, 0x1000, NULL) = -1 EFAULT (Bad address)');
     assert.equal(bad.args.pathname, 0x1000n);
-    const at = ev('execveat', [0xffffff9cn, 0x1000, 0x2000, 0, 0x1000], NEG(2), { path: 'a"b', argv: [] });
+    assert.equal(bad.args.argv, 0x1000n);
+    const at = ev('execveat', [0xffffff9cn, 0x1000, 0x2000, 0, 0x1000], NEG(2), { path: 'a"b', argv: [], entryMem: arrays([[], 'null'], [[], 'null']) });
     assert.equal(at.text, 'execveat(AT_FDCWD, "a\\"b", [], NULL, AT_EMPTY_PATH) = -1 ENOENT (No such file or directory)');
+  });
+
+  test('execve: argv past an unreadable entry (strace\'s printargv), the rule of 33 readable bytes, liveprobe\'s bound', T, () => {
+    // Strings whose first 33 bytes are not all readable print as their pointer;
+    // an array that becomes unreadable ends with its address in a comment.
+    const argv: Element[] = ['a', [0xfffffffffffffffen, ''], [0x7000n, 'b'.repeat(32)], [0x8000n, 'c'.repeat(33)]];
+    const e = ev('execve', [0x1000, 0x2000, 0x3000], NEG(2), { path: 'p', argv: ['a'], envc: 2, entryMem: arrays([argv, ['fault', 0x2020n]], [['x=1', 'y'], 'null']) });
+    assert.equal(e.text, `execve("p", ["a", 0xfffffffffffffffe, 0x7000, "${'c'.repeat(32)}"..., ... /* 0x2020 */], 0x3000 /* 2 vars */) = -1 ENOENT (No such file or directory)`);
+    assert.deepEqual(e.args.argv, ['a']);
+    // 33 entries: 32 and `...`; liveprobe's bound reached first: `...` too (docs/strace-parity.md).
+    const many = ev('execve', [0x1000, 0x2000, 0], NEG(2), { path: 'p', entryMem: arrays([Array(33).fill('z'), 'null'], [[], 'null']) });
+    assert.equal(many.text, `execve("p", [${'"z", '.repeat(32)}...], NULL) = -1 ENOENT (No such file or directory)`);
+    const cut = ev('execve', [0x1000, 0x2000, 0], NEG(2), { path: 'p', entryMem: arrays([['z'], 'bound'], [[], 'null']) });
+    assert.equal(cut.text, 'execve("p", ["z", ...], NULL) = -1 ENOENT (No such file or directory)');
+  });
+
+  test('-v: execve\'s envp as its strings, argv past 32 entries', T, () => {
+    try {
+      setAbbrev(false);
+      const e = ev('execveat', [0xffffff9cn, 0x1000, 0x2000, 0x3000, 0], NEG(2), {
+        path: 'p', envc: 3, entryMem: arrays([Array(33).fill('z'), 'null'], [['x=1', [0x9000n, ''], 'y'], ['fault', 0x3018n]]),
+      });
+      assert.equal(e.text, `execveat(AT_FDCWD, "p", [${'"z", '.repeat(32)}"z"], ["x=1", 0x9000, "y", ... /* 0x3018 */], 0) = -1 ENOENT (No such file or directory)`);
+      const gone = ev('execve', [0x1000, 0, 0x3000], NEG(14), { path: 'p', entryMem: arrays([[], 'null'], [[], ['fault', 0x3000n]]) });
+      assert.equal(gone.text, 'execve("p", NULL, 0x3000) = -1 EFAULT (Bad address)');
+    } finally {
+      setAbbrev(true);
+    }
+  });
+
+  test('mincore, process_madvise: arrays strace reads element by element (as far as readable, 32 unless -v)', T, () => {
+    const vec = new Uint8Array([1, 0, 0x81, 0xfe]);
+    assert.equal(ev('mincore', [0x7000, 3 * 4096 - 1, 0x9000], 0n, { exitMem: vec }).text, 'mincore(0x7000, 12287, [1, 0, 1]) = 0');
+    // A failed call's vector is not read: its address.
+    assert.equal(ev('mincore', [0x7001, 4096, 0x9000], NEG(22)).text, 'mincore(0x7001, 4096, 0x9000) = -1 EINVAL (Invalid argument)');
+    assert.equal(ev('mincore', [0x7000, 40 * 4096, 0x9000], 0n, { exitMem: new Uint8Array(40) }).text, `mincore(0x7000, 163840, [${'0, '.repeat(32)}...]) = 0`);
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(0x1000n, 0);
+    iov.writeBigUInt64LE(4096n, 8);
+    assert.equal(ev('process_madvise', [0xffffffff, 0x5000, 2, 20, 0], NEG(9), { entryMem: new Uint8Array(iov) }).text,
+      'process_madvise(-1, [{iov_base=0x1000, iov_len=4096}, ... /* 0x5010 */], 2, MADV_COLD, 0) = -1 EBADF (Bad file descriptor)');
+    // An array that would wrap around the address space prints as its address.
+    assert.equal(ev('process_madvise', [0xffffffff, 0xfffffffffffff000n, 1n << 60n, 20, 0], NEG(22)).text,
+      'process_madvise(-1, 0xfffffffffffff000, 1152921504606846976, MADV_COLD, 0) = -1 EINVAL (Invalid argument)');
+  });
+
+  test('clone3: the tail past the struct, ??? when unreadable, and set_tid\'s ints', T, () => {
+    const zero = Array(11).fill(0n);
+    const tail = new Uint8Array([...cloneArgs(zero), ...cloneArgs([0xfacefeeddeadc0den])]);
+    assert.equal(ev('clone3', [0x1000, 96], NEG(7), { cloneArgs: tail }).text,
+      'clone3({flags=0, exit_signal=0, stack=NULL, stack_size=0, /* bytes 88..95 */ "\\xde\\xc0\\xad\\xde\\xed\\xfe\\xce\\xfa"}, 96) = -1 E2BIG (Argument list too long)');
+    // A zero tail prints nothing; one not all readable, ???; past 32 bytes, `...`.
+    assert.equal(ev('clone3', [0x1000, 104], NEG(22), { cloneArgs: new Uint8Array(104) }).text, 'clone3({flags=0, exit_signal=0, stack=NULL, stack_size=0}, 104) = -1 EINVAL (Invalid argument)');
+    assert.equal(ev('clone3', [0x1000, 104], NEG(14), { cloneArgs: new Uint8Array(96), readFailed: true }).text, 'clone3({flags=0, exit_signal=0, stack=NULL, stack_size=0, ???}, 104) = -1 EFAULT (Bad address)');
+    const long = new Uint8Array(4096).fill(1, 88);
+    assert.equal(ev('clone3', [0x1000, 1n << 20n], NEG(7), { cloneArgs: long }).text,
+      `clone3({flags=0, exit_signal=0, stack=NULL, stack_size=0, /* bytes 88..4095 */ "${'\\x01'.repeat(32)}"...}, 1048576) = -1 E2BIG (Argument list too long)`);
+    // set_tid: the ints copied at entry; where they stop, the address; out of strace's range (1..32), the pointer.
+    const withTid = (n: bigint): Uint8Array => cloneArgs([0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0x4000n, n, 0n]);
+    const ints = new Uint8Array(Buffer.from([7, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]));
+    assert.match(ev('clone3', [0x1000, 88], NEG(22), { cloneArgs: withTid(2n), entryMem: ints }).text, /, set_tid=\[7, -1\], set_tid_size=2}, 88\)/);
+    assert.match(ev('clone3', [0x1000, 88], NEG(22), { cloneArgs: withTid(3n), entryMem: ints }).text, /, set_tid=\[7, -1, \.\.\. \/\* 0x4008 \*\/\], set_tid_size=3}/);
+    assert.match(ev('clone3', [0x1000, 88], NEG(22), { cloneArgs: withTid(3n), entryMem: new Uint8Array(0) }).text, /, set_tid=0x4000, set_tid_size=3}/);
+    assert.match(ev('clone3', [0x1000, 88], NEG(22), { cloneArgs: withTid(33n), entryMem: ints }).text, /, set_tid=0x4000, set_tid_size=33}/);
   });
 
   test('exit, exit_group, fork, vfork', T, () => {
@@ -300,7 +396,7 @@ describe('everything else', () => {
     const samples = [
       ev('mmap', [0, 8392704, 0, 0x20022, 0xffffffffn, 0], 0x7f6e49aee000n, { path: '/lib/x.so' }),
       ev('clone3', [0x7ffc0000n, 88], 10162n, { cloneArgs: cloneArgs(pthread) }),
-      ev('execve', [0x1000, 0x2000, 0], 0n, { path: 'a"\\b', argv: ['x\ny'], truncated: true }),
+      ev('execve', [0x1000, 0x2000, 0], 0n, { path: 'a"\\b', argv: ['x\ny'], truncated: true, entryMem: arrays([['x\ny'], 'bound'], [[], 'null']) }),
       ev('exit_group', [0], null),
       ev('sigaltstack', [0x1000, 0x2000], NEG(14), { entryMem: new Uint8Array([0, 0xff, 0x10]), exitMem: new Uint8Array(0), readFailed: true }),
       ev('execve', [0x1000, 0x2000, 0x3000], null, { path: '/bin/\u2028\ud800', argv: [], envc: 3, envUnterminated: true, unfinished: true, entryTime: null }),
@@ -332,10 +428,10 @@ describe('everything else', () => {
     // Decoders exist for what liveprobe traces by default, and for the few
     // calls outside it that strace's memory and process tests make (issue 17:
     // chdir, pkey_alloc/pkey_free, which strace puts in no class of %memory,
-    // %process, %thread); the rest prints raw.
+    // %process, %thread; process_madvise, which it puts in %desc); the rest prints raw.
     const traced = defaultTraceFilter('x86_64').names;
-    const outside = ['pkey_alloc', 'pkey_free', 'chdir'];
+    const outside = ['pkey_alloc', 'pkey_free', 'chdir', 'process_madvise'];
     for (const name of DECODED_SYSCALLS) assert.ok(traced.includes(name) !== outside.includes(name), name);
-    assert.equal(DECODED_SYSCALLS.length, 33);
+    assert.equal(DECODED_SYSCALLS.length, 35);
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { native } from '../lib/native';
 import { syscallNumber, type Arch } from '../lib/syscalls/table';
-import { AUDIT_ARCH, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
+import { ARRAY_ENTRY, ARRAY_ENTRY_HEADER, AUDIT_ARCH, FIELD, FLAG, HEADER, HEADER_SIZE, KIND, MAGIC, RECORD_SIZE, VERSION } from '../lib/wire';
 import { MEMORY_READS, READ_RULE_FIELDS, READ_RULE_MAX_BYTES, nativeReadRules } from '../lib/syscalls/memory-reads';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 import { MAX_ERRNO } from '../lib/syscalls/abi';
@@ -18,6 +18,8 @@ test('record and batch layout: native/src/wire.h equals lib/wire.ts', () => {
   assert.deepEqual(l.header, { ...HEADER });
   assert.deepEqual(l.kinds, { ...KIND });
   assert.deepEqual(l.flags, { ...FLAG });
+  assert.equal(l.arrayEntryHeader, ARRAY_ENTRY_HEADER);
+  assert.deepEqual(l.arrayEntries, { ...ARRAY_ENTRY });
 });
 
 test('the syscall numbers the native side knows equal the TypeScript tables', () => {
@@ -52,11 +54,22 @@ test('memory-read rules: the layout native reads, per arch; the addon refuses a 
     new NativeSession('attach', { pid: process.pid, followForks: false, overflow: 'block', traceAll: true, traceNrs: [], readRules: readRules as number[], quietCalls: [], quietSelfSignals: [] }, () => {});
   const bytesAt = 4;
   const keepAt = 6;
+  const thenAt = 13;
+  // The first rule copies sigaltstack's 24-byte stack_t; the second is chdir's path, a string.
+  assert.deepEqual([x86[bytesAt], x86[5], x86[n + 5], x86[thenAt], x86[thenAt + 1]], [24, 0, 1, -1, 0]);
+  const withThen = (rule: number, off: number, bytes: number) =>
+    x86.map((v, i) => (i === rule * n + thenAt ? off : i === rule * n + thenAt + 1 ? bytes : v));
+  // (The real list, whose prctl rule follows sock_fprog's pointer, is taken by every session the other tests run.)
+  assert.ok(MEMORY_READS.some((r) => r.then !== undefined));
   for (const bad of [
     [1, 2, 3],
     [...x86.slice(0, n - 1), 'x'],
     x86.map((v, i) => (i === bytesAt ? READ_RULE_MAX_BYTES + 1 : v)),
     x86.map((v, i) => (i === keepAt ? x86[bytesAt]! + 1 : v)),
+    withThen(0, 17, 8), // the pointer would lie past the copy
+    withThen(0, 0, READ_RULE_MAX_BYTES + 1),
+    withThen(0, 0, 0),
+    withThen(1, 0, 8), // a string has no pointer to follow
     'rules',
   ]) {
     assert.throws(attempt(bad), /readRules is the flat list of lib\/syscalls\/memory-reads.ts/);

@@ -43,6 +43,8 @@ export interface CliOptions {
   column: number;
   /** strace's -y (`path`) and -yy (`all`): fds with their paths. */
   fdPaths: FdPaths;
+  /** strace's -v: arrays and structures unabbreviated (execve's envp as its strings). */
+  verbose: boolean;
   file?: string;
   args: string[];
   pid?: number;
@@ -75,6 +77,9 @@ options:
                           (--columns=); default: no padding
   -y, -yy                 print the path of a file descriptor after it, as strace's -y
                           (mmap's fd: 3</usr/lib/libc.so.6>); -yy: a pidfd's process
+  -v, --no-abbrev         arrays and structures in full, as strace's -v (execve's
+                          environment as its strings, argv past 32 entries, a
+                          seccomp filter's program)
   -c                      count syscalls, errors and time (strace -c) instead
                           of printing them; -C prints both
   -t, -tt, -ttt           prefix each line with the time of day (-tt: with
@@ -130,6 +135,7 @@ const OPTIONS = {
   'const-print-style': { type: 'string', short: 'X' },
   columns: { type: 'string', short: 'a' },
   'fd-paths': { type: 'boolean', short: 'y', multiple: true },
+  'no-abbrev': { type: 'boolean', short: 'v' },
   report: { type: 'string' },
   perfetto: { type: 'string' },
   live: { type: 'boolean' },
@@ -196,7 +202,7 @@ export function parseArgs(argv: string[]): CliOptions {
   const opts: CliOptions = {
     command: 'help', json: false, followForks: false, noAslr: false, maps: false, findingsOnly: false, preemption: false,
     counts: 'off', timestamps: 0, syscallTimes: false, relative: false, live: false,
-    xlat: 'abbrev', column: 0, fdPaths: false, args: [],
+    xlat: 'abbrev', column: 0, fdPaths: false, verbose: false, args: [],
   };
   const [first, ...more] = argv;
   if (first === undefined || first === 'help') return opts;
@@ -239,6 +245,7 @@ export function parseArgs(argv: string[]): CliOptions {
   }
   const y = v['fd-paths']?.length ?? 0;
   opts.fdPaths = y >= 2 ? 'all' : y === 1 ? 'path' : false;
+  opts.verbose = v['no-abbrev'] ?? false;
   opts.report = v.report;
   opts.perfetto = v.perfetto;
   opts.live = v.live ?? false;

@@ -10,7 +10,7 @@ import { type Session, attach, run } from '../session';
 import { FilterError, type TraceFilter, hostArch, parseTraceFilter } from '../syscalls';
 import { type CliOptions, USAGE, UsageError, parseArgs } from './args';
 import { formatEvent, useColour } from './format-text';
-import { setFdPaths, setXlatStyle } from '../syscalls/decode/format';
+import { setAbbrev, setFdPaths, setXlatStyle } from '../syscalls/decode/format';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
 import { SyscallCounts, classBytesAt, formatClassBytes } from './counts';
@@ -198,6 +198,7 @@ export async function main(argv: string[]): Promise<number> {
   // One style for the process, as in strace: set before any event is decoded.
   setXlatStyle(opts.xlat);
   setFdPaths(opts.fdPaths);
+  setAbbrev(!opts.verbose);
   if (opts.command === 'help') {
     process.stdout.write(USAGE + '\n');
     return 0;

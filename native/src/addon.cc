@@ -339,6 +339,15 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   o.Set("readRuleMaxBytes", uint32_t(ReadRule::kMaxBytes));
   o.Set("quietCallFields", uint32_t(QuietCall::kFields));
   o.Set("maxErrno", uint32_t(kMaxErrno));
+  o.Set("arrayEntryHeader", uint32_t(wire::kArrayEntryHeader));
+  Napi::Object entries = Napi::Object::New(env);
+  entries.Set("string", uint32_t(wire::ArrayEntry::kString));
+  entries.Set("stringCut", uint32_t(wire::ArrayEntry::kStringCut));
+  entries.Set("stringFault", uint32_t(wire::ArrayEntry::kStringFault));
+  entries.Set("end", uint32_t(wire::ArrayEntry::kEnd));
+  entries.Set("fault", uint32_t(wire::ArrayEntry::kFault));
+  entries.Set("bound", uint32_t(wire::ArrayEntry::kBound));
+  o.Set("arrayEntries", entries);
   Napi::Object fields = Napi::Object::New(env);
 #define LIVEPROBE_FIELD(name) fields.Set(#name, uint32_t(offsetof(wire::Record, name)));
   LIVEPROBE_RECORD_FIELDS(LIVEPROBE_FIELD)

@@ -3,6 +3,8 @@
 #include "js_number.h"
 #include "tracee_memory.h"
 
+#include <cstring>
+
 namespace liveprobe {
 
 bool ReadRules::assign(const std::vector<double>& flat) {
@@ -33,6 +35,13 @@ bool ReadRules::assign(const std::vector<double>& flat) {
       r.cond_mask[c] = uint32_t(k[1]);
       r.cond_value[c] = uint32_t(k[2]);
     }
+    // Then the pointer to follow: none (-1, 0), or a u64 inside a bytes copy.
+    const double* t = &f[13];
+    bool none = t[0] == -1 && t[1] == 0;
+    bool follows = !r.string && integral(t[0], 0, double(r.max_bytes) - 8) && integral(t[1], 1, ReadRule::kMaxBytes);
+    if (!none && !follows) return false;
+    r.then_ptr_off = int32_t(t[0]);
+    r.then_bytes = uint32_t(t[1]);
     parsed.push_back(r);
   }
   rules_ = std::move(parsed);
@@ -65,10 +74,19 @@ void ReadRules::read(pid_t tid, uint32_t arch, int32_t nr, const uint64_t* args,
       }
     } else {
       char buf[ReadRule::kMaxBytes];
-      if (readTraceeMemory(tid, addr, buf, r.max_bytes) == ssize_t(r.max_bytes))
-        out.assign(buf, r.max_bytes);
-      else
+      ssize_t got = readTraceeMemory(tid, addr, buf, r.max_bytes);
+      if (got == ssize_t(r.max_bytes) || (r.keep_bytes > 0 && got >= ssize_t(r.keep_bytes))) {
+        out.assign(buf, size_t(got));
+        if (got != ssize_t(r.max_bytes)) read_failed = true;  // kept, but cut short
+      } else {
         read_failed = true;
+      }
+      if (r.then_ptr_off >= 0 && got == ssize_t(r.max_bytes)) {
+        uint64_t then = 0;
+        std::memcpy(&then, buf + r.then_ptr_off, sizeof then);
+        ssize_t more = then != 0 ? readTraceeMemory(tid, then, buf, r.then_bytes) : 0;
+        if (more > 0) out.append(buf, size_t(more));
+      }
     }
     return;
   }

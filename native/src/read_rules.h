@@ -16,8 +16,9 @@ namespace liveprobe {
 struct ReadRule {
   static constexpr uint32_t kMaxBytes = 4096;  // our bound on any one rule's read: PATH_MAX
   // Numbers per rule in the flat list from JS: arch, nr, at_exit, ptr_arg,
-  // max_bytes, string, keep_bytes, then two conditions, each as arg, mask, value.
-  static constexpr int kFields = 13;
+  // max_bytes, string, keep_bytes, two conditions, each as arg, mask, value,
+  // then then_ptr_off and then_bytes.
+  static constexpr int kFields = 15;
 
   uint32_t arch = 0;    // AUDIT_ARCH_* the numbers belong to
   int32_t nr = -1;
@@ -27,7 +28,9 @@ struct ReadRule {
   bool string = false;   // stop at the first NUL (kept in the copy, so "" is not "unreadable")
   // A string that becomes unreadable before its NUL is kept (without a NUL)
   // when at least this many bytes were read; else the read failed. strace
-  // prints such a string when its own read length was readable.
+  // prints such a string when its own read length was readable. Bytes (an
+  // array strace reads element by element) keep their readable start if it
+  // is at least this long.
   uint32_t keep_bytes = 0;
   // Up to two conditions: (uint32(args[arg]) & mask) == value; arg -1: none.
   // Low 32 bits only: the options these select on are C ints in the kernel;
@@ -36,6 +39,11 @@ struct ReadRule {
   int8_t cond_arg[2] = {-1, -1};
   uint32_t cond_mask[2] = {0, 0};
   uint32_t cond_value[2] = {0, 0};
+  // A struct that points at an array (struct sock_fprog's filter): after a
+  // whole copy, up to then_bytes more at the u64 at this offset in it,
+  // appended as far as readable; -1: none.
+  int32_t then_ptr_off = -1;
+  uint32_t then_bytes = 0;
 };
 
 class ReadRules {

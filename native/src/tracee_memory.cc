@@ -1,5 +1,7 @@
 #include "tracee_memory.h"
 
+#include "wire.h"
+
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -61,32 +63,47 @@ bool readTraceeString(pid_t tid, uint64_t addr, size_t max, std::string& out, bo
   return true;
 }
 
-bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes,
-                           std::string& out, bool& truncated) {
-  out.clear();
-  truncated = false;
+namespace {
+void appendEntry(std::string& out, wire::ArrayEntry kind, uint64_t ptr, const std::string& bytes) {
+  char header[wire::kArrayEntryHeader];
+  header[0] = char(kind);
+  uint32_t len = uint32_t(bytes.size());
+  std::memcpy(header + 1, &len, sizeof len);
+  std::memcpy(header + 5, &ptr, sizeof ptr);
+  out.append(header, sizeof header);
+  out.append(bytes);
+}
+}  // namespace
+
+bool readTraceePointerArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes, std::string& out) {
+  const std::string none;
+  if (addr == 0) {
+    appendEntry(out, wire::ArrayEntry::kEnd, 0, none);
+    return true;
+  }
   std::string one;
+  size_t bytes = 0;
   for (size_t i = 0;; ++i) {
-    if (i == max_count || out.size() >= max_bytes) {
-      truncated = true;
-      return true;
+    uint64_t slot = addr + i * sizeof(uint64_t);
+    if (i == max_count || bytes >= max_bytes) {
+      appendEntry(out, wire::ArrayEntry::kBound, slot, none);
+      return false;
     }
     uint64_t ptr = 0;
-    if (addr + i * sizeof ptr < addr) return false;  // the array wraps around: unreadable
-    if (readTraceeMemory(tid, addr + i * sizeof ptr, &ptr, sizeof ptr) != sizeof ptr) return false;
-    if (ptr == 0) return true;
-    bool cut = false;
-    bool whole = readTraceeString(tid, ptr, max_bytes - out.size(), one, cut);
-    // An element whose first byte is unreadable is left out, not shown as "".
-    if (whole || !one.empty()) {
-      out.append(one);
-      out.push_back('\0');
-    }
-    if (!whole) return false;
-    if (cut) {
-      truncated = true;
+    // An array that wraps around the address space is unreadable there.
+    if (slot < addr || readTraceeMemory(tid, slot, &ptr, sizeof ptr) != sizeof ptr) {
+      appendEntry(out, wire::ArrayEntry::kFault, slot, none);
       return true;
     }
+    if (ptr == 0) {
+      appendEntry(out, wire::ArrayEntry::kEnd, 0, none);
+      return true;
+    }
+    bool cut = false;
+    bool whole = readTraceeString(tid, ptr, max_bytes - bytes, one, cut);
+    appendEntry(out, !whole ? wire::ArrayEntry::kStringFault : cut ? wire::ArrayEntry::kStringCut : wire::ArrayEntry::kString,
+                ptr, one);
+    bytes += one.size() + 1;
   }
 }
 

@@ -20,12 +20,12 @@ ssize_t readTraceeMemory(pid_t tid, uint64_t addr, void* buf, size_t len);
 // came within max.
 bool readTraceeString(pid_t tid, uint64_t addr, size_t max, std::string& out, bool& truncated);
 
-// Reads a NULL-terminated array of string pointers (argv), NUL-separating the
-// strings into out, with at most max_count strings and max_bytes in total.
-// Returns false when a pointer or a string could not be read (out keeps what
-// was read before it).
-bool readTraceeStringArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes,
-                           std::string& out, bool& truncated);
+// Appends a NULL-terminated array of string pointers (argv, envp) to out as
+// wire::ArrayEntry entries (wire.h): every string as far as it was readable,
+// an unreadable one with its address, then how the array ended (its NULL, an
+// unreadable pointer, or max_count strings / max_bytes in total). A NULL addr
+// is an empty array. Returns false when the bound was reached.
+bool readTraceePointerArray(pid_t tid, uint64_t addr, size_t max_count, size_t max_bytes, std::string& out);
 
 // Counts the pointers of a NULL-terminated array (execve's envp) up to
 // max_count. Returns false when the array became unreadable before its NULL

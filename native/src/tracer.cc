@@ -1012,8 +1012,9 @@ void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t ar
   t.in_syscall = true;
 
   if (isSyscall(nr, arch, nr::kClone3)) {
-    // struct clone_args: the size argument is the tracee's claim; we copy at
-    // most what we understand and record how much was readable.
+    // struct clone_args and the tail past it that the size argument claims
+    // (strace prints its non-zero bytes): the size is the tracee's claim, so
+    // we copy at most a page and record how much was readable.
     uint64_t size = args[1];
     size_t want = size < wire::kCloneArgsMax ? size_t(size) : wire::kCloneArgsMax;
     if (want > 0) {
@@ -1022,24 +1023,42 @@ void Tracer::beginSyscall(Task& t, int32_t nr, const uint64_t* args, uint32_t ar
       if (got > 0) p.data.assign(buf, size_t(got));
       if (got != ssize_t(want)) p.data_flags |= wire::kFlagReadFailed;
     }
+    // The set_tid array (u64 set_tid at offset 64, u64 set_tid_size at 72 in
+    // linux/sched.h's clone_args): its ints at the head of data2, their byte
+    // count in a; the kernel takes at most kSetTidMax.
+    uint64_t set_tid = 0, set_tid_size = 0;
+    if (p.data.size() >= 80) {
+      std::memcpy(&set_tid, p.data.data() + 64, 8);
+      std::memcpy(&set_tid_size, p.data.data() + 72, 8);
+    }
+    if (set_tid != 0 && set_tid_size != 0) {
+      int32_t tids[wire::kSetTidMax];
+      size_t n = set_tid_size < wire::kSetTidMax ? size_t(set_tid_size) : wire::kSetTidMax;
+      ssize_t got = readTraceeMemory(t.tid, set_tid, tids, n * sizeof tids[0]);
+      size_t whole = got > 0 ? size_t(got) / sizeof tids[0] * sizeof tids[0] : 0;
+      p.data2.assign(reinterpret_cast<const char*>(tids), whole);
+      p.count = uint32_t(whole);
+      p.data_flags |= wire::kFlagHasCount;
+    }
   } else if (isSyscall(nr, arch, nr::kExecve) || isSyscall(nr, arch, nr::kExecveat)) {
     bool is_at = isSyscall(nr, arch, nr::kExecveat);
     uint64_t path = is_at ? args[1] : args[0];
     uint64_t argvp = is_at ? args[2] : args[1];
-    bool cut = false, cut2 = false;
-    if (!readTraceeString(t.tid, path, wire::kPathMax, p.data, cut)) p.data_flags |= wire::kFlagReadFailed;
-    if (!readTraceeStringArray(t.tid, argvp, wire::kArgvMaxCount, wire::kArgvMaxBytes, p.data2, cut2) &&
-        argvp != 0)
-      p.data_flags |= wire::kFlagReadFailed;
-    if (cut || cut2) p.data_flags |= wire::kFlagDataTrunc;
     uint64_t envp = is_at ? args[3] : args[2];
+    bool cut = false;
+    if (!readTraceeString(t.tid, path, wire::kPathMax, p.data, cut)) p.data_flags |= wire::kFlagReadFailed;
+    // argv, then envp, as array entries: strace prints what is readable of
+    // both (envp's strings under -v), unreadable elements as pointers.
+    bool whole = readTraceePointerArray(t.tid, argvp, wire::kArgvMaxCount, wire::kArgvMaxBytes, p.data2);
+    whole = readTraceePointerArray(t.tid, envp, wire::kEnvpMaxStrings, wire::kEnvpMaxBytes, p.data2) && whole;
+    if (cut || !whole) p.data_flags |= wire::kFlagDataTrunc;
     bool cut3 = false;
     // strace prints the number of variables (", unterminated" when the array
-    // became unreadable first); the strings themselves are not copied.
+    // became unreadable first), counted further than the strings are copied.
     if (envp != 0) {
-      bool whole = countTraceePointers(t.tid, envp, wire::kEnvpMaxCount, p.count, cut3);
-      if (whole || p.count > 0) p.data_flags |= wire::kFlagHasCount;
-      p.count_unterminated = !whole;
+      bool terminated = countTraceePointers(t.tid, envp, wire::kEnvpMaxCount, p.count, cut3);
+      if (terminated || p.count > 0) p.data_flags |= wire::kFlagHasCount;
+      p.count_unterminated = !terminated;
       if (cut3) p.data_flags |= wire::kFlagDataTrunc;
     }
   } else if (isSyscall(nr, arch, nr::kExit) || isSyscall(nr, arch, nr::kExitGroup)) {
@@ -1096,7 +1115,7 @@ void Tracer::readAtExit(Task& t, int64_t rval) {
     if (!(flags & kClonePidfd) || pidfd == 0) return;
     int32_t fd = -1;
     if (readTraceeMemory(t.tid, pidfd, &fd, sizeof fd) == ssize_t(sizeof fd))
-      p.data2.assign(reinterpret_cast<const char*>(&fd), sizeof fd);
+      p.data2.append(reinterpret_cast<const char*>(&fd), sizeof fd);  // after set_tid's ints
     else
       failed = true;
   } else if (reads_.wants(p.nr)) {

@@ -86,9 +86,9 @@ class Tracer {
     uint64_t args[6] = {};
     uint64_t entry_ns = 0;
     std::string data;   // clone_args, exec path or an entry read
-    std::string data2;  // exec argv or a successful exit's read
+    std::string data2;  // exec argv and envp entries, clone3's set_tid, or a successful exit's read
     uint16_t data_flags = 0;
-    uint32_t count = 0;  // execve's envp entries (data_flags has kFlagHasCount)
+    uint32_t count = 0;  // execve's envp entries, clone3's set_tid bytes (data_flags has kFlagHasCount)
     bool count_unterminated = false;  // the array became unreadable before its NULL
     bool hidden = false;  // a quiet rule matched: never reported
   };

@@ -13,7 +13,7 @@
 namespace liveprobe::wire {
 
 constexpr uint32_t kMagic = 0x4c505231;  // "LPR1"
-constexpr uint16_t kVersion = 2;
+constexpr uint16_t kVersion = 3;
 
 struct BatchHeader {
   uint32_t magic;
@@ -83,7 +83,7 @@ struct Record {
   uint32_t b;        // 100
   uint32_t data_off; // 104: first extra-data blob (clone_args, exec path, maps, message, entry read)
   uint32_t data_len; // 108
-  uint32_t data2_off;// 112: second blob (execve argv, NUL-separated; a successful exit's read)
+  uint32_t data2_off;// 112: second blob (execve argv and envp as array entries; clone3's set_tid; a successful exit's read)
   uint32_t data2_len;// 116
   uint32_t arch;     // 120: AUDIT_ARCH_* of the syscall
   uint32_t reserved; // 124
@@ -91,11 +91,29 @@ struct Record {
 static_assert(sizeof(Record) == 128, "record layout");
 
 // Bounds on what is copied out of the tracee per syscall.
-constexpr size_t kCloneArgsMax = 88;   // struct clone_args up to CLONE_ARGS_SIZE_VER2
+constexpr size_t kCloneArgsMax = 4096; // clone3's struct and the tail its size claims, up to a page, as strace reads it
+constexpr size_t kSetTidMax = 32;      // clone3's set_tid entries: MAX_PID_NS_LEVEL (include/linux/pid_namespace.h)
 constexpr size_t kPathMax = 4096;      // execve path
 constexpr size_t kArgvMaxCount = 64;   // execve argv entries
 constexpr size_t kArgvMaxBytes = 4096; // execve argv total
 constexpr size_t kEnvpMaxCount = 1 << 20; // execve envp entries counted
+constexpr size_t kEnvpMaxStrings = 256;   // execve envp entries copied
+constexpr size_t kEnvpMaxBytes = 16384;   // execve envp bytes copied
+
+// execve's argv and envp, one array after the other in data2: per element
+// one entry, a packed header {u8 kind, u32 len, u64 ptr} then len bytes; each
+// array ends with one of the last three kinds. Which element strace prints as
+// a string, a pointer or `...` is decided in TypeScript (lib/syscalls/decode/
+// string-arrays.ts); this only says what was readable.
+enum class ArrayEntry : uint8_t {
+  kString = 0,       // ptr's string up to its NUL (not included)
+  kStringCut = 1,    // the bytes bound came before its NUL
+  kStringFault = 2,  // unreadable after len bytes (len may be 0)
+  kEnd = 3,          // the NULL that ends the array
+  kFault = 4,        // ptr, an address in the array, could not be read
+  kBound = 5,        // liveprobe's bound on entries or bytes came first
+};
+constexpr size_t kArrayEntryHeader = 13;
 
 #define LIVEPROBE_RECORD_FIELDS(X) \
   X(seq) X(time_ns) X(pid) X(tid) X(kind) X(flags) X(nr) X(args) X(ret) X(entry_ns) \

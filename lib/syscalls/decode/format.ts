@@ -50,6 +50,24 @@ export function getXlatStyle(): XlatStyle {
 }
 
 /**
+ * strace's abbreviation of arrays and structures, which -v (`--no-abbrev`)
+ * turns off: for the calls liveprobe decodes, execve's argv past 32 entries
+ * and its envp, printed as its strings instead of `/* N vars *\/`, arrays
+ * past 32 elements (lib/syscalls/decode/print-array.ts) and a seccomp
+ * filter's program (lib/syscalls/decode/bpf.ts). One
+ * setting for the process, like the style.
+ */
+let abbrev = true;
+
+export function setAbbrev(on: boolean): void {
+  abbrev = on;
+}
+
+export function getAbbrev(): boolean {
+  return abbrev;
+}
+
+/**
  * strace's -y: an fd prints with the path it stands for,
  * `3</usr/lib/libc.so.6>`; -yy (`'all'`) also says which process a pidfd
  * refers to, `3<pid:1234>`. One setting for the process, like the style.

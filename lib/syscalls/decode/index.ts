@@ -5,7 +5,7 @@
 import { errnoName, errnoText } from '../errno';
 import { hexVal } from './format';
 import {
-  decodeBrk, decodeMadvise, decodeMlock, decodeMlock2, decodeMmap, decodeMprotect, decodeMremap, decodeMsync,
+  decodeBrk, decodeMadvise, decodeMincore, decodeProcessMadvise, decodeMlock, decodeMlock2, decodeMmap, decodeMprotect, decodeMremap, decodeMsync,
   decodeMlockall, decodeMunlockall, decodeMunmap, decodePkeyAlloc, decodePkeyFree, decodePkeyMprotect, decodeRemapFilePages,
   decodeShmat, decodeShmdt,
 } from './memory';
@@ -29,6 +29,8 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   mremap: decodeMremap,
   brk: decodeBrk,
   madvise: decodeMadvise,
+  mincore: decodeMincore,
+  process_madvise: decodeProcessMadvise,
   msync: decodeMsync,
   mlock: decodeMlock,
   munlock: decodeMlock,

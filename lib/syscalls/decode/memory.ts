@@ -3,13 +3,17 @@
 // printxval are 32-bit (bits above 31 vanish), the *64 variants are not.
 
 import {
-  MASK32, addr, flagNames, formatComposite, formatFd, formatFlags, formatValue, hexVal, int32, lookup, uint32, valueName, valueOf,
+  MASK32, addr, flagNames, formatComposite, formatFd, formatFlags, formatValue, hexVal, int32, lookup, memU64, uint32, valueName, valueOf,
 } from './format';
 import {
   MADV, MAP_FLAGS, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_TYPE_MASK, MCL, MLOCK2, MREMAP, MSYNC, PKEY_ACCESS, PROT,
   SHMAT,
 } from './flags';
 import type { Decoded, DecodeInput } from './types';
+import { formatArray } from './print-array';
+import { IOVEC_SIZE, READ_RULE_MAX_BYTES } from '../memory-reads';
+import { pageSize } from '../../model/page';
+import { isErrorReturn } from './process';
 
 /** The address args most memory calls have. */
 const ADDR = ['addr'] as const;
@@ -129,6 +133,37 @@ export function decodeMsync(ev: DecodeInput): Decoded {
   const [a, len, flags] = ev.raw as [bigint, bigint, bigint];
   const f = uint32(flags);
   return decoded({ addr: a, length: len, flags: flagNames(MSYNC, f) }, `${addr(a)}, ${len}, ${formatFlags(MSYNC, f)}`);
+}
+
+/**
+ * mincore(addr, length, vec): strace prints the vector at exit, one `0`/`1`
+ * (the resident bit) a page, from the copy lib/syscalls/memory-reads.ts
+ * makes after a success; after a failure, its address (strace reads no
+ * memory at a failed call's exit).
+ */
+export function decodeMincore(ev: DecodeInput): Decoded {
+  const [a, len, vec] = ev.raw as [bigint, bigint, bigint];
+  const page = pageSize();
+  const pages = len / page + (len % page !== 0n ? 1n : 0n);
+  const mem = ev.exitMem;
+  const text = isErrorReturn(ev.ret) ? addr(vec) : formatArray(vec, pages, 1, mem, (at) => String(mem![at]! & 1), READ_RULE_MAX_BYTES);
+  return { args: { addr: a, length: len, vec }, entry: `${addr(a)}, ${len}`, exit: `, ${text}`, returns: 'decimal', addresses: ['addr', 'vec'] };
+}
+
+/**
+ * process_madvise(pidfd, iovec, vlen, advice, flags): the iovec array as
+ * strace's tprint_iov with addresses (`{iov_base=0x…, iov_len=N}`), copied
+ * at entry.
+ */
+export function decodeProcessMadvise(ev: DecodeInput): Decoded {
+  const [pidfd, iov, vlen, advice, flags] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
+  const fd = int32(pidfd);
+  const adv = uint32(advice);
+  const f = uint32(flags);
+  const mem = ev.entryMem;
+  const iovs = formatArray(iov, vlen, IOVEC_SIZE, mem, (at) => `{iov_base=${addr(memU64(mem!, at))}, iov_len=${memU64(mem!, at + 8)}}`, READ_RULE_MAX_BYTES);
+  return decoded({ pidfd: fd, iovec: iov, vlen, advice: valueName(MADV, adv), flags: f },
+    `${fd}, ${iovs}, ${vlen}, ${formatValue(MADV, adv)}, ${hexVal(f)}`, 'decimal', ['iovec']);
 }
 
 /** mlock and munlock take the same (addr, len). */

@@ -7,7 +7,7 @@
 
 import {
   type Xlat, addr, cString, decodeFlags, flagNames, formatComposite, formatFlags, formatNamed, formatSignal, formatValue,
-  getXlatStyle, hexVal, int32, lookup, memU32, memU64, namedValues, quoteBytes, uint32, valueName, valueOf,
+  getAbbrev, getXlatStyle, hexVal, int32, lookup, memU32, memU64, namedValues, quoteBytes, uint32, valueName, valueOf,
 } from './format';
 import {
   CAP, PIDTYPE, PRCTL, PR_CAP_AMBIENT, PR_FP_MODE, PR_MCE_KILL, PR_MCE_KILL_POLICY, PR_MTE_TAG_MASK, PR_MTE_TAG_SHIFT,
@@ -16,7 +16,9 @@ import {
   PR_UNALIGN, PR_VL_LEN_MASK, SECBITS, SECCOMP_MODE, SUID_DUMP,
 } from './flags';
 import { isErrorReturn } from './process';
-import { MEMORY_READS, TASK_COMM_LEN } from '../memory-reads';
+import { MEMORY_READS, READ_RULE_MAX_BYTES, SOCK_FPROG_SIZE, TASK_COMM_LEN } from '../memory-reads';
+import { SOCK_FILTER_SIZE, seccompInstruction } from './bpf';
+import { formatArray } from './print-array';
 import type { ArgValue, Decoded, DecodeInput, ReturnStyle } from './types';
 
 const PR = namedValues(PRCTL, 'PR_', [
@@ -140,9 +142,22 @@ export function decodePrctl(ev: DecodeInput): Decoded {
       return done(`${name}${raw([a2, a3, a4, a5])}`, base, '', ok ? lookup(PR_MCE_KILL_POLICY, ev.ret!) : undefined);
     case PR.SET_SECCOMP:
       if (a2 === SECCOMP.STRICT) return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}`);
-      // strace decodes a readable filter program as BPF; liveprobe copies none and prints its address (docs/strace-parity.md).
-      if (a2 === SECCOMP.FILTER) addresses = ['arg3'];
-      if (a2 === SECCOMP.FILTER) return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}, ${addr(a3)}`);
+      // struct sock_fprog as copied at entry, then its program:
+      // {len=N, filter=0x…}, under -v the instructions (strace's print_bpf_fprog).
+      if (a2 === SECCOMP.FILTER) {
+        addresses = ['arg3'];
+        const m = ev.entryMem;
+        let prog = addr(a3);
+        if (a3 !== 0n && m !== undefined && m.length >= SOCK_FPROG_SIZE) {
+          const len = m[0]! | (m[1]! << 8);
+          const filter = memU64(m, 8);
+          const insns = m.subarray(SOCK_FPROG_SIZE);
+          const text = getAbbrev() ? addr(filter)
+            : formatArray(filter, BigInt(len), SOCK_FILTER_SIZE, insns, (at) => seccompInstruction(insns, at), READ_RULE_MAX_BYTES);
+          prog = `{len=${len}, filter=${text}}`;
+        }
+        return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}, ${prog}`);
+      }
       return done(`${name}, ${formatValue(SECCOMP_MODE, a2)}${raw([a3, a4, a5])}`);
     case PR.GET_SECUREBITS:
       return flagResult(name, (v) => auxFlags(SECBITS, v));

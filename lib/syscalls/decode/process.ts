@@ -7,11 +7,13 @@
 // stores at parent_tid is the return value, so it is not read again.
 
 import {
-  addr, cString, flagNames, formatFlags, hexVal, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32, formatSignal, formatNamed, formatPidfd,
+  addr, cString, flagNames, getAbbrev, formatFlags, hexVal, MAX_STRLEN, int32, memU32, namedValues, quoteBytes, quoteString, signalName, uint32, formatSignal, formatNamed, formatPidfd,
 } from './format';
 import { isErrorReturn as isError } from '../abi';
 import { PATH_READ } from '../memory-reads';
 import { AT_FDCWD, AT_FLAGS, CLONE, CLONE3, CSIGNAL } from './flags';
+import { formatArray } from './print-array';
+import { type StringArray, formatStringArray, leadingStrings, parseStringArrays } from './string-arrays';
 import type { ArgValue, Decoded, DecodeInput } from './types';
 
 const { PIDFD: CLONE_PIDFD, SETTLS: CLONE_SETTLS, PARENT_SETTID: CLONE_PARENT_SETTID, CHILD_CLEARTID: CLONE_CHILD_CLEARTID,
@@ -85,8 +87,16 @@ const CLONE_ARGS_FIELDS = [
 type CloneArgsField = (typeof CLONE_ARGS_FIELDS)[number];
 /** CLONE_ARGS_SIZE_VER0: up to tls; a smaller size is rejected by the kernel and not decoded by strace. */
 const CLONE_ARGS_MIN = 64;
-/** CLONE_ARGS_SIZE_VER2 (up to cgroup): what strace and liveprobe read. */
+/** CLONE_ARGS_SIZE_VER2 (up to cgroup): the struct strace and liveprobe know. */
 export const CLONE_ARGS_MAX = 88;
+/**
+ * A size past the struct: strace reads the tail up to a page
+ * (src/clone.c: MIN(size, get_pagesize())), and so does the native tracer
+ * (native/src/wire.h kCloneArgsMax); liveprobe's page is 4 KiB.
+ */
+export const CLONE_ARGS_TAIL_END = 4096;
+/** strace prints set_tid's ints only for 1..32 of them (MAX_PID_NS_LEVEL), else its address. */
+const MAX_SET_TID_SIZE = 32n;
 const INT_MAX = 0x7fffffffn;
 
 function u64(b: Uint8Array, off: number): bigint {
@@ -104,7 +114,7 @@ export function decodeClone3(ev: DecodeInput): Decoded {
   const [uargs, size] = ev.raw as [bigint, bigint];
   const fetch = size < BigInt(CLONE_ARGS_MAX) ? Number(size) : CLONE_ARGS_MAX;
   const bytes = ev.cloneArgs;
-  const readable = bytes !== undefined && !ev.readFailed && bytes.length >= fetch;
+  const readable = bytes !== undefined && bytes.length >= fetch;
   const args: Record<string, ArgValue> = { uargs, size };
   const f: Partial<Record<CloneArgsField, bigint>> = {};
   if (readable) {
@@ -132,14 +142,11 @@ export function decodeClone3(ev: DecodeInput): Decoded {
   const setTid = f.set_tid ?? 0n;
   const setTidSize = f.set_tid_size ?? 0n;
   if (setTid !== 0n || setTidSize !== 0n) {
-    // strace prints the set_tid array's contents when it looks valid; that
-    // needs a read liveprobe does not make, so the pointer is printed as for
-    // an unreadable array.
-    parts.push(`set_tid=${addr(setTid)}`, `set_tid_size=${setTidSize}`);
+    parts.push(`set_tid=${setTidText(setTid, setTidSize, ev.entryMem)}`, `set_tid_size=${setTidSize}`);
   }
   if (fetch >= CLONE_ARGS_MAX && ((f.cgroup ?? 0n) !== 0n || (flags & CLONE_INTO_CGROUP) !== 0n)) parts.push(`cgroup=${f.cgroup}`);
-  // A size above 88 makes strace print any non-zero bytes past the struct;
-  // the kernel refuses such calls with E2BIG, so successful ones had none.
+  const tail = size > BigInt(CLONE_ARGS_MAX) ? tailText(bytes!, Number(size < BigInt(CLONE_ARGS_TAIL_END) ? size : BigInt(CLONE_ARGS_TAIL_END))) : undefined;
+  if (tail !== undefined) parts.push(tail);
   const struct = `{${parts.join(', ')}}`;
 
   const waitsForExit = (flags & (CLONE_PIDFD | CLONE_PARENT_SETTID)) !== 0n || size > BigInt(CLONE_ARGS_MAX);
@@ -153,6 +160,9 @@ export function decodeClone3(ev: DecodeInput): Decoded {
         changed.push(`pidfd=${fd !== undefined ? `[${formatPidfd(fd, ev.ret)}]` : addr(f.pidfd!)}`);
       }
       if (flags & CLONE_PARENT_SETTID) changed.push(`parent_tid=${f.parent_tid === 0n ? 'NULL' : `[${ev.ret}]`}`);
+      // strace reads the tail again at exit; the kernel refuses a non-zero
+      // one (E2BIG), so after a success it is the entry's, zero or `???`.
+      if (tail !== undefined) changed.push(tail);
     }
     exit = (changed.length ? ` => {${changed.join(', ')}}` : '') + `, ${sizeText}`;
   }
@@ -161,6 +171,30 @@ export function decodeClone3(ev: DecodeInput): Decoded {
 
 /** The pointer and the struct clone_args fields that are addresses in the tracee. */
 const CLONE3_ADDRESSES = ['uargs', 'pidfd', 'child_tid', 'parent_tid', 'stack', 'tls', 'set_tid'] as const;
+
+/**
+ * set_tid as strace's print_array of ints: the ints copied at entry
+ * (ev.entryMem), `, ... /* 0x… *\/` where they became unreadable, the
+ * address if none was readable or the size is out of strace's range.
+ */
+function setTidText(setTid: bigint, size: bigint, mem: Uint8Array | undefined): string {
+  if (setTid === 0n || size === 0n || size > MAX_SET_TID_SIZE) return addr(setTid);
+  return formatArray(setTid, size, 4, mem, (at) => String(int32(BigInt(memU32(mem!, at)))));
+}
+
+/**
+ * The bytes past struct clone_args up to `end` (strace's print_nonzero_bytes):
+ * nothing when all are zero, `???` when not all were readable, else
+ * `/* bytes 88..N *\/ "\xde…"`, every byte in hex, at most 32, then `...`.
+ */
+function tailText(bytes: Uint8Array, end: number): string | undefined {
+  if (bytes.length < end) return '???';
+  const tail = bytes.subarray(CLONE_ARGS_MAX, end);
+  if (tail.every((b) => b === 0)) return undefined;
+  const shown = tail.subarray(0, MAX_STRLEN);
+  const hex = Array.from(shown, (b) => '\\x' + b.toString(16).padStart(2, '0')).join('');
+  return `/* bytes ${CLONE_ARGS_MAX}..${end - 1} */ "${hex}"${tail.length > shown.length ? '...' : ''}`;
+}
 
 /** The pidfd a successful clone/clone3 stored, as copied at its exit. */
 function storedPidfd(ev: DecodeInput): number | undefined {
@@ -187,18 +221,25 @@ function pathText(ev: DecodeInput, ptr: bigint): { value: string | bigint; text:
   return { value: ev.path, text: quoteString(ev.path, PATH_MAX) };
 }
 
-function argvText(ev: DecodeInput, ptr: bigint): { value: readonly string[] | bigint | null; text: string } {
-  if (ptr === 0n) return { value: null, text: 'NULL' };
-  const argv = ev.argv;
-  if (argv === undefined || (ev.readFailed && argv.length === 0)) return { value: ptr, text: addr(ptr) };
-  // strace shows at most max_strlen (32) elements, then `...`.
-  const shown = argv.slice(0, 32).map((s) => quoteString(s));
-  if (argv.length > 32) shown.push('...');
-  return { value: argv, text: `[${shown.join(', ')}]` };
+/** argv and envp as copied at entry (lib/syscalls/decode/string-arrays.ts); undefined when not copied. */
+function execArrays(ev: DecodeInput): [StringArray | undefined, StringArray | undefined] {
+  if (ev.entryMem === undefined) return [undefined, undefined];
+  const [argv, envp] = parseStringArrays(ev.entryMem);
+  return [argv, envp];
 }
 
-/** envp: the pointer and, as a comment, how many variables it held (`0x7ffd… /* 35 vars *\/`). */
-function envpText(ev: DecodeInput, ptr: bigint): string {
+function argvValue(ptr: bigint, a: StringArray | undefined): readonly string[] | bigint | null {
+  if (ptr === 0n) return null;
+  return a === undefined || (a.end === 'fault' && a.elements.length === 0) ? ptr : leadingStrings(a);
+}
+
+/**
+ * envp: under strace's abbreviation, the pointer and, as a comment, how many
+ * variables it held (`0x7ffd… /* 35 vars *\/`, counted further than the
+ * strings are copied); under -v its strings, as argv.
+ */
+function envpText(ev: DecodeInput, ptr: bigint, a: StringArray | undefined): string {
+  if (!getAbbrev()) return formatStringArray(ptr, a);
   if (ptr === 0n || ev.envc === undefined) return addr(ptr);
   const n = ev.envc;
   return `${addr(ptr)} /* ${n} var${n === 1 ? '' : 's'}${ev.envUnterminated ? ', unterminated' : ''} */`;
@@ -210,10 +251,10 @@ const EXECVE_ADDRESSES = ['pathname', 'argv', 'envp'] as const;
 export function decodeExecve(ev: DecodeInput): Decoded {
   const [p, av, envp] = ev.raw as [bigint, bigint, bigint];
   const path = pathText(ev, p);
-  const argv = argvText(ev, av);
+  const [argv, env] = execArrays(ev);
   return {
-    args: { pathname: path.value, argv: argv.value, envp },
-    entry: `${path.text}, ${argv.text}, ${envpText(ev, envp)}`,
+    args: { pathname: path.value, argv: argvValue(av, argv), envp },
+    entry: `${path.text}, ${formatStringArray(av, argv)}, ${envpText(ev, envp, env)}`,
     exit: '',
     returns: 'decimal',
     addresses: EXECVE_ADDRESSES,
@@ -224,11 +265,11 @@ export function decodeExecveat(ev: DecodeInput): Decoded {
   const [dfd, p, av, envp, flags] = ev.raw as [bigint, bigint, bigint, bigint, bigint];
   const dirfd = int32(dfd);
   const path = pathText(ev, p);
-  const argv = argvText(ev, av);
+  const [argv, env] = execArrays(ev);
   const f = uint32(flags);
   return {
-    args: { dirfd, pathname: path.value, argv: argv.value, envp, flags: flagNames(AT_FLAGS, f) },
-    entry: `${formatNamed(String(dirfd), dirfd === AT_FDCWD ? 'AT_FDCWD' : undefined)}, ${path.text}, ${argv.text}, ${envpText(ev, envp)}, ${formatFlags(AT_FLAGS, f)}`,
+    args: { dirfd, pathname: path.value, argv: argvValue(av, argv), envp, flags: flagNames(AT_FLAGS, f) },
+    entry: `${formatNamed(String(dirfd), dirfd === AT_FDCWD ? 'AT_FDCWD' : undefined)}, ${path.text}, ${formatStringArray(av, argv)}, ${envpText(ev, envp, env)}, ${formatFlags(AT_FLAGS, f)}`,
     exit: '',
     returns: 'decimal',
     addresses: EXECVE_ADDRESSES,
