@@ -31,13 +31,19 @@ export function assertGolden(name: string, text: string): void {
   assert.equal(text, fs.readFileSync(file, 'utf8'), `the output differs from test/golden/${name} (UPDATE_GOLDEN=1 rewrites it when the change is meant)`);
 }
 
+/** Debian's multiarch directory of libc.so.6 for this architecture. */
+const LIBC_DIR = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+
 /**
  * The environment of every golden run, and so of its target: nothing from
- * the test's own. The target's envp count is printed (execve's `/* 2 vars
- * *\/`), and MALLOC_ARENA_MAX fixes glibc's arena limit, which is otherwise
- * 8 × the CPUs of the machine (printed in the glibc-arena finding).
+ * the test's own. The target's envp count is printed (execve's `/* 3 vars
+ * *\/`). MALLOC_ARENA_MAX fixes glibc's arena limit, which is otherwise 8 ×
+ * the CPUs of the machine (printed in the glibc-arena finding).
+ * LD_LIBRARY_PATH lets the loader find libc without /etc/ld.so.cache: the
+ * cache is mapped first and libc below it, so its size, which changes with
+ * every library the machine installs, would move every address after it.
  */
-export const GOLDEN_ENV: Readonly<Record<string, string>> = { PATH: '/usr/bin:/bin', MALLOC_ARENA_MAX: '4' };
+export const GOLDEN_ENV: Readonly<Record<string, string>> = { PATH: '/usr/bin:/bin', MALLOC_ARENA_MAX: '4', LD_LIBRARY_PATH: LIBC_DIR };
 
 export interface GoldenRun {
   code: number | null;
@@ -100,7 +106,12 @@ export function goldenTerminalRun(args: string[], env: Record<string, string> = 
  *   test/output-contract.test.ts) → `0x<envp>`;
  * - the `usage` line's numbers: CPU and RSS are sampled every 500 ms of wall
  *   time (lib/explain/usage.ts), so how many samples and what they caught
- *   depend on the machine's speed → `#`;
+ *   depend on the machine's speed → `#` (with the unit: 900 KiB and 1 MiB alike);
+ * - the resident size of file mappings (the file-segment row's rss, a
+ *   large file's `N kB resident`): a fault maps, around the page it needs,
+ *   the file's pages that are in the page cache then (the kernel's fault-
+ *   around), so it depends on what else the machine read lately → `#`;
+ *   anonymous memory's rss is what the program touched, and stays;
  * - in --maps rows of a file, its device and inode (`fe:00 5416584`): they
  *   name where the file is on this disk, and a rebuilt fixture gets a new
  *   inode → `<dev> <inode>`, the path kept at the column it was printed at;
@@ -113,7 +124,9 @@ export function goldenTerminalRun(args: string[], env: Record<string, string> = 
 export function normalise(text: string): string {
   let out = text.split(repoRoot()).join('<repo>');
   out = out.replace(/(execve\(.*\], )0x[0-9a-f]+( \/\* \d+ vars? \*\/)/g, '$10x<envp>$2');
-  out = out.replace(/^(usage \().*$/gm, (line) => line.replace(/\d+/g, '#'));
+  out = out.replace(/^(usage \().*$/gm, (line) => line.replace(/\d+(\.\d+)?( (B|KiB|MiB|GiB))?/g, '#'));
+  out = out.replace(/^(file-segment .* kB) +\d+ kB( +\w+\r?)$/gm, '$1      # kB$2');
+  out = out.replace(/^(large file: .*, )\d+ kB resident(\r?)$/gm, '$1# kB resident$2');
   out = out.replace(/^([0-9a-f]+-[0-9a-f]+ \S{4} [0-9a-f]+ )([0-9a-f]+:[0-9a-f]+ [1-9]\d*)( \S+ +)(\S.*)$/gm, (_, head: string, devIno: string, cls: string, file: string) => {
     const column = head.length + devIno.length + cls.length;
     const start = `${head}<dev> <inode>${cls.trimEnd()} `;
