@@ -9,7 +9,9 @@ import { promisify } from 'node:util';
 import { LiveprobeError, attach, run } from '../lib';
 import type { SignalEvent, SyscallEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
 import { fixture, repoRoot } from './helpers/fixtures';
-import { assertContiguous, collect, readAll, runCli, sleep, startUnderShell, tasksOf, waitForThreads } from './helpers/trace';
+import { untilIdle } from './helpers/ready';
+import { startLive, until } from './helpers/reliability';
+import { assertContiguous, collect, readAll, runCli, sleep, startUnderShell, tasksOf } from './helpers/trace';
 
 const execFileP = promisify(execFile);
 const T = { timeout: 60_000 };
@@ -235,9 +237,13 @@ describe('run', () => {
 describe('attach', () => {
   test('to a sleeping ex7: every task traced, snapshot = maps, detach leaves it running to exit 0', T, async () => {
     const ex7 = await fixture('ex7');
-    const target = await startUnderShell(ex7, ['-sleep', '2s', '-flush']);
+    // ex7 -ready waits for SIGUSR1 instead of a sleep, so the test takes the time it needs.
+    const target = await startLive(ex7, ['-ready', '-flush']);
     const pid = target.pid;
-    const tids = await waitForThreads(pid, 4);
+    await target.waitFor(/^ready\n/);
+    await until(() => tasksOf(pid).length >= 4, `4 threads in ${pid}`);
+    await untilIdle(pid);
+    const tids = tasksOf(pid);
 
     const session = attach(pid);
     const events: TraceEvent[] = [];
@@ -247,7 +253,6 @@ describe('attach', () => {
       if (ev.type === 'started') {
         mapsAtStart = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
         assert.deepEqual(tasksOf(pid), tids, 'no thread came or went while we attached');
-        await sleep(200);
         await session.detach();
       }
     }
@@ -261,8 +266,9 @@ describe('attach', () => {
     assert.deepEqual(await session.exited, { code: null, signal: null, detached: true });
     // The target is no longer traced and finishes normally.
     assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), /^TracerPid:\s*0$/m);
+    process.kill(pid, 'SIGUSR1');
     assert.equal(await target.exited, 0);
-    assert.equal(await target.output, 'Hello from stdio\n');
+    await target.waitFor(/^ready\nHello from stdio\n$/);
   });
 
   test('to a busy Go program: every syscall stops, its preemption is counted, not shown; with preemption it is', T, async () => {
@@ -270,11 +276,15 @@ describe('attach', () => {
     for (const preemption of [false, true]) {
       const target = await startUnderShell(spin, ['-n', '4', '-for', '2s']);
       try {
-        await waitForThreads(target.pid, 3);
+        await until(() => tasksOf(target.pid).length >= 3, `3 threads in ${target.pid}`);
         const session = attach(target.pid, { preemption });
-        const consuming = collect(session);
+        // Detached once a preemption was seen (shown or counted), or when the target ended first.
+        let sawUrg = false;
+        let ended = false;
+        const consuming = collect(session, (ev) => (sawUrg ||= ev.type === 'signal' && ev.signal === 'SIGURG'));
+        void consuming.then(() => (ended = true), () => (ended = true));
         await session.ready;
-        await sleep(400);
+        await until(() => sawUrg || session.stats.hiddenSignals > 0 || ended, 'a preemption while attached');
         await session.detach();
         const events = await consuming;
         assertContiguous(events);
@@ -306,7 +316,7 @@ describe('attach', () => {
     const lib = path.join(repoRoot(), 'dist', 'lib', 'index.js');
     const script = `const s = require(${JSON.stringify(lib)}).attach(${target.pid}); s.ready.then(() => s.detach());`;
     try {
-      await waitForThreads(target.pid, 2);
+      await until(() => tasksOf(target.pid).length >= 2, `2 threads in ${target.pid}`);
       for (let i = 0; i < 20; i++) {
         const { stdout, stderr } = await execFileP(process.execPath, ['-e', script]);
         assert.deepEqual([stdout, stderr], ['', ''], `round ${i}`);
@@ -324,7 +334,7 @@ describe('attach', () => {
     const ex7 = await fixture('ex7');
     const target = await startUnderShell(ex7, ['-sleep', '3s']);
     try {
-      await waitForThreads(target.pid, 2);
+      await until(() => tasksOf(target.pid).length >= 2, `2 threads in ${target.pid}`);
       const first = attach(target.pid);
       const consuming = collect(first);
       await first.ready;

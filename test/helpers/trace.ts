@@ -38,23 +38,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Waits until the process has at least n threads and the count held still for a moment. */
-export async function waitForThreads(pid: number, n: number, timeoutMs = 10_000): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  let last: number[] = [];
-  let stableSince = Date.now();
-  for (;;) {
-    const now = tasksOf(pid);
-    if (now.join() !== last.join()) {
-      last = now;
-      stableSince = Date.now();
-    }
-    if (last.length >= n && Date.now() - stableSince >= 200) return last;
-    if (Date.now() > deadline) throw new Error(`pid ${pid} has ${last.length} threads, wanted ${n}`);
-    await sleep(20);
-  }
-}
-
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
