@@ -9,9 +9,9 @@ import { promisify } from 'node:util';
 import { LiveprobeError, attach, run } from '../lib';
 import type { SignalEvent, SyscallEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
 import { fixture, repoRoot } from './helpers/fixtures';
-import { untilIdle } from './helpers/ready';
+import { LineReader, untilIdle } from './helpers/ready';
 import { startLive, until } from './helpers/reliability';
-import { assertContiguous, collect, readAll, runCli, sleep, startUnderShell, tasksOf } from './helpers/trace';
+import { assertContiguous, collect, readAll, runCli, startUnderShell, tasksOf } from './helpers/trace';
 
 const execFileP = promisify(execFile);
 const T = { timeout: 60_000 };
@@ -71,7 +71,10 @@ describe('run', () => {
   test('events reach the consumer while the target sleeps, not when it exits', T, async () => {
     // The tracer sleeps in waitpid while ex7 sleeps; it must send what it
     // holds before it does (native/src/tracer.cc, waitForStop), not at the exit.
-    const session = run(await fixture('ex7'), ['-sleep', '3s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // ex7 -ready waits for a SIGUSR1, sent only after the check: events held
+    // until the exit would never come (the test's timeout fails it).
+    const session = run(await fixture('ex7'), ['-ready'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = new LineReader(session.stdout!);
     let exited = false;
     void session.exited.then(() => (exited = true), () => undefined);
     let checked = false;
@@ -86,10 +89,14 @@ describe('run', () => {
         } catch {
           // reaped: reported below
         }
-        assert.ok(state !== 'Z' && state !== 'gone', `ex7 is still alive in its 3 s sleep (state ${state}): events were held until the exit`);
+        assert.ok(state !== 'Z' && state !== 'gone', `ex7 is still alive, waiting for SIGUSR1 (state ${state}): events were held until the exit`);
         await session.detach();
       }
     }
+    // Go drops a SIGUSR1 that comes before the program asked for it (signal.Notify).
+    await lines.next(/^ready$/);
+    process.kill(session.pid!, 'SIGUSR1');
+    await lines.closed;
     assert.ok(checked, 'ex7 makes its cgo threads with clone3');
   });
 
@@ -416,9 +423,7 @@ describe('cli', () => {
       });
       const holderExit = new Promise<[number | null, NodeJS.Signals | null]>((r) => holder.on('exit', (c, sig) => r([c, sig])));
       // Ready once its trace shows the attach completed (its signal handlers are in place long before).
-      for (let i = 0; i < 400 && !(fs.existsSync(trace) && fs.readFileSync(trace, 'utf8').includes('"type":"started"')); i++) {
-        await sleep(25);
-      }
+      await until(() => fs.existsSync(trace) && fs.readFileSync(trace, 'utf8').includes('"type":"started"'), 'the first liveprobe to attach');
       const busy = await runCli(['attach', String(child.pid)]);
       assert.equal(busy.code, 1);
       assert.match(busy.stderr, /already traced by pid \d+/);

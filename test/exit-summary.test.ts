@@ -8,7 +8,8 @@ import { run } from '../lib';
 import { fixture } from './helpers/fixtures';
 import { Quiescer, consume } from './helpers/model';
 import { LineReader, glibcArenaHeaps, heldWithArenaCount, untilIdle } from './helpers/ready';
-import { cliPath, sleep } from './helpers/trace';
+import { until } from './helpers/patience';
+import { cliPath } from './helpers/trace';
 
 const T = { timeout: 90_000 };
 
@@ -16,18 +17,20 @@ const vmSizeOf = (pid: number) => Number(/^VmSize:\s*(\d+)/m.exec(fs.readFileSyn
 
 /** The pid of the program the CLI process started (its tracer thread's child). */
 async function cliTarget(cliPid: number): Promise<number> {
-  for (let i = 0; i < 1000; i++) {
+  let pid = 0;
+  const started = () => {
     try {
       for (const task of fs.readdirSync(`/proc/${cliPid}/task`)) {
         const kids = fs.readFileSync(`/proc/${cliPid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
-        for (const k of kids) if (fs.readlinkSync(`/proc/${k}/exe`).endsWith('/ex7')) return k;
+        for (const k of kids) if (fs.readlinkSync(`/proc/${k}/exe`).endsWith('/ex7')) pid = k;
       }
     } catch {
       // not there yet, or a helper that went away
     }
-    await sleep(10);
-  }
-  throw new Error('the CLI did not start ex7');
+    return pid !== 0;
+  };
+  await until(started, `the CLI ${cliPid} to start ex7`);
+  return pid;
 }
 
 /**

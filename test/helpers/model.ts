@@ -5,7 +5,7 @@ import type { Session } from '../../lib/session';
 import type { TraceEvent } from '../../lib/events';
 import type { VerifyResult } from '../../lib/model';
 import { formatDifference } from '../../lib/model';
-import { slowNote } from './reliability';
+import { slowNote } from './patience';
 
 export function explain(r: VerifyResult, limit = 20): string {
   const lines = r.differences.slice(0, limit).map(formatDifference);

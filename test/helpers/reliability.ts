@@ -1,14 +1,14 @@
 // Helpers for the reliability suites (test/reliability-*.test.ts, issue 8):
 // targets under sh whose output can be followed while they run, /proc
-// readings, and waits that end on state. No wait here fails on time: a
-// slow machine (ASan, a shared CI box) is not a failure. What has waited
-// long says so on stderr, so that a hang, which the test's own timeout
-// ends, shows what it was waiting for.
+// readings, and waits that end on state (test/helpers/patience.ts).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Session } from '../../lib/session';
 import type { TraceEvent } from '../../lib/events';
-import { shellChild, sleep } from './trace';
+import { slowNote } from './patience';
+import { shellChild } from './trace';
+
+export { until, watched } from './patience';
 
 export interface LiveTarget {
   /** The target's pid: sh's child, so this Node process is not its parent. */
@@ -69,23 +69,6 @@ export async function startLive(file: string, args: string[], env?: NodeJS.Proce
       }
     },
   };
-}
-
-/**
- * p, unchanged. If it has not settled after noteAfterMs, what it waits for
- * is written to stderr (once): it never fails on time, and a hang, which the
- * test's own timeout ends, shows in the log what it was.
- */
-export function slowNote<T>(p: Promise<T>, noteAfterMs: number, what: string | (() => string)): Promise<T> {
-  const timer = setTimeout(() => {
-    process.stderr.write(`# still waiting after ${noteAfterMs} ms for ${typeof what === 'string' ? what : what()}\n`);
-  }, noteAfterMs);
-  return p.finally(() => clearTimeout(timer));
-}
-
-/** p, awaited without a deadline; after 10 s, a note on stderr says that it still waits for what (slowNote). */
-export function watched<T>(p: Promise<T>, what: string): Promise<T> {
-  return slowNote(p, 10_000, what);
 }
 
 /** Iterates a session in the background; resolves with every event. */
@@ -155,14 +138,6 @@ export function untraced(pid: number): boolean {
     }
   }
   return true;
-}
-
-/** Polls until cond() holds, without a deadline; after noteAfterMs a note on stderr says it still waits for what (slowNote). */
-export async function until(cond: () => boolean, what: string, noteAfterMs = 5_000, stepMs = 10): Promise<void> {
-  const polling = (async () => {
-    while (!cond()) await sleep(stepMs);
-  })();
-  await slowNote(polling, noteAfterMs, what);
 }
 
 /** The pid is gone or a zombie (killed, not yet reaped by whoever inherited it). */

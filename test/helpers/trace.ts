@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Session } from '../../lib/session';
 import type { TraceEvent } from '../../lib/events';
 import { repoRoot } from './fixtures';
+import { until } from './patience';
 
 export async function collect(session: Session, onEvent?: (ev: TraceEvent) => void): Promise<TraceEvent[]> {
   const events: TraceEvent[] = [];
@@ -102,17 +103,19 @@ function commOf(pid: number): string {
  * /proc/PID/exe, which cannot be read once the leader has exited.
  */
 export async function shellChild(shPid: number, file: string): Promise<number> {
-  for (let i = 0; i < 500; i++) {
+  let pid = 0;
+  await until(() => {
     try {
       const kids = fs.readFileSync(`/proc/${shPid}/task/${shPid}/children`, 'utf8').trim();
-      const pid = kids ? Number(kids.split(' ')[0]) : 0;
-      if (pid && commOf(pid) === path.basename(file).slice(0, 15)) return pid;
+      pid = kids ? Number(kids.split(' ')[0]) : 0;
+      return pid !== 0 && commOf(pid) === path.basename(file).slice(0, 15);
     } catch {
-      // sh, or its child, not there yet
+      // sh gone (it ran file, which ended), or its child not there yet
+      if (!fs.existsSync(`/proc/${shPid}`)) throw new Error(`${file} did not start under sh (sh ${shPid} ended)`);
+      return false;
     }
-    await sleep(5);
-  }
-  throw new Error(`${file} did not start under sh`);
+  }, `${file} to start under sh ${shPid}`);
+  return pid;
 }
 
 /**
