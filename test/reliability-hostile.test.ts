@@ -162,7 +162,7 @@ function fromJson(line: string): TraceEvent {
 
 describe('hostile syscall arguments', () => {
   for (const trace of [undefined, 'all']) {
-    test(`run${trace ? ' -e trace=all' : ' (seccomp filter)'}: ${CALLS} failing calls reported exactly as the kernel saw them, watched bounds`, T, async () => {
+    test(`run${trace ? ' -e trace=all' : ' (seccomp filter)'}: ${CALLS} failing calls reported exactly as the kernel saw them, within bounds`, T, async () => {
       const hostile = await fixture('hostile');
       const session = run(hostile, [], { trace, stdio: ['ignore', 'pipe', 'inherit'] });
       const [events, out] = await watched(Promise.all([collect(session), readAll(session.stdout)]), 'run hostile');

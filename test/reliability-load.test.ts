@@ -17,7 +17,7 @@ import { afterEach, test } from 'node:test';
 import { LiveprobeError, attach } from '../lib';
 import type { TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
-import { blockedSyscalls, consume, killStrayTracees, prng, rawArgs, startLive, statusField, taskStates, untraced, watched } from './helpers/reliability';
+import { blockedSyscalls, consume, killStrayTracees, prng, rawArgs, startLive, statusField, taskStates, until, untraced, watched } from './helpers/reliability';
 import { assertContiguous, sleep } from './helpers/trace';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
@@ -39,22 +39,24 @@ function steadyNow(pid: number): Steady {
   return { tids, threads: statusField(pid, 'Threads'), vmSize: statusField(pid, 'VmSize') };
 }
 
-/** Waits until tasks and VmSize have held still for holdMs; returns that state. */
-async function steadyState(pid: number, holdMs: number, timeoutMs: number): Promise<Steady> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Waits until tasks and VmSize have held still for holdMs; returns that
+ * state. No deadline (test/helpers/patience.ts): a server that never
+ * settles is noted on stderr after noteAfterMs and ended by the test's timeout.
+ */
+async function steadyState(pid: number, holdMs: number, noteAfterMs: number): Promise<Steady> {
   let last = steadyNow(pid);
   let since = Date.now();
-  for (;;) {
-    await sleep(100);
+  const held = () => {
     const now = steadyNow(pid);
     if (JSON.stringify(now) !== JSON.stringify(last)) {
       last = now;
       since = Date.now();
-    } else if (Date.now() - since >= holdMs) {
-      return now;
     }
-    if (Date.now() > deadline) throw new Error(`no steady state watched ${timeoutMs} ms: ${JSON.stringify(now)}`);
-  }
+    return Date.now() - since >= holdMs;
+  };
+  await until(held, `tasks and VmSize of ${pid} to hold still for ${holdMs} ms`, noteAfterMs, 100);
+  return last;
 }
 
 const PAGE = 4096n;
