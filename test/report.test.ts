@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { fixture } from './helpers/fixtures';
+import { untilValue } from './helpers/patience';
 import { cliPath, runCli } from './helpers/trace';
 
 const T = { timeout: 180_000 };
@@ -130,15 +131,15 @@ describe('--live', () => {
     tmux('new-session', '-d', '-s', name, '-x', '110', '-y', '40', cmd);
     try {
       // A frame while ex7 sleeps: its threads made, nothing changes until it wakes.
-      const frame = await until(() => tmux('capture-pane', '-p', '-t', name), (t) => /threads: 1 main, \d+ cgo-thread/.test(t) && /findings \(\d+\)/.test(t), 20_000);
+      const frame = await untilValue(() => tmux('capture-pane', '-p', '-t', name), (t) => /threads: 1 main, \d+ cgo-thread/.test(t) && /findings \(\d+\)/.test(t), 'a live frame with the threads and findings');
       const rows = frame.split('\n').filter((l) => /^[a-z][a-z-]+ +\d/.test(l)).map((l) => l.trim().split(/\s{2,}/).slice(0, 2));
       tmux('resize-window', '-t', name, '-x', '60');
-      const narrow = await until(() => tmux('capture-pane', '-p', '-t', name), (t) => t.split('\n').some((l) => l.endsWith('…') && l.length === 60), 10_000);
+      const narrow = await untilValue(() => tmux('capture-pane', '-p', '-t', name), (t) => t.split('\n').some((l) => l.endsWith('…') && l.length === 60), 'the frame redrawn 60 columns wide');
       const lines = narrow.split('\n').filter((l) => l.length);
       assert.ok(lines.every((l) => [...l].length <= 60), 'no line wider than the terminal');
       assert.deepEqual(lines.filter((l) => /^[a-z][a-z-]+ +\d/.test(l)).map((l) => l.trim().split(/\s{2,}/)[0]), rows.map((r) => r[0]), 'the same classes after the resize');
       // The explanation of the same moment (ex7's exit changes no mapping): class by class.
-      const e = await until(async () => (fs.existsSync(json) ? fs.readFileSync(json, 'utf8') : ''), (t) => t.includes('"type":"explanation"'), 20_000);
+      const e = await untilValue(() => (fs.existsSync(json) ? fs.readFileSync(json, 'utf8') : ''), (t) => t.includes('"type":"explanation"'), 'the explanation in the --json file');
       const explanation = e.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; classes?: { class: string; bytes: string }[] }).find((l) => l.type === 'explanation')!;
       assert.deepEqual(rows, explanation.classes!.map((c) => [c.class, human(BigInt(c.bytes))]));
     } finally {
@@ -165,14 +166,6 @@ describe('--live', () => {
   });
 });
 
-async function until<V>(get: () => V | Promise<V>, ok: (v: V) => boolean, limitMs: number): Promise<V> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
 
 describe('compare --report', () => {
   test('two sides in one page, each with its own rows equal to its explanation', T, async () => {

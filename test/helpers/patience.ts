@@ -27,3 +27,20 @@ export async function until(cond: () => boolean, what: string, noteAfterMs = 5_0
   })();
   await slowNote(polling, noteAfterMs, what);
 }
+
+/**
+ * Polls get() until ok(value), without a deadline, and returns that value;
+ * after noteAfterMs a note on stderr says what it waits for and the last
+ * value it got (slowNote).
+ */
+export async function untilValue<V>(get: () => V | Promise<V>, ok: (v: V) => boolean, what: string, noteAfterMs = 10_000, stepMs = 100): Promise<V> {
+  let last: V | undefined;
+  const polling = (async () => {
+    for (;;) {
+      last = await get();
+      if (ok(last)) return last;
+      await new Promise((r) => setTimeout(r, stepMs));
+    }
+  })();
+  return slowNote(polling, noteAfterMs, () => `${what} (last: ${JSON.stringify(last)?.slice(0, 300)})`);
+}
