@@ -107,7 +107,7 @@ describe('--follow-forks with os/exec children', () => {
 
   test('attach -f: 20 detaches while children are being started (vfork) never hang; the children all exit right', T, async () => {
     const spawner = await fixture('spawner');
-    const target = await startLive(spawner, ['-for', '5s', '-par', '3']);
+    const target = await startLive(spawner, ['-until-usr1', '-par', '3']);
     const rand = prng(5);
     let vforks = 0;
     let heldMidVfork = 0;
@@ -131,9 +131,11 @@ describe('--follow-forks with os/exec children', () => {
         }
       }
     }
-    // Every child exited with its expected code, and the spawner ends by itself.
+    // Every child exited with its expected code, and the spawner ends when asked.
+    await target.waitFor(/^spawner: running\n/);
+    process.kill(target.pid, 'SIGUSR1');
     assert.equal(await watched(target.exited, 'the spawner after 20 detaches'), 0);
-    assert.match(target.output(), /^spawner: ran \d+\n$/);
+    await target.waitFor(/^spawner: running\nspawner: ran \d+\n$/);
     assert.ok(vforks >= 20, `children were started while traced: ${vforks}`);
     assert.ok(heldMidVfork >= 5, `detaches with a child in flight: ${heldMidVfork}`);
   });
@@ -141,7 +143,7 @@ describe('--follow-forks with os/exec children', () => {
   test('run -f: detach while children are being started, with a seccomp filter (keeps serving) and without (real detach)', T, async () => {
     const spawner = await fixture('spawner');
     for (const trace of [undefined, 'all']) {
-      const session = run(spawner, ['-for', '1500ms', '-par', '3'], { followForks: true, trace, stdio: ['ignore', 'pipe', 'inherit'] });
+      const session = run(spawner, ['-until-usr1', '-par', '3'], { followForks: true, trace, stdio: ['ignore', 'pipe', 'inherit'] });
       const out = readAll(session.stdout);
       let childStarted!: () => void;
       const child = new Promise<void>((r) => (childStarted = r));
@@ -154,8 +156,10 @@ describe('--follow-forks with os/exec children', () => {
       await watched(session.detach(), `detach (trace=${trace ?? 'default'})`);
       const events = await watched(done, `session (trace=${trace ?? 'default'})`);
       assert.equal(events.at(-1)!.type, 'detached');
+      // A child has started, so the spawner awaits its SIGUSR1 (it says so before its first child).
+      process.kill(session.pid!, 'SIGUSR1');
       assert.deepEqual(await watched(session.exited, 'the target'), { code: 0, signal: null, detached: false });
-      assert.match(await out, /^spawner: ran \d+\n$/);
+      assert.match(await out, /^spawner: running\nspawner: ran \d+\n$/);
     }
   });
 });
@@ -166,7 +170,7 @@ test('attach -f, the spawner SIGKILLed with children in flight (10 times): no ha
   const spawner = await fixture('spawner');
   const rand = prng(9);
   for (let i = 0; i < 10; i++) {
-    const target = await startLive(spawner, ['-for', '30s', '-par', '6']);
+    const target = await startLive(spawner, ['-until-usr1', '-par', '6']);
     const session = attach(target.pid, { followForks: true });
     const done = consume(session);
     await session.ready;
