@@ -11,7 +11,7 @@ import { fixture } from './helpers/fixtures';
 import { LineReader, untilSettled } from './helpers/ready';
 import { until } from './helpers/reliability';
 import { STRACE } from './helpers/strace';
-import { cliPath, runCli, sleep, startUnderShell } from './helpers/trace';
+import { cliPath, runCli, runCliReleasing, sleep, startUnderShell } from './helpers/trace';
 
 const T = { timeout: 120_000 };
 
@@ -217,7 +217,7 @@ describe("what the newcomer tripped on", () => {
   });
 
   test('run --duration: says what it waits for after the detach', T, async () => {
-    const r = await runCli(['run', '--findings', '--no-summary', '--duration', '300ms', '--', await fixture('ex7'), '-sleep', '1s']);
+    const r = await runCliReleasing(['run', '--findings', '--no-summary', '--duration', '300ms', '--', await fixture('ex7'), '-ready'], /detached from process/);
     assert.equal(r.code, 0, r.stderr);
     // Go's preemption may or may not have sent a SIGURG in that time: its count line comes last when it did.
     const all = r.stderr.trimEnd().split('\n').filter((l) => !l.includes('>>>'));

@@ -11,7 +11,7 @@ import type { SignalEvent, SyscallEvent, ThreadStartEvent, TraceEvent } from '..
 import { fixture, repoRoot } from './helpers/fixtures';
 import { LineReader, untilIdle } from './helpers/ready';
 import { startLive, until } from './helpers/reliability';
-import { assertContiguous, collect, readAll, runCli, startUnderShell, tasksOf } from './helpers/trace';
+import { assertContiguous, collect, readAll, runCli, runCliReleasing, startUnderShell, tasksOf } from './helpers/trace';
 
 const execFileP = promisify(execFile);
 const T = { timeout: 60_000 };
@@ -207,9 +207,12 @@ describe('run', () => {
 
   test('a session runs while the same Node process spawns and awaits 20 children', T, async () => {
     const [ex7, exitwith] = await Promise.all([fixture('ex7'), fixture('exitwith')]);
-    const session = run(ex7, ['-sleep', '1500ms', '-flush'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const tracing = Promise.all([collect(session), readAll(session.stdout)]);
+    // ex7 -ready runs, traced, until the children are done: then SIGUSR1.
+    const session = run(ex7, ['-ready', '-flush'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = new LineReader(session.stdout!);
+    const tracing = collect(session);
     await session.ready;
+    await lines.next(/^ready$/);
     const codes = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         execFileP(exitwith, ['code', String(i)]).then(
@@ -219,8 +222,10 @@ describe('run', () => {
       ),
     );
     assert.deepEqual(codes, Array.from({ length: 20 }, (_, i) => i));
-    const [events, out] = await tracing;
-    assert.equal(out, 'Hello from stdio\n');
+    process.kill(session.pid!, 'SIGUSR1');
+    const events = await tracing;
+    await lines.closed;
+    assert.deepEqual(lines.all(), ['ready', 'Hello from stdio']);
     assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
     assertContiguous(events);
     assert.equal(events.at(-1)!.type, 'exit');
@@ -339,9 +344,9 @@ describe('attach', () => {
     await assert.rejects(none.ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'ESRCH');
 
     const ex7 = await fixture('ex7');
-    const target = await startUnderShell(ex7, ['-sleep', '3s']);
+    const target = await startLive(ex7, ['-ready']);
     try {
-      await until(() => tasksOf(target.pid).length >= 2, `2 threads in ${target.pid}`);
+      await target.waitFor(/^ready\n/);
       const first = attach(target.pid);
       const consuming = collect(first);
       await first.ready;
@@ -353,7 +358,7 @@ describe('attach', () => {
       target.kill();
     }
     // A child of this very process: its stops would be stolen by Node's own waitpid().
-    const own = spawn(ex7, ['-sleep', '3s'], { stdio: 'ignore' });
+    const own = spawn(ex7, ['-ready'], { stdio: 'ignore' });
     try {
       await assert.rejects(attach(own.pid!).ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'EINVAL' && /child of this Node process/.test(e.message));
     } finally {
@@ -438,9 +443,9 @@ describe('cli', () => {
 
   test('--json writes one object per event, --duration detaches', T, async () => {
     const ex7 = await fixture('ex7');
-    const r = await runCli(['run', '--json', '--duration', '0.5', ex7, '-sleep', '1500ms', '-flush']);
+    const r = await runCliReleasing(['run', '--json', '--duration', '0.5', ex7, '-ready', '-flush'], /"type":"detached"/);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, 'Hello from stdio\n');
+    assert.equal(r.stdout, 'ready\nHello from stdio\n');
     const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number });
     // Events are numbered; findings carry their trigger's seq; usage samples
     // and the closing explanation are not events of the trace.

@@ -69,6 +69,39 @@ export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promi
   });
 }
 
+/**
+ * Runs `liveprobe ...args` whose target is `ex7 -ready` (its stdout is
+ * liveprobe's), to completion: once ex7 has said ready and liveprobe's
+ * stderr matches releaseWhen (e.g. its detach), ex7 gets the SIGUSR1 that
+ * lets it exit; its pid is the first `process N` or `"pid":N` on stderr. So
+ * a test of what happens before the target's exit takes the time it needs.
+ */
+export function runCliReleasing(args: string[], releaseWhen: RegExp): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let released = false;
+    const release = () => {
+      if (released || !/^ready$/m.test(stdout) || !releaseWhen.test(stderr)) return;
+      released = true;
+      const m = /"pid":(\d+)|process (\d+)/.exec(stderr);
+      if (!m) return reject(new Error(`liveprobe ${args.join(' ')}: no target pid on stderr: ${stderr.slice(-1000)}`));
+      process.kill(Number(m[1] ?? m[2]), 'SIGUSR1');
+    };
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      release();
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      release();
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
 /** The tracer's events are numbered 0, 1, 2, … with no gap; findings carry the seq of the event that completed them. */
 export function assertContiguous(events: readonly TraceEvent[]): void {
   let next = 0;
