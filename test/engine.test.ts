@@ -318,13 +318,15 @@ describe('attach', () => {
     }
   });
 
-  test('Node exits right after a detach, 20 times: the tracer thread never uses the torn-down environment', T, async () => {
+  // 20 Node start-ups beside four spinners: 20–30 s here, over 60 s under ASan on a loaded machine; the timeout only ends a hang.
+  test('Node exits right after a detach, 20 times: the tracer thread never uses the torn-down environment', { timeout: 600_000 }, async () => {
     // The detached record unrefs the session, so Node may tear down while
     // the tracer thread still sends its last batch and releases the
     // thread-safe function (CI's ASan run once aborted there). A busy target
     // keeps both CPUs taken, so the tracer thread is often preempted there.
     const spin = await fixture('spin');
-    const target = await startUnderShell(spin, ['-n', '4', '-for', '60s']);
+    // Spins until killed below, however long the rounds take.
+    const target = await startUnderShell(spin, ['-n', '4', '-for', '24h']);
     const lib = path.join(repoRoot(), 'dist', 'lib', 'index.js');
     const script = `const s = require(${JSON.stringify(lib)}).attach(${target.pid}); s.ready.then(() => s.detach());`;
     try {

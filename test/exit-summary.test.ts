@@ -9,29 +9,11 @@ import { fixture } from './helpers/fixtures';
 import { Quiescer, consume } from './helpers/model';
 import { LineReader, glibcArenaHeaps, heldWithArenaCount, untilIdle } from './helpers/ready';
 import { until } from './helpers/patience';
-import { cliPath } from './helpers/trace';
+import { cliPath, cliTarget } from './helpers/trace';
 
 const T = { timeout: 90_000 };
 
 const vmSizeOf = (pid: number) => Number(/^VmSize:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-
-/** The pid of the program the CLI process started (its tracer thread's child). */
-async function cliTarget(cliPid: number): Promise<number> {
-  let pid = 0;
-  const started = () => {
-    try {
-      for (const task of fs.readdirSync(`/proc/${cliPid}/task`)) {
-        const kids = fs.readFileSync(`/proc/${cliPid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
-        for (const k of kids) if (fs.readlinkSync(`/proc/${k}/exe`).endsWith('/ex7')) pid = k;
-      }
-    } catch {
-      // not there yet, or a helper that went away
-    }
-    return pid !== 0;
-  };
-  await until(started, `the CLI ${cliPid} to start ex7`);
-  return pid;
-}
 
 /**
  * ex7 -ready's VmSize once it has stopped growing: asleep with the same
@@ -94,7 +76,8 @@ describe('the summary at exit', () => {
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     const out = new LineReader(child.stdout);
-    const pid = await cliTarget(child.pid!);
+    await until(() => cliTarget(child.pid!) !== undefined, 'liveprobe to start ex7');
+    const pid = cliTarget(child.pid!)!;
     await out.next(/^ready$/);
     const lastVmSize = await settledVmSize(pid, out);
     process.kill(pid, 'SIGUSR1');

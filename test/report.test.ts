@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { fixture } from './helpers/fixtures';
 import { untilValue } from './helpers/patience';
-import { cliPath, runCli } from './helpers/trace';
+import { cliPath, runCli, runCliReleasing } from './helpers/trace';
 
 const T = { timeout: 180_000 };
 const CHROMIUM = '/usr/bin/chromium';
@@ -152,7 +152,8 @@ describe('--live', () => {
   });
 
   test('not a terminal: plain blocks, no escape sequences, the last one with the final classes', T, async () => {
-    const r = await runCli(['run', '--live', await fixture('ex7'), '-sleep', '1200ms']);
+    // ex7 -ready exits once the first block is out: then the last one follows.
+    const r = await runCliReleasing(['run', '--live', await fixture('ex7'), '-ready'], /\n\n/);
     assert.equal(r.code, 0);
     assert.doesNotMatch(r.stderr, /\x1b\[/);
     // After the view, the CLI's closing lines: the preemption count when Go sent a SIGURG meanwhile.
@@ -160,7 +161,7 @@ describe('--live', () => {
     const blocks = r.stderr.trimEnd().replace(closing, '').trimEnd().split('\n\n');
     assert.ok(blocks.length >= 2, 'a block a second, and the last at the end');
     const last = blocks.at(-1)!;
-    assert.match(last, /^liveprobe .*ex7 -sleep 1200ms  \d+ s  events \d+ \(\d+\/s\)  stops \d+\/s  lost 0\n/);
+    assert.match(last, /^liveprobe .*ex7 -ready  \d+ s  events \d+ \(\d+\/s\)  stops \d+\/s  lost 0\n/);
     assert.match(last, /\npthread-stack +\d/);
     assert.match(last, /\nthreads: 1 main, \d+ cgo-thread\n/);
   });

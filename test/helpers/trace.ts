@@ -70,11 +70,30 @@ export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promi
 }
 
 /**
+ * The program a `liveprobe run` process started, once it has exec'd: the
+ * tracer thread's child whose executable is not liveprobe's own. (Its other
+ * child, the wake helper of native/src/tracer.cc startWakeChild, is a fork
+ * of Node that never execs.)
+ */
+export function cliTarget(cliPid: number): number | undefined {
+  try {
+    const self = fs.readlinkSync(`/proc/${cliPid}/exe`);
+    for (const task of fs.readdirSync(`/proc/${cliPid}/task`)) {
+      const kids = fs.readFileSync(`/proc/${cliPid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+      for (const k of kids) if (fs.readlinkSync(`/proc/${k}/exe`) !== self) return k;
+    }
+  } catch {
+    // the CLI, one of its threads or a child went away meanwhile
+  }
+  return undefined;
+}
+
+/**
  * Runs `liveprobe ...args` whose target is `ex7 -ready` (its stdout is
  * liveprobe's), to completion: once ex7 has said ready and liveprobe's
  * stderr matches releaseWhen (e.g. its detach), ex7 gets the SIGUSR1 that
- * lets it exit; its pid is the first `process N` or `"pid":N` on stderr. So
- * a test of what happens before the target's exit takes the time it needs.
+ * lets it exit. So a test of what happens before the target's exit takes
+ * the time it needs.
  */
 export function runCliReleasing(args: string[], releaseWhen: RegExp): Promise<CliResult> {
   return new Promise((resolve, reject) => {
@@ -84,10 +103,10 @@ export function runCliReleasing(args: string[], releaseWhen: RegExp): Promise<Cl
     let released = false;
     const release = () => {
       if (released || !/^ready$/m.test(stdout) || !releaseWhen.test(stderr)) return;
+      const pid = cliTarget(child.pid!);
+      if (pid === undefined) return reject(new Error(`liveprobe ${args.join(' ')} said ready, and has no child: ${stderr.slice(-1000)}`));
       released = true;
-      const m = /"pid":(\d+)|process (\d+)/.exec(stderr);
-      if (!m) return reject(new Error(`liveprobe ${args.join(' ')}: no target pid on stderr: ${stderr.slice(-1000)}`));
-      process.kill(Number(m[1] ?? m[2]), 'SIGUSR1');
+      process.kill(pid, 'SIGUSR1');
     };
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       stdout += c;
