@@ -9,8 +9,10 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseArgs } from '../lib/cli/args';
 import { fixture } from './helpers/fixtures';
+import { LineReader, untilSettled } from './helpers/ready';
+import { until } from './helpers/reliability';
 import { STRACE } from './helpers/strace';
-import { cliPath, runCli, sleep, startUnderShell } from './helpers/trace';
+import { cliPath, runCli, runCliReleasing, sleep, startUnderShell } from './helpers/trace';
 
 const T = { timeout: 120_000 };
 
@@ -210,16 +212,25 @@ describe('strace habits', () => {
 });
 
 describe('the explanation on demand', () => {
-  async function explanations(args: string[], poke: boolean): Promise<{ lines: string[]; text: string }> {
+  /**
+   * liveprobe run -o FILE ...args -- ex7 -ready (its stdout is liveprobe's):
+   * once ex7 says ready, SIGUSR1 to liveprobe if poke; once the trace shows
+   * what enough() waits for, SIGUSR1 to ex7, which then exits.
+   */
+  async function explanations(args: string[], poke: boolean, enough: (text: string) => boolean): Promise<{ lines: string[]; text: string }> {
     const out = tmp('on-demand.txt');
-    const child = spawn(process.execPath, [cliPath(), 'run', '-o', out, ...args], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [cliPath(), 'run', '-o', out, ...args, '--', await fixture('ex7'), '-ready'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-    if (poke) {
-      // Once the target runs (its first lines are in the file), ask.
-      for (let i = 0; i < 400 && !(fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('mmap(')); i++) await sleep(10);
-      await sleep(300);
-      child.kill('SIGUSR1');
-    }
+    const lines = new LineReader(child.stdout);
+    await lines.next(/^ready$/);
+    const written = () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '');
+    await until(() => /"pid":\d+|process \d+/.test(written()), 'the target in the trace');
+    const pid = Number(/"pid":(\d+)|process (\d+)/.exec(written())!.slice(1).find(Boolean));
+    // Asked while the runtime still starts Ms, the model would lag /proc by the arena being made.
+    await untilSettled(pid, lines);
+    if (poke) child.kill('SIGUSR1');
+    await until(() => enough(written()), 'the explanations in the trace', 30_000);
+    process.kill(pid, 'SIGUSR1');
     assert.equal(await closed, 0);
     const text = fs.readFileSync(out, 'utf8');
     fs.rmSync(out, { force: true });
@@ -227,7 +238,7 @@ describe('the explanation on demand', () => {
   }
 
   test('kill -USR1 <liveprobe>: the explanation now, the trace goes on (text)', T, async () => {
-    const { lines, text } = await explanations(['--', await fixture('ex7'), '-sleep', '1200ms'], true);
+    const { lines, text } = await explanations([], true, (t) => t.includes('=== liveprobe: why process'));
     const heads = lines.filter((l) => /^=== liveprobe: why process \d+ has this much virtual memory ===$/.test(l));
     assert.equal(heads.length, 1, text);
     const at = lines.indexOf(heads[0]!);
@@ -236,7 +247,7 @@ describe('the explanation on demand', () => {
   });
 
   test('--json --every 300ms: explanation objects while tracing, and the last at the exit equal to VmSize', T, async () => {
-    const { lines } = await explanations(['--json', '--every', '300ms', '--', await fixture('ex7'), '-sleep', '1200ms'], false);
+    const { lines } = await explanations(['--json', '--every', '300ms'], false, (t) => t.split('"type":"explanation"').length > 2);
     const objs = lines.filter(Boolean).map((l) => JSON.parse(l) as { type: string; vmSizeKb: number | null; modelKb: number });
     const ex = objs.filter((o) => o.type === 'explanation');
     assert.ok(ex.length >= 3, `${ex.length} explanations: at least 2 while tracing and 1 at exit`);
@@ -260,7 +271,7 @@ describe("what the newcomer tripped on", () => {
   });
 
   test('run --duration: says what it waits for after the detach', T, async () => {
-    const r = await runCli(['run', '--findings', '--no-summary', '--duration', '300ms', '--', await fixture('ex7'), '-sleep', '1s']);
+    const r = await runCliReleasing(['run', '--findings', '--no-summary', '--duration', '300ms', '--', await fixture('ex7'), '-ready'], /detached from process/);
     assert.equal(r.code, 0, r.stderr);
     // Go's preemption may or may not have sent a SIGURG in that time: its count line comes last when it did.
     const all = r.stderr.trimEnd().split('\n').filter((l) => !l.includes('>>>'));

@@ -9,7 +9,9 @@ import { promisify } from 'node:util';
 import { LiveprobeError, attach, run } from '../lib';
 import type { SignalEvent, SyscallEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
 import { fixture, repoRoot } from './helpers/fixtures';
-import { assertContiguous, collect, readAll, runCli, sleep, startUnderShell, tasksOf, waitForThreads } from './helpers/trace';
+import { LineReader, untilIdle } from './helpers/ready';
+import { startLive, until } from './helpers/reliability';
+import { assertContiguous, collect, readAll, runCli, runCliReleasing, startUnderShell, tasksOf } from './helpers/trace';
 
 const execFileP = promisify(execFile);
 const T = { timeout: 60_000 };
@@ -69,7 +71,10 @@ describe('run', () => {
   test('events reach the consumer while the target sleeps, not when it exits', T, async () => {
     // The tracer sleeps in waitpid while ex7 sleeps; it must send what it
     // holds before it does (native/src/tracer.cc, waitForStop), not at the exit.
-    const session = run(await fixture('ex7'), ['-sleep', '3s'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // ex7 -ready waits for a SIGUSR1, sent only after the check: events held
+    // until the exit would never come (the test's timeout fails it).
+    const session = run(await fixture('ex7'), ['-ready'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = new LineReader(session.stdout!);
     let exited = false;
     void session.exited.then(() => (exited = true), () => undefined);
     let checked = false;
@@ -84,10 +89,14 @@ describe('run', () => {
         } catch {
           // reaped: reported below
         }
-        assert.ok(state !== 'Z' && state !== 'gone', `ex7 is still alive in its 3 s sleep (state ${state}): events were held until the exit`);
+        assert.ok(state !== 'Z' && state !== 'gone', `ex7 is still alive, waiting for SIGUSR1 (state ${state}): events were held until the exit`);
         await session.detach();
       }
     }
+    // Go drops a SIGUSR1 that comes before the program asked for it (signal.Notify).
+    await lines.next(/^ready$/);
+    process.kill(session.pid!, 'SIGUSR1');
+    await lines.closed;
     assert.ok(checked, 'ex7 makes its cgo threads with clone3');
   });
 
@@ -198,9 +207,12 @@ describe('run', () => {
 
   test('a session runs while the same Node process spawns and awaits 20 children', T, async () => {
     const [ex7, exitwith] = await Promise.all([fixture('ex7'), fixture('exitwith')]);
-    const session = run(ex7, ['-sleep', '1500ms', '-flush'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const tracing = Promise.all([collect(session), readAll(session.stdout)]);
+    // ex7 -ready runs, traced, until the children are done: then SIGUSR1.
+    const session = run(ex7, ['-ready', '-flush'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = new LineReader(session.stdout!);
+    const tracing = collect(session);
     await session.ready;
+    await lines.next(/^ready$/);
     const codes = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         execFileP(exitwith, ['code', String(i)]).then(
@@ -210,8 +222,10 @@ describe('run', () => {
       ),
     );
     assert.deepEqual(codes, Array.from({ length: 20 }, (_, i) => i));
-    const [events, out] = await tracing;
-    assert.equal(out, 'Hello from stdio\n');
+    process.kill(session.pid!, 'SIGUSR1');
+    const events = await tracing;
+    await lines.closed;
+    assert.deepEqual(lines.all(), ['ready', 'Hello from stdio']);
     assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
     assertContiguous(events);
     assert.equal(events.at(-1)!.type, 'exit');
@@ -235,9 +249,13 @@ describe('run', () => {
 describe('attach', () => {
   test('to a sleeping ex7: every task traced, snapshot = maps, detach leaves it running to exit 0', T, async () => {
     const ex7 = await fixture('ex7');
-    const target = await startUnderShell(ex7, ['-sleep', '2s', '-flush']);
+    // ex7 -ready waits for SIGUSR1 instead of a sleep, so the test takes the time it needs.
+    const target = await startLive(ex7, ['-ready', '-flush']);
     const pid = target.pid;
-    const tids = await waitForThreads(pid, 4);
+    await target.waitFor(/^ready\n/);
+    await until(() => tasksOf(pid).length >= 4, `4 threads in ${pid}`);
+    await untilIdle(pid);
+    const tids = tasksOf(pid);
 
     const session = attach(pid);
     const events: TraceEvent[] = [];
@@ -247,7 +265,6 @@ describe('attach', () => {
       if (ev.type === 'started') {
         mapsAtStart = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
         assert.deepEqual(tasksOf(pid), tids, 'no thread came or went while we attached');
-        await sleep(200);
         await session.detach();
       }
     }
@@ -261,8 +278,9 @@ describe('attach', () => {
     assert.deepEqual(await session.exited, { code: null, signal: null, detached: true });
     // The target is no longer traced and finishes normally.
     assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), /^TracerPid:\s*0$/m);
+    process.kill(pid, 'SIGUSR1');
     assert.equal(await target.exited, 0);
-    assert.equal(await target.output, 'Hello from stdio\n');
+    await target.waitFor(/^ready\nHello from stdio\n$/);
   });
 
   test('to a busy Go program: every syscall stops, its preemption is counted, not shown; with preemption it is', T, async () => {
@@ -270,11 +288,15 @@ describe('attach', () => {
     for (const preemption of [false, true]) {
       const target = await startUnderShell(spin, ['-n', '4', '-for', '2s']);
       try {
-        await waitForThreads(target.pid, 3);
+        await until(() => tasksOf(target.pid).length >= 3, `3 threads in ${target.pid}`);
         const session = attach(target.pid, { preemption });
-        const consuming = collect(session);
+        // Detached once a preemption was seen (shown or counted), or when the target ended first.
+        let sawUrg = false;
+        let ended = false;
+        const consuming = collect(session, (ev) => (sawUrg ||= ev.type === 'signal' && ev.signal === 'SIGURG'));
+        void consuming.then(() => (ended = true), () => (ended = true));
         await session.ready;
-        await sleep(400);
+        await until(() => sawUrg || session.stats.hiddenSignals > 0 || ended, 'a preemption while attached');
         await session.detach();
         const events = await consuming;
         assertContiguous(events);
@@ -296,17 +318,19 @@ describe('attach', () => {
     }
   });
 
-  test('Node exits right after a detach, 20 times: the tracer thread never uses the torn-down environment', T, async () => {
+  // 20 Node start-ups beside four spinners: 20–30 s here, over 60 s under ASan on a loaded machine; the timeout only ends a hang.
+  test('Node exits right after a detach, 20 times: the tracer thread never uses the torn-down environment', { timeout: 600_000 }, async () => {
     // The detached record unrefs the session, so Node may tear down while
     // the tracer thread still sends its last batch and releases the
     // thread-safe function (CI's ASan run once aborted there). A busy target
     // keeps both CPUs taken, so the tracer thread is often preempted there.
     const spin = await fixture('spin');
-    const target = await startUnderShell(spin, ['-n', '4', '-for', '60s']);
+    // Spins until killed below, however long the rounds take.
+    const target = await startUnderShell(spin, ['-n', '4', '-for', '24h']);
     const lib = path.join(repoRoot(), 'dist', 'lib', 'index.js');
     const script = `const s = require(${JSON.stringify(lib)}).attach(${target.pid}); s.ready.then(() => s.detach());`;
     try {
-      await waitForThreads(target.pid, 2);
+      await until(() => tasksOf(target.pid).length >= 2, `2 threads in ${target.pid}`);
       for (let i = 0; i < 20; i++) {
         const { stdout, stderr } = await execFileP(process.execPath, ['-e', script]);
         assert.deepEqual([stdout, stderr], ['', ''], `round ${i}`);
@@ -322,9 +346,9 @@ describe('attach', () => {
     await assert.rejects(none.ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'ESRCH');
 
     const ex7 = await fixture('ex7');
-    const target = await startUnderShell(ex7, ['-sleep', '3s']);
+    const target = await startLive(ex7, ['-ready']);
     try {
-      await waitForThreads(target.pid, 2);
+      await target.waitFor(/^ready\n/);
       const first = attach(target.pid);
       const consuming = collect(first);
       await first.ready;
@@ -336,7 +360,7 @@ describe('attach', () => {
       target.kill();
     }
     // A child of this very process: its stops would be stolen by Node's own waitpid().
-    const own = spawn(ex7, ['-sleep', '3s'], { stdio: 'ignore' });
+    const own = spawn(ex7, ['-ready'], { stdio: 'ignore' });
     try {
       await assert.rejects(attach(own.pid!).ready, (e: unknown) => e instanceof LiveprobeError && e.code === 'EINVAL' && /child of this Node process/.test(e.message));
     } finally {
@@ -406,9 +430,7 @@ describe('cli', () => {
       });
       const holderExit = new Promise<[number | null, NodeJS.Signals | null]>((r) => holder.on('exit', (c, sig) => r([c, sig])));
       // Ready once its trace shows the attach completed (its signal handlers are in place long before).
-      for (let i = 0; i < 400 && !(fs.existsSync(trace) && fs.readFileSync(trace, 'utf8').includes('"type":"started"')); i++) {
-        await sleep(25);
-      }
+      await until(() => fs.existsSync(trace) && fs.readFileSync(trace, 'utf8').includes('"type":"started"'), 'the first liveprobe to attach');
       const busy = await runCli(['attach', String(child.pid)]);
       assert.equal(busy.code, 1);
       assert.match(busy.stderr, /already traced by pid \d+/);
@@ -423,9 +445,9 @@ describe('cli', () => {
 
   test('--json writes one object per event, --duration detaches', T, async () => {
     const ex7 = await fixture('ex7');
-    const r = await runCli(['run', '--json', '--duration', '0.5', ex7, '-sleep', '1500ms', '-flush']);
+    const r = await runCliReleasing(['run', '--json', '--duration', '0.5', ex7, '-ready', '-flush'], /"type":"detached"/);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, 'Hello from stdio\n');
+    assert.equal(r.stdout, 'ready\nHello from stdio\n');
     const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; seq: number });
     // Events are numbered; findings carry their trigger's seq; usage samples
     // and the closing explanation are not events of the trace.

@@ -6,38 +6,45 @@ import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { run } from '../lib';
 import { fixture } from './helpers/fixtures';
-import { cliPath, sleep } from './helpers/trace';
+import { Quiescer, consume } from './helpers/model';
+import { LineReader, glibcArenaHeaps, heldWithArenaCount, untilIdle } from './helpers/ready';
+import { until } from './helpers/patience';
+import { cliPath, cliTarget } from './helpers/trace';
 
 const T = { timeout: 90_000 };
 
 const vmSizeOf = (pid: number) => Number(/^VmSize:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
-/** The pid of the program the CLI process started (its tracer thread's child). */
-async function cliTarget(cliPid: number): Promise<number> {
-  for (let i = 0; i < 1000; i++) {
-    try {
-      for (const task of fs.readdirSync(`/proc/${cliPid}/task`)) {
-        const kids = fs.readFileSync(`/proc/${cliPid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
-        for (const k of kids) if (fs.readlinkSync(`/proc/${k}/exe`).endsWith('/ex7')) return k;
-      }
-    } catch {
-      // not there yet, or a helper that went away
-    }
-    await sleep(10);
+/**
+ * ex7 -ready's VmSize once it has stopped growing: asleep with the same
+ * glibc arena count before and after the read (the Go runtime starts Ms,
+ * each with an arena, for a while after it says ready), and the same VmSize
+ * read twice around the second count.
+ */
+async function settledVmSize(pid: number, lines: LineReader): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const before = await glibcArenaHeaps(pid, lines);
+    await untilIdle(pid);
+    const vm = vmSizeOf(pid);
+    const after = await glibcArenaHeaps(pid, lines);
+    await untilIdle(pid);
+    if (before === after && vmSizeOf(pid) === vm) return vm;
   }
-  throw new Error('the CLI did not start ex7');
+  throw new Error(`ex7 ${pid} kept growing through 20 counts`);
 }
 
 describe('the summary at exit', () => {
   test('API: explain() after exit = the explanation at exit_group: VmSize as /proc last showed it, RSS per class, binary facts, hints', T, async () => {
-    const session = run(await fixture('ex7'), ['-sleep', '1500ms'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const consuming = (async () => {
-      for await (const _ of session) void _;
-    })();
+    // ex7 -ready: held still at a moment its arenas are counted (no M was
+    // starting), explained and its VmSize read; then SIGUSR1 lets it exit.
+    const session = run(await fixture('ex7'), ['-ready'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = new LineReader(session.stdout!);
     const pid = await session.ready;
-    await sleep(800);
-    const during = session.explain()!;
-    const lastVmSize = vmSizeOf(pid);
+    const q = new Quiescer(pid);
+    const consuming = consume(session, q);
+    await lines.next(/^ready$/);
+    const { held: [during, lastVmSize] } = await heldWithArenaCount(pid, lines, q, () => [session.explain()!, vmSizeOf(pid)] as const);
+    process.kill(pid, 'SIGUSR1');
     await consuming;
     const exit = await session.exited;
     assert.equal(exit.code, 0);
@@ -62,13 +69,18 @@ describe('the summary at exit', () => {
 
   test('CLI: run --summary of ex7 prints VmSize (the last /proc value), binary, RSS per class, hints; thread states as at exit_group', T, async () => {
     const bin = await fixture('ex7');
-    const child = spawn(process.execPath, [cliPath(), 'run', '--summary', '--findings', '--', bin, '-sleep', '1500ms'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // ex7 -ready's stdout is liveprobe's: its lines say when it is ready
+    // and answer arena counts (test/helpers/ready.ts).
+    const child = spawn(process.execPath, [cliPath(), 'run', '--summary', '--findings', '--', bin, '-ready'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    const pid = await cliTarget(child.pid!);
-    await sleep(900);
-    const lastVmSize = vmSizeOf(pid);
+    const out = new LineReader(child.stdout);
+    await until(() => cliTarget(child.pid!) !== undefined, 'liveprobe to start ex7');
+    const pid = cliTarget(child.pid!)!;
+    await out.next(/^ready$/);
+    const lastVmSize = await settledVmSize(pid, out);
+    process.kill(pid, 'SIGUSR1');
     assert.equal(await closed, 0, stderr);
     const summary = stderr.slice(stderr.indexOf('=== liveprobe'));
     const lines = summary.split('\n');

@@ -1,8 +1,8 @@
 // The Go runtime's structures by name, both ways: `run` proves them from the
 // start-up mmaps, `attach` finds them by shape in /proc/PID/maps from the
 // binary's Go version (lib/detect/go-runtime.ts, lib/detect/go-shape.ts).
-// Each program is explained mid-sleep twice: traced from its start, and as
-// an identical instance attached after it did its work.
+// Each program is explained twice, once it said ready and sleeps: traced
+// from its start, and as an identical instance attached after it did its work.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { attach, run } from '../lib';
@@ -10,7 +10,11 @@ import { GO_ARENA_INDEX, GO_PAGE_CHUNKS, GO_SUMMARY_LEVELS, goRelease } from '..
 import type { Explanation } from '../lib/explain/explain';
 import { binaryFacts } from '../lib/explain/binary-facts';
 import { fixture, fixtureGo, fixtureGo119 } from './helpers/fixtures';
-import { sleep, startUnderShell, waitForThreads } from './helpers/trace';
+import { Quiescer, consume } from './helpers/model';
+import { LineReader, untilIdle } from './helpers/ready';
+import { until } from './helpers/reliability';
+import { startStranger } from './helpers/stranger';
+import { tasksOf } from './helpers/trace';
 
 // The first run on a machine fetches a toolchain per release and builds its standard library.
 const T = { timeout: 600_000 };
@@ -21,30 +25,39 @@ const pageUp = (n: bigint) => (n + 4095n) & ~4095n;
 // other (timing, as test/detect.test.ts says; seen in 2 of about 40 runs).
 const GO_CLASSES = ['go-page-summary', 'go-scavenge-index', 'go-arena-index', 'go-page-chunks'];
 
+/**
+ * The explanation of bin -ready traced from its start: once it said ready
+ * and every thread sleeps (its start-up done), taken while it is held still.
+ */
 async function explainRun(bin: string): Promise<Explanation> {
-  const session = run(bin, ['-sleep', '2500ms'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const consuming = (async () => {
-    for await (const _ of session) void _;
-  })();
-  await session.ready;
-  await sleep(1000);
-  const e = session.explain()!;
+  const session = run(bin, ['-ready'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = new LineReader(session.stdout!);
+  const pid = await session.ready;
+  const q = new Quiescer(pid);
+  const consuming = consume(session, q);
+  await lines.next(/^ready$/);
+  await untilIdle(pid);
+  const e = await q.held(() => session.explain()!);
+  process.kill(pid, 'SIGUSR1');
   await consuming;
   return e;
 }
 
+/**
+ * The explanation of an identical instance that a stranger started: attached
+ * once it said ready, has its Ms and sleeps, and taken while it is held still.
+ */
 async function explainAttached(bin: string, minThreads: number): Promise<Explanation> {
-  const target = await startUnderShell(bin, ['-sleep', '2500ms']);
+  const target = await startStranger(bin, ['-ready']);
   try {
-    await waitForThreads(target.pid, minThreads);
-    await sleep(700);
+    await target.waitFor(/^ready$/m);
+    await until(() => tasksOf(target.pid).length >= minThreads, `${minThreads} threads in ${target.pid}`);
+    await untilIdle(target.pid);
     const session = attach(target.pid);
-    const consuming = (async () => {
-      for await (const _ of session) void _;
-    })();
+    const q = new Quiescer(target.pid);
+    const consuming = consume(session, q);
     await session.ready;
-    await sleep(300);
-    const e = session.explain()!;
+    const e = await q.held(() => session.explain()!);
     await session.detach();
     await consuming;
     return e;

@@ -6,7 +6,7 @@ import { afterEach, describe, test } from 'node:test';
 import { LiveprobeError, attach, run } from '../lib';
 import type { ExecEvent, TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
-import { consume, killStrayTracees, prng, startLive, statusField, taskState, taskStates, until, untraced, within } from './helpers/reliability';
+import { consume, killStrayTracees, prng, startLive, statusField, taskState, taskStates, until, untraced, watched } from './helpers/reliability';
 import { assertContiguous, collect, readAll, sleep } from './helpers/trace';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
@@ -25,7 +25,7 @@ describe('exec from a non-leader thread', () => {
     test(`run${trace ? ' -e trace=all' : ''}: the thread takes the leader's tid; the new image exits 7`, T, async () => {
       const lifecycle = await fixture('lifecycle');
       const session = run(lifecycle, ['exec-from-thread', '50'], { stdio: ['ignore', 'pipe', 'inherit'], trace });
-      const [events, out] = await within(Promise.all([collect(session), readAll(session.stdout)]), 15_000, 'run exec-from-thread');
+      const [events, out] = await watched(Promise.all([collect(session), readAll(session.stdout)]), 'run exec-from-thread');
       const pid = session.pid!;
       assert.deepEqual(await session.exited, { code: 7, signal: null, detached: false });
       const thread = Number(/exec from tid=(\d+)/.exec(out)![1]);
@@ -58,9 +58,9 @@ describe('exec from a non-leader thread', () => {
     await target.waitFor(/leader tid=\d+ waits\n/);
     const session = attach(target.pid);
     const collecting = collect(session);
-    await within(session.ready, 10_000, 'attach');
+    await watched(session.ready, 'attach');
     process.kill(target.pid, 'SIGUSR1');
-    const events = await within(collecting, 15_000, 'attach until the exec-ed image exits');
+    const events = await watched(collecting, 'attach until the exec-ed image exits');
     assert.deepEqual(await session.exited, { code: 7, signal: null, detached: false });
     assert.equal(await target.exited, 7);
     const thread = Number(/exec from tid=(\d+)/.exec(target.output())![1]);
@@ -80,14 +80,14 @@ describe('exec from a non-leader thread', () => {
     const consuming = consume(session, async (ev) => {
       if (ev.type === 'exec') await session.detach();
     });
-    await within(session.ready, 10_000, 'attach');
+    await watched(session.ready, 'attach');
     process.kill(target.pid, 'SIGUSR1');
-    const events = await within(consuming, 15_000, 'detach after a non-leader exec');
+    const events = await watched(consuming, 'detach after a non-leader exec');
     assert.equal(events.at(-1)!.type, 'detached');
     await target.waitFor(/after-exec pid=\d+ tid=\d+\n/);
     assert.ok(untraced(target.pid), 'the new image runs untraced');
     process.kill(target.pid, 'SIGUSR1');
-    assert.equal(await within(target.exited, 10_000, 'the target after detach'), 7);
+    assert.equal(await watched(target.exited, 'the target after detach'), 7);
   });
 });
 
@@ -95,7 +95,7 @@ describe('zombie leader (the leader exits before its threads)', () => {
   test('run: the process exit comes last, with the code thread 0 chose', T, async () => {
     const lifecycle = await fixture('lifecycle');
     const session = run(lifecycle, ['zombie-leader', '3', '0', '200', '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [events, out] = await within(Promise.all([collect(session), readAll(session.stdout)]), 15_000, 'run zombie-leader');
+    const [events, out] = await watched(Promise.all([collect(session), readAll(session.stdout)]), 'run zombie-leader');
     const pid = session.pid!;
     assert.equal(out, 'threads started\nleader exits\nthread 0 exits the process with 5\n');
     assert.deepEqual(await session.exited, { code: 5, signal: null, detached: false });
@@ -114,7 +114,7 @@ describe('zombie leader (the leader exits before its threads)', () => {
     await target.waitFor(/leader exits\n/);
     await until(() => taskState(target.pid) === 'Z', 'the leader to be a zombie');
     const session = attach(target.pid);
-    const events = await within(collect(session), 15_000, 'attach to a zombie leader');
+    const events = await watched(collect(session), 'attach to a zombie leader');
     const started = events.find((e) => e.type === 'started');
     assert.ok(started && started.type === 'started');
     assert.equal(started.tasks, 3, 'the three live threads, not the zombie');
@@ -134,11 +134,11 @@ describe('zombie leader (the leader exits before its threads)', () => {
     await session.ready;
     await target.waitFor(/leader exits\n/);
     await until(() => taskState(target.pid) === 'Z', 'the leader to be a zombie');
-    await within(session.detach(), 5_000, 'detach with a zombie leader');
+    await watched(session.detach(), 'detach with a zombie leader');
     const events = await done;
     assert.equal(events.at(-1)!.type, 'detached');
     await until(() => untraced(target.pid), 'every task to be untraced', 2_000);
-    assert.equal(await within(target.exited, 5_000, 'the target'), 5);
+    assert.equal(await watched(target.exited, 'the target'), 5);
   });
 });
 
@@ -152,10 +152,10 @@ describe('threads come and go while liveprobe attaches and detaches', () => {
       for (let i = 0; i < 20; i++) {
         const session = attach(target.pid);
         const done = consume(session);
-        await within(session.ready, 5_000, `attach ${i}`);
+        await watched(session.ready, `attach ${i}`);
         await sleep(Math.floor(rand() * 40));
-        await within(session.detach(), 5_000, `detach ${i}`);
-        const events = await within(done, 5_000, `session ${i} end`);
+        await watched(session.detach(), `detach ${i}`);
+        const events = await watched(done, `session ${i} end`);
         assert.equal(events.at(-1)!.type, 'detached');
         starts += events.filter((e) => e.type === 'thread-start' && e.how === 'clone').length;
         await until(() => untraced(target.pid), `cycle ${i}: every task untraced`, 10_000);
@@ -189,7 +189,7 @@ describe('a process that exits while liveprobe attaches', () => {
       session.ready.then(() => (ready = true), (err: unknown) => (notReady = err));
       let events: TraceEvent[] = [];
       try {
-        events = await within(collect(session), 10_000, `attach race ${i}`);
+        events = await watched(collect(session), `attach race ${i}`);
       } catch (err) {
         if (!(err instanceof LiveprobeError)) throw err;
         assert.equal(err.code, 'ESRCH', `race ${i}: ${err.message}`);
@@ -209,7 +209,7 @@ describe('a process that exits while liveprobe attaches', () => {
         }
         assertContiguous(events);
       }
-      assert.equal(await within(target.exited, 5_000, `target ${i}`), 9, 'the exit code reached the real parent');
+      assert.equal(await watched(target.exited, `target ${i}`), 9, 'the exit code reached the real parent');
     }
     t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
     assert.equal(outcomes.esrch + outcomes.exitBeforeReady + outcomes.exitAfterReady, 20);
@@ -228,17 +228,17 @@ describe('a process that exits while liveprobe attaches', () => {
       await until(() => taskStates(target.pid).size === 2 && [...taskStates(target.pid).values()].includes('D'), 'the vfork wait');
       const session = attach(target.pid);
       const collecting = collect(session);
-      await within(session.ready, 10_000, 'attach next to a thread in vfork');
+      await watched(session.ready, 'attach next to a thread in vfork');
       // Ready while the vfork still waits (and so the process still lives):
       // the attach did not hold the world until the vfork ended.
       assert.ok([...taskStates(target.pid).values()].includes('D'), 'the world was not held waiting for the vfork');
-      const events = await within(collecting, 10_000, `session ${i}`);
+      const events = await watched(collecting, `session ${i}`);
       assert.deepEqual(await session.exited, { code: 6, signal: null, detached: false });
       const started = events.find((e) => e.type === 'started');
       assert.ok(started && started.type === 'started' && started.tasks === 2);
       assert.equal(events.at(-1)!.type, 'exit');
       assertContiguous(events);
-      assert.equal(await within(target.exited, 5_000, 'the target'), 6);
+      assert.equal(await watched(target.exited, 'the target'), 6);
     }
   });
 
@@ -263,10 +263,10 @@ describe('a process that exits while liveprobe attaches', () => {
       const done = consume(session);
       pid = await session.ready;
       await until(() => [...taskStates(pid).values()].includes('D'), 'the vfork wait');
-      await within(session.detach(), 10_000, 'detach next to a thread in vfork');
+      await watched(session.detach(), 'detach next to a thread in vfork');
       // Detached while the vfork still waits: the detach did not wait for it.
       assert.ok([...taskStates(pid).values()].includes('D'), 'the vfork thread is still in the kernel');
-      const events = await within(done, 10_000, 'the session');
+      const events = await watched(done, 'the session');
       assert.equal(events.at(-1)!.type, 'detached');
       // When the vfork child exits, its parent thread leaves the kernel and
       // ends: it was released, not left stopped at our interrupt.
@@ -275,7 +275,7 @@ describe('a process that exits while liveprobe attaches', () => {
       // 'R' for a moment), but it must go back to sleep, not stay stopped.
       await until(() => taskStates(pid).get(pid) === 'S', 'the leader to sleep on, untraced', 10_000);
       assert.ok(untraced(pid));
-      assert.equal(await within(exited, 5_000, 'the target'), 6);
+      assert.equal(await watched(exited, 'the target'), 6);
     });
   }
 });

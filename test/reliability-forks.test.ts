@@ -9,7 +9,7 @@ import { afterEach, describe, test } from 'node:test';
 import { attach, run } from '../lib';
 import type { ExecEvent, ExitEvent, SnapshotEvent, ThreadStartEvent, TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
-import { consume, killStrayTracees, prng, startLive, taskStates, until, untraced, within } from './helpers/reliability';
+import { consume, killStrayTracees, prng, startLive, taskStates, until, untraced, watched } from './helpers/reliability';
 import { assertContiguous, collect, readAll, runCli, sleep } from './helpers/trace';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
@@ -50,7 +50,7 @@ describe('--follow-forks with os/exec children', () => {
   test('run -f: every child is traced: its vfork start, its exec, its own snapshot and its exit code', T, async () => {
     const spawner = await fixture('spawner');
     const session = run(spawner, ['-n', '6', '-par', '2'], { followForks: true, stdio: ['ignore', 'pipe', 'inherit'] });
-    const [events, out] = await within(Promise.all([collect(session), readAll(session.stdout)]), 20_000, 'run -f spawner');
+    const [events, out] = await watched(Promise.all([collect(session), readAll(session.stdout)]), 'run -f spawner');
     assert.equal(out, 'spawner: ran 6\n');
     assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
     const pid = session.pid!;
@@ -107,19 +107,19 @@ describe('--follow-forks with os/exec children', () => {
 
   test('attach -f: 20 detaches while children are being started (vfork) never hang; the children all exit right', T, async () => {
     const spawner = await fixture('spawner');
-    const target = await startLive(spawner, ['-for', '5s', '-par', '3']);
+    const target = await startLive(spawner, ['-until-usr1', '-par', '3']);
     const rand = prng(5);
     let vforks = 0;
     let heldMidVfork = 0;
     for (let i = 0; i < 20; i++) {
       const session = attach(target.pid, { followForks: true });
       const done = consume(session);
-      await within(session.ready, 5_000, `attach ${i}`);
+      await watched(session.ready, `attach ${i}`);
       await sleep(Math.floor(rand() * 60));
       // A vfork parent in the kernel's vfork wait right now.
       if (taskStates(target.pid).size && descendants(target.pid).length > 0) heldMidVfork++;
-      await within(session.detach(), 5_000, `detach ${i} (children being started)`);
-      const events = await within(done, 5_000, `session ${i}`);
+      await watched(session.detach(), `detach ${i} (children being started)`);
+      const events = await watched(done, `session ${i}`);
       assert.equal(events.at(-1)!.type, 'detached');
       vforks += events.filter((e) => e.type === 'thread-start' && e.how === 'vfork').length;
       assert.ok(untraced(target.pid), `cycle ${i}: the spawner is untraced`);
@@ -131,9 +131,11 @@ describe('--follow-forks with os/exec children', () => {
         }
       }
     }
-    // Every child exited with its expected code, and the spawner ends by itself.
-    assert.equal(await within(target.exited, 15_000, 'the spawner after 20 detaches'), 0);
-    assert.match(target.output(), /^spawner: ran \d+\n$/);
+    // Every child exited with its expected code, and the spawner ends when asked.
+    await target.waitFor(/^spawner: running\n/);
+    process.kill(target.pid, 'SIGUSR1');
+    assert.equal(await watched(target.exited, 'the spawner after 20 detaches'), 0);
+    await target.waitFor(/^spawner: running\nspawner: ran \d+\n$/);
     assert.ok(vforks >= 20, `children were started while traced: ${vforks}`);
     assert.ok(heldMidVfork >= 5, `detaches with a child in flight: ${heldMidVfork}`);
   });
@@ -141,7 +143,7 @@ describe('--follow-forks with os/exec children', () => {
   test('run -f: detach while children are being started, with a seccomp filter (keeps serving) and without (real detach)', T, async () => {
     const spawner = await fixture('spawner');
     for (const trace of [undefined, 'all']) {
-      const session = run(spawner, ['-for', '1500ms', '-par', '3'], { followForks: true, trace, stdio: ['ignore', 'pipe', 'inherit'] });
+      const session = run(spawner, ['-until-usr1', '-par', '3'], { followForks: true, trace, stdio: ['ignore', 'pipe', 'inherit'] });
       const out = readAll(session.stdout);
       let childStarted!: () => void;
       const child = new Promise<void>((r) => (childStarted = r));
@@ -150,12 +152,14 @@ describe('--follow-forks with os/exec children', () => {
       });
       await session.ready;
       // Detach once children are being started: the first one has been reported.
-      await within(child, 10_000, 'a child of the spawner');
-      await within(session.detach(), 5_000, `detach (trace=${trace ?? 'default'})`);
-      const events = await within(done, 10_000, `session (trace=${trace ?? 'default'})`);
+      await watched(child, 'a child of the spawner');
+      await watched(session.detach(), `detach (trace=${trace ?? 'default'})`);
+      const events = await watched(done, `session (trace=${trace ?? 'default'})`);
       assert.equal(events.at(-1)!.type, 'detached');
-      assert.deepEqual(await within(session.exited, 10_000, 'the target'), { code: 0, signal: null, detached: false });
-      assert.match(await out, /^spawner: ran \d+\n$/);
+      // A child has started, so the spawner awaits its SIGUSR1 (it says so before its first child).
+      process.kill(session.pid!, 'SIGUSR1');
+      assert.deepEqual(await watched(session.exited, 'the target'), { code: 0, signal: null, detached: false });
+      assert.match(await out, /^spawner: running\nspawner: ran \d+\n$/);
     }
   });
 });
@@ -166,14 +170,14 @@ test('attach -f, the spawner SIGKILLed with children in flight (10 times): no ha
   const spawner = await fixture('spawner');
   const rand = prng(9);
   for (let i = 0; i < 10; i++) {
-    const target = await startLive(spawner, ['-for', '30s', '-par', '6']);
+    const target = await startLive(spawner, ['-until-usr1', '-par', '6']);
     const session = attach(target.pid, { followForks: true });
     const done = consume(session);
     await session.ready;
     await until(() => descendants(target.pid).length > 0, 'a child in flight');
     await sleep(Math.floor(rand() * 20));
     target.kill('SIGKILL');
-    const events = await within(done, 10_000, `the session after SIGKILL ${i}`);
+    const events = await watched(done, `the session after SIGKILL ${i}`);
     const exit = events.find((e): e is ExitEvent => e.type === 'exit' && e.pid === target.pid);
     assert.ok(exit);
     assert.equal(exit.signal, 'SIGKILL');

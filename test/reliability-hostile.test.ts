@@ -17,7 +17,7 @@ import { READ_RULE_MAX_BYTES } from '../lib/syscalls/memory-reads';
 import { parseStringArrays } from '../lib/syscalls/decode/string-arrays';
 import { ARRAY_ENTRY_HEADER } from '../lib/wire';
 import { fixture } from './helpers/fixtures';
-import { killStrayTracees, rawArgs, within } from './helpers/reliability';
+import { killStrayTracees, rawArgs, watched } from './helpers/reliability';
 import { assertContiguous, collect, readAll, runCli } from './helpers/trace';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
@@ -198,7 +198,7 @@ describe('hostile syscall arguments', () => {
     test(`run${trace === 'all' ? ' -e trace=all' : ' (seccomp filter)'}: ${CALLS} failing calls reported exactly as the kernel saw them, within bounds`, T, async () => {
       const hostile = await fixture('hostile');
       const session = run(hostile, [], { trace, stdio: ['ignore', 'pipe', 'inherit'] });
-      const [events, out] = await within(Promise.all([collect(session), readAll(session.stdout)]), 20_000, 'run hostile');
+      const [events, out] = await watched(Promise.all([collect(session), readAll(session.stdout)]), 'run hostile');
       assert.deepEqual(await session.exited, { code: 0, signal: null, detached: false });
       assert.match(out, new RegExp(`\\nhostile: ${CALLS} calls\\n$`));
       const calls = parseCalls(out);

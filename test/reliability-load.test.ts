@@ -17,7 +17,7 @@ import { afterEach, test } from 'node:test';
 import { LiveprobeError, attach } from '../lib';
 import type { TraceEvent } from '../lib/events';
 import { fixture } from './helpers/fixtures';
-import { blockedSyscalls, consume, killStrayTracees, prng, rawArgs, startLive, statusField, taskStates, untraced, within } from './helpers/reliability';
+import { blockedSyscalls, consume, killStrayTracees, prng, rawArgs, startLive, statusField, taskStates, until, untraced, watched } from './helpers/reliability';
 import { assertContiguous, sleep } from './helpers/trace';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
@@ -39,22 +39,24 @@ function steadyNow(pid: number): Steady {
   return { tids, threads: statusField(pid, 'Threads'), vmSize: statusField(pid, 'VmSize') };
 }
 
-/** Waits until tasks and VmSize have held still for holdMs; returns that state. */
-async function steadyState(pid: number, holdMs: number, timeoutMs: number): Promise<Steady> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Waits until tasks and VmSize have held still for holdMs; returns that
+ * state. No deadline (test/helpers/patience.ts): a server that never
+ * settles is noted on stderr after noteAfterMs and ended by the test's timeout.
+ */
+async function steadyState(pid: number, holdMs: number, noteAfterMs: number): Promise<Steady> {
   let last = steadyNow(pid);
   let since = Date.now();
-  for (;;) {
-    await sleep(100);
+  const held = () => {
     const now = steadyNow(pid);
     if (JSON.stringify(now) !== JSON.stringify(last)) {
       last = now;
       since = Date.now();
-    } else if (Date.now() - since >= holdMs) {
-      return now;
     }
-    if (Date.now() > deadline) throw new Error(`no steady state within ${timeoutMs} ms: ${JSON.stringify(now)}`);
-  }
+    return Date.now() - since >= holdMs;
+  };
+  await until(held, `tasks and VmSize of ${pid} to hold still for ${holdMs} ms`, noteAfterMs, 100);
+  return last;
 }
 
 const PAGE = 4096n;
@@ -151,15 +153,15 @@ test('50 attach/detach cycles on a Go HTTP server under loopback load: 0 failed 
       if (early) {
         earlyDetach++;
       } else {
-        await within(session.ready, 10_000, `attach ${i}`);
+        await watched(session.ready, `attach ${i}`);
         const servedAtAttach = served();
         await sleep(hold);
         holdTotal += hold;
         servedWhileTraced += served() - servedAtAttach;
         if (blockedSyscalls(pid).some((nr) => nr === NANOSLEEP || nr === READ)) midSyscall++;
       }
-      await within(session.detach(), 10_000, `detach ${i}`);
-      const events = await within(done, 10_000, `session ${i}`);
+      await watched(session.detach(), `detach ${i}`);
+      const events = await watched(done, `session ${i}`);
       const outcome = await readyOutcome;
       if (outcome !== 'ready') {
         // Only a detach that came before the world was stopped, and it says so.
@@ -183,8 +185,8 @@ test('50 attach/detach cycles on a Go HTTP server under loopback load: 0 failed 
     const cycleMs = Date.now() - started;
 
     // Still answering, directly.
-    assert.equal(await within(get(port, '/'), 5_000, 'a request after the cycles'), '200 ok\n');
-    assert.equal(await within(get(port, '/slow'), 5_000, 'a /slow request after the cycles'), '200 slow ok\n');
+    assert.equal(await watched(get(port, '/'), 'a request after the cycles'), '200 ok\n');
+    assert.equal(await watched(get(port, '/slow'), 'a /slow request after the cycles'), '200 slow ok\n');
     const eintr = Number(/^200 eintr=(\d+)\n$/.exec(await get(port, '/stats'))![1]);
     const after = await steadyState(pid, 500, 10_000);
     // VmSize may have grown only by the runtime's own mmaps, which liveprobe
@@ -197,7 +199,7 @@ test('50 attach/detach cycles on a Go HTTP server under loopback load: 0 failed 
     for (const [tid, state] of taskStates(pid)) assert.ok(!/[tTDZ]/.test(state), `task ${tid} in state ${state}`);
 
     client.stdin.end();
-    assert.equal(await within(clientExit, 10_000, 'the load client'), 0);
+    assert.equal(await watched(clientExit, 'the load client'), 0);
     const final = /ok=(\d+) fail=(\d+)\nend\n$/.exec(clientOut);
     assert.ok(final, `the client's summary: ${clientOut.slice(-200)}`);
     assert.equal(Number(final[2]), 0, `failed requests: ${clientErr.slice(0, 500)}`);

@@ -10,7 +10,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import { explainAttachEperm } from '../lib/permissions';
 import { fixture, repoRoot } from './helpers/fixtures';
 import { type ReadableCopy, readableCopy } from './helpers/readable-copy';
-import { killStrayTracees, startLive, tracerOf, until, within } from './helpers/reliability';
+import { killStrayTracees, startLive, tracerOf, until, watched } from './helpers/reliability';
 import { cliPath } from './helpers/trace';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
@@ -116,7 +116,7 @@ describe('permissions', () => {
         }
         return pid !== 0;
       }, 'the target to run as nobody');
-      const r = JSON.parse((await within(apiAttachAsNobody(nobody.lib, pid), 20_000, 'attach as nobody')).stdout) as { ok?: boolean; code?: string; message?: string };
+      const r = JSON.parse((await watched(apiAttachAsNobody(nobody.lib, pid), 'attach as nobody')).stdout) as { ok?: boolean; code?: string; message?: string };
       const scope = yamaScope();
       if (scope === undefined || scope === 0) {
         assert.deepEqual(r, { ok: true });

@@ -19,7 +19,7 @@ import {
   taskStates,
   until,
   untraced,
-  within,
+  watched,
 } from './helpers/reliability';
 import { cliPath, collect, sleep } from './helpers/trace';
 
@@ -143,7 +143,7 @@ describe('the CLI is signalled while attached', () => {
         const cli = startCli(['attach', '-o', '/dev/null', String(target.pid)]);
         await until(() => tracedBy(target.pid, cli.pid), `the CLI to attach (${signal})`);
         cli.child.kill(signal);
-        assert.deepEqual(await within(cli.exit, 10_000, `the CLI after ${signal}`), { code, signal: null });
+        assert.deepEqual(await watched(cli.exit, `the CLI after ${signal}`), { code, signal: null });
         assert.equal(cli.stderr(), '', 'nothing but the trace, which went to -o');
         assert.ok(untraced(target.pid), `every task released after ${signal}`);
         assert.doesNotMatch(states(target.pid), /[tT]/);
@@ -152,7 +152,7 @@ describe('the CLI is signalled while attached', () => {
       const cli = startCli(['attach', '-o', '/dev/null', String(target.pid)]);
       await until(() => tracedBy(target.pid, cli.pid), 'the CLI to attach (SIGKILL)');
       cli.child.kill('SIGKILL');
-      assert.equal((await within(cli.exit, 10_000, 'the CLI after SIGKILL')).signal, 'SIGKILL');
+      assert.equal((await watched(cli.exit, 'the CLI after SIGKILL')).signal, 'SIGKILL');
       // The kernel detaches a dead tracer's tracees (no PTRACE_O_EXITKILL in attach).
       await until(() => untraced(target.pid), 'the kernel to release every task', 2_000);
       assert.doesNotMatch(states(target.pid), /[tT]/);
@@ -164,9 +164,9 @@ describe('the CLI is signalled while attached', () => {
       const done = consume(session, (e) => {
         if (e.type === 'syscall' && e.name === 'write' && e.ret === 1n) ticked();
       });
-      await within(session.ready, 5_000, 'attach after a killed tracer');
-      await within(tick, 10_000, 'a tick traced');
-      await within(session.detach(), 5_000, 'detach');
+      await watched(session.ready, 'attach after a killed tracer');
+      await watched(tick, 'a tick traced');
+      await watched(session.detach(), 'detach');
       const events = await done;
       assert.ok(events.some((e) => e.type === 'syscall' && e.name === 'write' && e.ret === 1n), 'its ticks were traced');
       assert.ok(await progresses(target));
@@ -193,7 +193,7 @@ describe('run: signals to the launched target', () => {
     const cli = startCli(['run', '-o', '/dev/null', lifecycle, 'sigint-handler', '20000'], true);
     await until(() => cli.stdout() === 'waiting\n', 'the target to wait');
     process.kill(-cli.pid, 'SIGINT');
-    assert.deepEqual(await within(cli.exit, 10_000, 'liveprobe run after Ctrl-C'), { code: 3, signal: null });
+    assert.deepEqual(await watched(cli.exit, 'liveprobe run after Ctrl-C'), { code: 3, signal: null });
     assert.equal(cli.stdout(), 'waiting\ncaught SIGINT\n');
   });
 
@@ -210,7 +210,7 @@ describe('run: signals to the launched target', () => {
       const pid = await childRunning(cli.pid, 'exitwith');
       await until(() => states(pid) === 'S', 'the target to sleep');
       process.kill(-cli.pid, 'SIGINT');
-      assert.deepEqual(await within(cli.exit, 10_000, 'liveprobe run after Ctrl-C'), { code: 130, signal: null });
+      assert.deepEqual(await watched(cli.exit, 'liveprobe run after Ctrl-C'), { code: 130, signal: null });
     }
   });
 
@@ -219,7 +219,7 @@ describe('run: signals to the launched target', () => {
     const cli = startCli(['run', '-o', '/dev/null', exitwith, 'code', '0', '-sleep-ms', '20000']);
     const pid = await childRunning(cli.pid, 'exitwith');
     cli.child.kill('SIGTERM');
-    assert.deepEqual(await within(cli.exit, 10_000, 'liveprobe run after SIGTERM'), { code: 143, signal: null });
+    assert.deepEqual(await watched(cli.exit, 'liveprobe run after SIGTERM'), { code: 143, signal: null });
     assert.ok(deadOrZombie(pid));
   });
 
@@ -230,7 +230,7 @@ describe('run: signals to the launched target', () => {
       const pid = await childRunning(cli.pid, 'exitwith');
       await until(() => states(pid) === 'S', 'the target to sleep');
       cli.child.kill('SIGKILL');
-      await within(cli.exit, 10_000, 'the CLI after SIGKILL');
+      await watched(cli.exit, 'the CLI after SIGKILL');
       await until(() => deadOrZombie(pid), `the target ${pid} to die with its tracer`, 3_000);
     }
   });
@@ -278,7 +278,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
       await session.ready;
       process.kill(target.pid, 'SIGSTOP');
       await until(() => states(target.pid) === 'tttt', 'all four tasks in group-stop');
-      await within(session.detach(), 5_000, 'detach from a stopped process');
+      await watched(session.detach(), 'detach from a stopped process');
       await done;
       assert.ok(untraced(target.pid));
       // Released from its traced stop, a task runs for a moment to re-enter
@@ -303,7 +303,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
         // The stop lands before, during or after the tracer interrupts the tasks.
         const stopAfterMs = Math.floor(rand() * 3);
         const stopping = sleep(stopAfterMs).then(() => process.kill(target.pid, 'SIGSTOP'));
-        await within(session.detach(), 5_000, `detach ${i}`);
+        await watched(session.detach(), `detach ${i}`);
         await stopping;
       },
       async (target, i) => {
@@ -324,7 +324,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
         process.kill(target.pid, 'SIGSTOP');
         await until(() => states(target.pid) === 'tttt', `round ${i}: group-stop`);
         const continuing = sleep(Math.floor(rand() * 3)).then(() => process.kill(target.pid, 'SIGCONT'));
-        await within(session.detach(), 5_000, `detach ${i}`);
+        await watched(session.detach(), `detach ${i}`);
         await continuing;
       },
       async (target, i) => {
@@ -344,7 +344,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
       await until(() => states(target.pid) === 'TTTT', 'stopped before we attach');
       const session = attach(target.pid);
       const done = consume(session);
-      await within(session.ready, 5_000, 'attach to a stopped process');
+      await watched(session.ready, 'attach to a stopped process');
       await until(() => states(target.pid) === 'tttt', 'every task in a traced stop');
       assert.ok(await staysStill(target, 200), 'still stopped while traced');
       process.kill(target.pid, 'SIGCONT');
@@ -375,7 +375,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
     await sleep(200);
     assert.equal(statusField(pid, 'voluntary_ctxt_switches'), before, 'nothing runs');
     process.kill(pid, 'SIGCONT');
-    assert.deepEqual(await within(session.exited, 10_000, 'the target'), { code: 0, signal: null, detached: false });
+    assert.deepEqual(await watched(session.exited, 'the target'), { code: 0, signal: null, detached: false });
     assert.match(await out, /^ticking\n\.+\ndone\n$/);
     const stops = (await events).filter((e) => e.type === 'signal' && e.groupStop);
     assert.equal(stops.length, 4);

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { fixture } from './helpers/fixtures';
-import { cliPath, runCli } from './helpers/trace';
+import { untilValue } from './helpers/patience';
+import { cliPath, runCli, runCliReleasing } from './helpers/trace';
 
 const T = { timeout: 180_000 };
 const CHROMIUM = '/usr/bin/chromium';
@@ -130,15 +131,15 @@ describe('--live', () => {
     tmux('new-session', '-d', '-s', name, '-x', '110', '-y', '40', cmd);
     try {
       // A frame while ex7 sleeps: its threads made, nothing changes until it wakes.
-      const frame = await until(() => tmux('capture-pane', '-p', '-t', name), (t) => /threads: 1 main, \d+ cgo-thread/.test(t) && /findings \(\d+\)/.test(t), 20_000);
+      const frame = await untilValue(() => tmux('capture-pane', '-p', '-t', name), (t) => /threads: 1 main, \d+ cgo-thread/.test(t) && /findings \(\d+\)/.test(t), 'a live frame with the threads and findings');
       const rows = frame.split('\n').filter((l) => /^[a-z][a-z-]+ +\d/.test(l)).map((l) => l.trim().split(/\s{2,}/).slice(0, 2));
       tmux('resize-window', '-t', name, '-x', '60');
-      const narrow = await until(() => tmux('capture-pane', '-p', '-t', name), (t) => t.split('\n').some((l) => l.endsWith('…') && l.length === 60), 10_000);
+      const narrow = await untilValue(() => tmux('capture-pane', '-p', '-t', name), (t) => t.split('\n').some((l) => l.endsWith('…') && l.length === 60), 'the frame redrawn 60 columns wide');
       const lines = narrow.split('\n').filter((l) => l.length);
       assert.ok(lines.every((l) => [...l].length <= 60), 'no line wider than the terminal');
       assert.deepEqual(lines.filter((l) => /^[a-z][a-z-]+ +\d/.test(l)).map((l) => l.trim().split(/\s{2,}/)[0]), rows.map((r) => r[0]), 'the same classes after the resize');
       // The explanation of the same moment (ex7's exit changes no mapping): class by class.
-      const e = await until(async () => (fs.existsSync(json) ? fs.readFileSync(json, 'utf8') : ''), (t) => t.includes('"type":"explanation"'), 20_000);
+      const e = await untilValue(() => (fs.existsSync(json) ? fs.readFileSync(json, 'utf8') : ''), (t) => t.includes('"type":"explanation"'), 'the explanation in the --json file');
       const explanation = e.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; classes?: { class: string; bytes: string }[] }).find((l) => l.type === 'explanation')!;
       assert.deepEqual(rows, explanation.classes!.map((c) => [c.class, human(BigInt(c.bytes))]));
     } finally {
@@ -151,7 +152,8 @@ describe('--live', () => {
   });
 
   test('not a terminal: plain blocks, no escape sequences, the last one with the final classes', T, async () => {
-    const r = await runCli(['run', '--live', await fixture('ex7'), '-sleep', '1200ms']);
+    // ex7 -ready exits once the first block is out: then the last one follows.
+    const r = await runCliReleasing(['run', '--live', await fixture('ex7'), '-ready'], /\n\n/);
     assert.equal(r.code, 0);
     assert.doesNotMatch(r.stderr, /\x1b\[/);
     // After the view, the CLI's closing lines: the preemption count when Go sent a SIGURG meanwhile.
@@ -159,20 +161,12 @@ describe('--live', () => {
     const blocks = r.stderr.trimEnd().replace(closing, '').trimEnd().split('\n\n');
     assert.ok(blocks.length >= 2, 'a block a second, and the last at the end');
     const last = blocks.at(-1)!;
-    assert.match(last, /^liveprobe .*ex7 -sleep 1200ms  \d+ s  events \d+ \(\d+\/s\)  stops \d+\/s  lost 0\n/);
+    assert.match(last, /^liveprobe .*ex7 -ready  \d+ s  events \d+ \(\d+\/s\)  stops \d+\/s  lost 0\n/);
     assert.match(last, /\npthread-stack +\d/);
     assert.match(last, /\nthreads: 1 main, \d+ cgo-thread\n/);
   });
 });
 
-async function until<V>(get: () => V | Promise<V>, ok: (v: V) => boolean, limitMs: number): Promise<V> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
 
 describe('compare --report', () => {
   test('two sides in one page, each with its own rows equal to its explanation', T, async () => {

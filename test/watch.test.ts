@@ -14,6 +14,7 @@ import type { WatchFinding } from '../lib/watch/changes';
 import type { ProcessSample } from '../lib/watch/sample';
 import { Watcher } from '../lib/watch/watcher';
 import { fixture } from './helpers/fixtures';
+import { untilValue } from './helpers/patience';
 import { cliPath, runCli } from './helpers/trace';
 
 const T = { timeout: 120_000 };
@@ -245,7 +246,7 @@ describe('liveprobe watch', () => {
       ]);
       for (const [query, value] of want) {
         // Until Prometheus has scraped a look taken after the last thread: the state no longer changes.
-        const got = await until(() => promQuery(theirs, query), (v) => v === value, 60_000);
+        const got = await untilValue(() => promQuery(theirs, query), (v) => v === value, `Prometheus to scrape ${query} = ${value}`, 60_000, 250);
         assert.equal(got, value, query);
       }
       // Labels a fleet needs.
@@ -287,16 +288,7 @@ async function promQuery(port: number, query: string): Promise<number | undefine
 }
 
 async function promLabels(port: number, query: string): Promise<Record<string, string>> {
-  const r = await until(() => promResult(port, query), (x) => x.length === 1, 60_000);
+  const r = await untilValue(() => promResult(port, query), (x) => x.length === 1, `one series for ${query} in Prometheus`, 60_000, 250);
   return r[0]?.metric ?? {};
 }
 
-/** Polls until ok(value), or gives the last value after `limitMs` (the caller's assertion then says what it was). */
-async function until<V>(get: () => Promise<V>, ok: (v: V) => boolean, limitMs: number): Promise<V> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

@@ -42,12 +42,12 @@ async function explainOne(argv: string[], atMs: number | undefined): Promise<Sid
       () => undefined,
     );
   }
+  // No explain() when the iterator reaches the exit_group: the batch that
+  // carried it has released the held thread, so /proc may be half torn down
+  // (no RSS, no hints). The session explained it at the hold (lib/session.ts
+  // #holdExplanation); explain() after the loop returns that.
   for await (const ev of session) {
     if (result === undefined) recorder.add(ev, session.models.get(ev.pid)?.size);
-    if (result === undefined && ev.type === 'syscall' && ev.name === 'exit_group' && ev.pid === session.pid) {
-      result = session.explain();
-      regions = session.model?.regions() ?? [];
-    }
   }
   if (timer) clearTimeout(timer);
   await session.exited.catch((err: unknown) => {

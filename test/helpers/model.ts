@@ -5,6 +5,7 @@ import type { Session } from '../../lib/session';
 import type { TraceEvent } from '../../lib/events';
 import type { VerifyResult } from '../../lib/model';
 import { formatDifference } from '../../lib/model';
+import { slowNote } from './patience';
 
 export function explain(r: VerifyResult, limit = 20): string {
   const lines = r.differences.slice(0, limit).map(formatDifference);
@@ -62,25 +63,15 @@ export class Quiescer {
     w.resolve();
   }
 
-  /** SIGSTOP the process; resolves once the model has seen every thread stop. */
-  async stop(timeoutMs = 10_000): Promise<void> {
+  /** SIGSTOP the process; resolves once the model has seen every thread stop (no deadline: slowNote after noteAfterMs). */
+  async stop(noteAfterMs = 10_000): Promise<void> {
     await this.started;
     this.#stopped.clear();
     this.#stopping = true;
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`threads ${[...this.live].filter((t) => !this.#stopped.has(t)).join(',')} never group-stopped`));
-      }, timeoutMs);
-      this.#waiting = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-    });
+    const done = new Promise<void>((resolve) => (this.#waiting = { resolve }));
     process.kill(this.pid, 'SIGSTOP');
     this.#check();
-    await done;
+    await slowNote(done, noteAfterMs, () => `threads ${[...this.live].filter((t) => !this.#stopped.has(t)).join(',')} of ${this.pid} to group-stop`);
   }
 
   resume(): void {

@@ -98,3 +98,19 @@ export async function heldWithArenaCount<R>(pid: number, lines: LineReader, q: Q
   }
   throw new Error(`ex7 ${pid} kept making arenas through 20 holds`);
 }
+
+/**
+ * Waits until ex7 -ready has stopped starting Ms: every thread asleep, with
+ * glibc's arena count the same before and after (heldWithArenaCount without
+ * the hold). Returns that count.
+ */
+export async function untilSettled(pid: number, lines: LineReader): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const before = await glibcArenaHeaps(pid, lines);
+    await untilIdle(pid);
+    const after = await glibcArenaHeaps(pid, lines);
+    await untilIdle(pid);
+    if (before === after) return after;
+  }
+  throw new Error(`ex7 ${pid} kept making arenas through 20 counts`);
+}

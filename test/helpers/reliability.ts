@@ -1,19 +1,22 @@
 // Helpers for the reliability suites (test/reliability-*.test.ts, issue 8):
 // targets under sh whose output can be followed while they run, /proc
-// readings, and deadlines that turn a hang into a failure.
+// readings, and waits that end on state (test/helpers/patience.ts).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Session } from '../../lib/session';
 import type { TraceEvent } from '../../lib/events';
-import { shellChild, sleep } from './trace';
+import { slowNote } from './patience';
+import { shellChild } from './trace';
+
+export { until, watched } from './patience';
 
 export interface LiveTarget {
   /** The target's pid: sh's child, so this Node process is not its parent. */
   pid: number;
   /** stdout so far. */
   output(): string;
-  /** Resolves when stdout (so far) matches. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves when stdout (so far) matches; rejects if it closes without a match. noteAfterMs: see slowNote. */
+  waitFor(pattern: RegExp, noteAfterMs?: number): Promise<RegExpMatchArray>;
   /** The target's exit code, or 128 + signal, as sh reports it. */
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): void;
@@ -29,9 +32,14 @@ export async function startLive(file: string, args: string[], env?: NodeJS.Proce
     env: env ? { ...process.env, ...env } : process.env,
   });
   let text = '';
+  let closed = false;
   const waiters = new Set<() => void>();
   sh.stdout.setEncoding('utf8').on('data', (c: string) => {
     text += c;
+    for (const w of waiters) w();
+  });
+  sh.stdout.on('close', () => {
+    closed = true;
     for (const w of waiters) w();
   });
   const exited = new Promise<number | null>((r) => sh.on('exit', (code) => r(code)));
@@ -39,22 +47,18 @@ export async function startLive(file: string, args: string[], env?: NodeJS.Proce
   return {
     pid,
     output: () => text,
-    waitFor(pattern, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
+    waitFor(pattern, noteAfterMs = 10_000) {
+      return slowNote(new Promise((resolve, reject) => {
         const check = () => {
           const m = pattern.exec(text);
-          if (!m) return;
+          if (!m && !closed) return;
           waiters.delete(check);
-          clearTimeout(timer);
-          resolve(m);
+          if (m) resolve(m);
+          else reject(new Error(`target ${pid}: its stdout closed without ${pattern}; output: ${text.slice(-500)}`));
         };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`target ${pid}: no ${pattern} in its output within ${timeoutMs} ms; output: ${text.slice(-500)}`));
-        }, timeoutMs);
         waiters.add(check);
         check();
-      });
+      }), noteAfterMs, () => `${pattern} in the output of ${pid} (so far: ${JSON.stringify(text.slice(-200))})`);
     },
     exited,
     kill(signal = 'SIGKILL') {
@@ -65,15 +69,6 @@ export async function startLive(file: string, args: string[], env?: NodeJS.Proce
       }
     },
   };
-}
-
-/** Rejects with a named error when p does not settle in time: a hang becomes a failure. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hang: ${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Iterates a session in the background; resolves with every event. */
@@ -143,15 +138,6 @@ export function untraced(pid: number): boolean {
     }
   }
   return true;
-}
-
-/** Polls until cond() holds; throws with what after timeoutMs. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 5_000, stepMs = 10): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
 }
 
 /** The pid is gone or a zombie (killed, not yet reaped by whoever inherited it). */

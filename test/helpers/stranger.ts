@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LineReader } from './ready';
-import { sleep } from './trace';
+import { until } from './patience';
 
 export interface Stranger {
   pid: number;
@@ -67,10 +67,7 @@ export async function startStranger(file: string, args: string[]): Promise<Stran
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid from sh: ${JSON.stringify(pidText)}`);
   // $! is known at the fork; the exec of the program (after setsid's) follows.
   const comm = path.basename(file).slice(0, 15);
-  for (let i = 0; fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm; i++) {
-    if (i === 1000) throw new Error(`${file} did not start as pid ${pid}`);
-    await sleep(5);
-  }
+  await until(() => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm, `${file} to start as pid ${pid}`);
   return {
     pid,
     output: () => text,

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { Session } from '../../lib/session';
 import type { TraceEvent } from '../../lib/events';
 import { repoRoot } from './fixtures';
+import { until } from './patience';
 
 export async function collect(session: Session, onEvent?: (ev: TraceEvent) => void): Promise<TraceEvent[]> {
   const events: TraceEvent[] = [];
@@ -38,23 +39,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Waits until the process has at least n threads and the count held still for a moment. */
-export async function waitForThreads(pid: number, n: number, timeoutMs = 10_000): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  let last: number[] = [];
-  let stableSince = Date.now();
-  for (;;) {
-    const now = tasksOf(pid);
-    if (now.join() !== last.join()) {
-      last = now;
-      stableSince = Date.now();
-    }
-    if (last.length >= n && Date.now() - stableSince >= 200) return last;
-    if (Date.now() > deadline) throw new Error(`pid ${pid} has ${last.length} threads, wanted ${n}`);
-    await sleep(20);
-  }
-}
-
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -82,6 +66,58 @@ export function runCli(args: string[], opts: { timeoutMs?: number } = {}): Promi
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+  });
+}
+
+/**
+ * The program a `liveprobe run` process started, once it has exec'd: the
+ * tracer thread's child whose executable is not liveprobe's own. (Its other
+ * child, the wake helper of native/src/tracer.cc startWakeChild, is a fork
+ * of Node that never execs.)
+ */
+export function cliTarget(cliPid: number): number | undefined {
+  try {
+    const self = fs.readlinkSync(`/proc/${cliPid}/exe`);
+    for (const task of fs.readdirSync(`/proc/${cliPid}/task`)) {
+      const kids = fs.readFileSync(`/proc/${cliPid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+      for (const k of kids) if (fs.readlinkSync(`/proc/${k}/exe`) !== self) return k;
+    }
+  } catch {
+    // the CLI, one of its threads or a child went away meanwhile
+  }
+  return undefined;
+}
+
+/**
+ * Runs `liveprobe ...args` whose target is `ex7 -ready` (its stdout is
+ * liveprobe's), to completion: once ex7 has said ready and liveprobe's
+ * stderr matches releaseWhen (e.g. its detach), ex7 gets the SIGUSR1 that
+ * lets it exit. So a test of what happens before the target's exit takes
+ * the time it needs.
+ */
+export function runCliReleasing(args: string[], releaseWhen: RegExp): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let released = false;
+    const release = () => {
+      if (released || !/^ready$/m.test(stdout) || !releaseWhen.test(stderr)) return;
+      const pid = cliTarget(child.pid!);
+      if (pid === undefined) return reject(new Error(`liveprobe ${args.join(' ')} said ready, and has no child: ${stderr.slice(-1000)}`));
+      released = true;
+      process.kill(pid, 'SIGUSR1');
+    };
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      release();
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      release();
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 
@@ -119,17 +155,19 @@ function commOf(pid: number): string {
  * /proc/PID/exe, which cannot be read once the leader has exited.
  */
 export async function shellChild(shPid: number, file: string): Promise<number> {
-  for (let i = 0; i < 500; i++) {
+  let pid = 0;
+  await until(() => {
     try {
       const kids = fs.readFileSync(`/proc/${shPid}/task/${shPid}/children`, 'utf8').trim();
-      const pid = kids ? Number(kids.split(' ')[0]) : 0;
-      if (pid && commOf(pid) === path.basename(file).slice(0, 15)) return pid;
+      pid = kids ? Number(kids.split(' ')[0]) : 0;
+      return pid !== 0 && commOf(pid) === path.basename(file).slice(0, 15);
     } catch {
-      // sh, or its child, not there yet
+      // sh gone (it ran file, which ended), or its child not there yet
+      if (!fs.existsSync(`/proc/${shPid}`)) throw new Error(`${file} did not start under sh (sh ${shPid} ended)`);
+      return false;
     }
-    await sleep(5);
-  }
-  throw new Error(`${file} did not start under sh`);
+  }, `${file} to start under sh ${shPid}`);
+  return pid;
 }
 
 /**
