@@ -198,14 +198,16 @@ export class Session implements AsyncIterable<SessionEvent> {
   /**
    * The VmSize explained now: per class (count × size, RSS), per creating
    * thread, threads by kind, binary facts and hints. undefined before the
-   * model exists. After the target exited: the explanation taken at its
-   * exit_group, while /proc still had everything (the model's last state,
-   * without RSS, if it exited otherwise: killed by a signal).
+   * model exists. From the target's exit_group on: the explanation taken
+   * there, while /proc still had everything (after any other end, killed
+   * by a signal: the model's last state, without RSS).
    */
   explain(usage?: UsageSummary | null): Explanation | undefined {
     const model = this.model;
     if (!model || this.pid === undefined) return undefined;
-    if (model.exited && this.#final) return { ...this.#final, usage: usage ?? null };
+    // From the exit_group on, /proc is being torn down: an --every tick or a
+    // SIGUSR1 that lands between the release and the exit would read a zombie.
+    if (this.#final) return { ...this.#final, usage: usage ?? null };
     return this.#explainNow(usage);
   }
 
