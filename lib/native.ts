@@ -28,6 +28,12 @@ export interface NativeRunOptions extends NativeTracingOptions {
 
 export interface NativeAttachOptions extends NativeTracingOptions {
   pid: number;
+  /** 'perf': the tracepoint engine (native/src/perf_engine.h) with these events; else ptrace. */
+  engine?: 'perf' | 'ptrace';
+  /** lib/perf/events.ts perfEventList's flat list. */
+  perfEvents?: number[];
+  /** Ring pages per CPU, a power of two. */
+  perfPages?: number;
 }
 
 export interface NativeSession {
@@ -50,6 +56,8 @@ export interface NativeLayout {
   readRuleMaxBytes: number;
   /** Numbers per quiet-call rule (native/src/quiet_rules.h). */
   quietCallFields: number;
+  /** Numbers per perf event in perfEvents (native/src/perf_events.h). */
+  perfEventFields: number;
   /** The kernel's MAX_ERRNO as native/src/tracer.h has it. */
   maxErrno: number;
   fields: Record<string, number>;

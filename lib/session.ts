@@ -15,7 +15,9 @@ import type { Finding } from './detect/finding';
 import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
 import { type NativeSession, native } from './native';
-import { type AttachOptions, type CommonOptions, type RunOptions, tracingOptions } from './session-options';
+import { type EngineName, chooseEngine } from './perf/choose';
+import { type AttachOptions, type CommonOptions, type RunOptions, stopSetOf, tracingOptions } from './session-options';
+import { hostArch } from './syscalls';
 import { describeTracerError } from './tracer-errors';
 
 export type { AttachOptions, RunOptions, StdioSpec } from './session-options';
@@ -67,6 +69,10 @@ export class Session implements AsyncIterable<SessionEvent> {
   readonly stdout: Readable | null = null;
   readonly stderr: Readable | null = null;
   readonly stats: SessionStats = { events: 0, batches: 0, lost: 0, hiddenSignals: 0, stops: 0 };
+  /** Which engine traces: 'ptrace' (run, and attach where perf cannot) or 'perf' (docs/perf-engine.md). */
+  engine: EngineName = 'ptrace';
+  /** attach: one line saying why ptrace was used when perf was the default; undefined otherwise. */
+  engineNote: string | undefined;
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
@@ -139,7 +145,18 @@ export class Session implements AsyncIterable<SessionEvent> {
     if (problem) return this.#fail(problem);
     const tracing = tracingOptions(opts);
     if (tracing instanceof LiveprobeError) return this.#fail(tracing);
-    this.#start('attach', { pid, ...tracing }, opts);
+    const stop = stopSetOf(opts);
+    if (stop instanceof LiveprobeError) return this.#fail(stop);
+    const choice = chooseEngine(opts.engine, opts, stop, hostArch());
+    if (opts.engine === 'perf' && choice.engine !== 'perf') {
+      return this.#fail(new LiveprobeError('EINVAL', `cannot attach with the perf engine: ${choice.reason}; or use --engine ptrace`));
+    }
+    this.engine = choice.engine;
+    if (choice.reason) this.engineNote = `liveprobe: attaching with ptrace: ${choice.reason}`;
+    const perf = choice.engine === 'perf'
+      ? { engine: 'perf' as const, perfEvents: choice.events!.flat, perfPages: opts.perfBufferPages }
+      : {};
+    this.#start('attach', { pid, ...tracing, ...perf }, opts);
   }
 
   #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {
