@@ -39,6 +39,8 @@ export interface SessionStats {
   hiddenSignals: number;
   /** ptrace stops of the target's threads: each one paused a thread for the tracer. */
   stops: number;
+  /** Times the model was re-read from /proc/PID/maps after lost records (perf engine). */
+  resyncs: number;
 }
 
 /** What a session yields: the tracer's events, and the detectors' findings right after the event that completed each. */
@@ -68,7 +70,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   readonly stdin: Writable | null = null;
   readonly stdout: Readable | null = null;
   readonly stderr: Readable | null = null;
-  readonly stats: SessionStats = { events: 0, batches: 0, lost: 0, hiddenSignals: 0, stops: 0 };
+  readonly stats: SessionStats = { events: 0, batches: 0, lost: 0, hiddenSignals: 0, stops: 0, resyncs: 0 };
   /** Which engine traces: 'ptrace' (run, and attach where perf cannot) or 'perf' (docs/perf-engine.md). */
   engine: EngineName = 'ptrace';
   /** attach: one line saying why ptrace was used when perf was the default; undefined otherwise. */
@@ -104,6 +106,8 @@ export class Session implements AsyncIterable<SessionEvent> {
   /** The explanation taken at the target's exit_group, while its address space was still whole. */
   #final: Explanation | undefined;
   #explainAtExit = true;
+  /** stats.lost at the last resync. */
+  #lostAtResync = 0;
 
   /** @internal use run() or attach() */
   constructor(mode: 'run' | 'attach') {
@@ -323,6 +327,11 @@ export class Session implements AsyncIterable<SessionEvent> {
         continue;
       }
       items.push(r);
+      if (r.type === 'snapshot' && r.resync) {
+        this.stats.resyncs++;
+        items.push(this.#analysis.resync(r, this.stats.lost - this.#lostAtResync));
+        this.#lostAtResync = this.stats.lost;
+      }
       const found = this.#analysis.process(r);
       for (const f of found) items.push(f);
       if (isHeld) {
