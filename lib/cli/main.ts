@@ -47,7 +47,9 @@ async function trace(opts: CliOptions): Promise<number> {
     opts.command === 'run'
       ? run(opts.file!, opts.args, { ...common, noAslr: opts.noAslr })
       : attach(opts.pid!, { ...common, engine: opts.engine, perfBufferPages: opts.perfPages });
-  if (session.engineNote) process.stderr.write(`${session.engineNote}\n`);
+  // Said once the attach worked: a refused attach has its own one-line error.
+  const note = session.engineNote;
+  if (note) session.ready.then(() => process.stderr.write(`${note}\n`), () => undefined);
 
   // attach: Ctrl-C / SIGTERM detach and leave the target running.
   // run: the terminal delivers Ctrl-C to the target too (same process group),

@@ -69,6 +69,26 @@ std::string readLink(const std::string& path, bool& ok) {
   return ok ? std::string(buf, size_t(n)) : std::string();
 }
 
+// The file of the mapping that contains addr, from /proc/PID/maps ("" if
+// anonymous or gone): the process runs on, so its mmap's fd may already be
+// closed (a loader closes it at once), while the mapping usually remains.
+std::string fileOfMapping(pid_t pid, uint64_t addr) {
+  std::string maps;
+  if (!readWhole("/proc/" + std::to_string(pid) + "/maps", maps)) return std::string();
+  std::istringstream in(maps);
+  std::string line;
+  while (std::getline(in, line)) {
+    char* end = nullptr;
+    uint64_t lo = std::strtoull(line.c_str(), &end, 16);
+    if (!end || *end != '-') continue;
+    uint64_t hi = std::strtoull(end + 1, nullptr, 16);
+    if (addr < lo || addr >= hi) continue;
+    size_t slash = line.find(" /");
+    return slash == std::string::npos ? std::string() : line.substr(slash + 1);
+  }
+  return std::string();
+}
+
 bool isZombie(pid_t pid, pid_t tid) {
   std::string s;
   if (!readWhole("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat", s)) return false;
@@ -307,7 +327,15 @@ void PerfEngine::loop() {
   for (;;) {
     uint64_t round = monotonicNs();
     bool leaving = detach_requested_;
+    size_t had = pending_items_.size();
     events_.drain(pending_items_, specs_);
+    // A ring that filled up may have lost records it has not reported yet
+    // (see takeFullSeen): once the target is quiet, re-read the maps.
+    if (events_.takeFullSeen()) maybe_lost_ = true;
+    if (maybe_lost_ && pending_items_.size() == had) {
+      maybe_lost_ = false;
+      resync_due_ = true;
+    }
     // Each ring is in time order and times compare across CPUs; a record
     // not yet in a ring is at most as old as this round's start, so only
     // what is older than the previous round's start is safe to order now.
@@ -440,10 +468,12 @@ void PerfEngine::onExit(const PerfItem& it, const PerfEventSpec& s) {
   }
   bool ok = !isErrorReturn(ret);
   if (ok && s.nr == nr::lookup(arch_, nr::kMmap) && int32_t(p.args[4]) >= 0 && !(flags & wire::kFlagNoEntry)) {
-    // The file behind the fd, read now: the process runs on, so the fd may
-    // be closed or reused already (docs/perf-engine.md, "What differs").
-    bool have;
-    std::string path = readLink("/proc/" + std::to_string(target_) + "/fd/" + std::to_string(int32_t(p.args[4])), have);
+    // The file behind the fd, read now, after the call: from the mapping it
+    // made if that is still there, else from the fd if that is still open
+    // (docs/perf-engine.md, "Records").
+    std::string path = fileOfMapping(target_, uint64_t(ret));
+    bool have = !path.empty();
+    if (!have) path = readLink("/proc/" + std::to_string(target_) + "/fd/" + std::to_string(int32_t(p.args[4])), have);
     p.blob = path;
     p.blob_failed = !have;
   }

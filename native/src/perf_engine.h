@@ -81,6 +81,7 @@ class PerfEngine {
   uint64_t snap_ns_ = 0;      // the stopped-world moment: earlier records are in the snapshot
   bool target_exited_ = false;
   bool resync_due_ = false;
+  bool maybe_lost_ = false;   // a ring filled up: resync once the target is quiet
   std::vector<PerfItem> pending_items_;
   std::unordered_map<uint32_t, Pending> pending_;   // by tid: an entry waiting for its exit
   std::set<pid_t> born_;      // tids created after the events were opened

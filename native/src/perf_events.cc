@@ -189,6 +189,8 @@ void PerfEvents::drainRing(Ring& r, std::vector<PerfItem>& out, const std::vecto
   const uint8_t* data = static_cast<const uint8_t*>(r.base) + (r.map_bytes - r.data_bytes);
   uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
   uint64_t tail = meta->data_tail;
+  // Room for less than one clone3 sample (the largest record) left.
+  if (head - tail + sizeof(perf_event_header) + 8 * 8 + kPerfStackSampleBytes >= r.data_bytes) full_seen_ = true;
   while (tail < head) {
     if (head - tail < sizeof(perf_event_header)) break;
     perf_event_header h;

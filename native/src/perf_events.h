@@ -65,6 +65,14 @@ class PerfEvents {
   // detach nor the process's exit should wait for it.
   void closeInBackground();
   size_t fdCount() const { return fds_.size(); }
+  // A ring was found nearly full since the last call: the kernel may have
+  // dropped records whose PERF_RECORD_LOST it writes only with its next
+  // record, which may never come if the target goes quiet.
+  bool takeFullSeen() {
+    bool f = full_seen_;
+    full_seen_ = false;
+    return f;
+  }
 
  private:
   struct Ring {
@@ -86,6 +94,7 @@ class PerfEvents {
   std::unordered_map<uint64_t, IdInfo> ids_;
   std::vector<pid_t> threads_;
   std::vector<uint8_t> scratch_;  // a record that wraps the ring's end
+  bool full_seen_ = false;
 };
 
 // The user stack bytes sampled with clone3's entry (enough for glibc's

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls' | 'errnos'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'brkloop';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -56,6 +56,8 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   ratchet: { kind: 'go', sources: ['ratchet/main.go'], cgo: true },
   // Attach to a process the test did not start (issue 21): steps released by SIGUSR1.
   stranger: { kind: 'c', sources: ['stranger.c'] },
+  // The perf engine's forced loss (issue 18): brk up and down as fast as it can.
+  brkloop: { kind: 'c', sources: ['brkloop.c'] },
 };
 
 /** Bump to force a rebuild of every fixture when the recipe below changes. */
