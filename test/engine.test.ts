@@ -271,7 +271,8 @@ describe('attach', () => {
       const target = await startUnderShell(spin, ['-n', '4', '-for', '2s']);
       try {
         await waitForThreads(target.pid, 3);
-        const session = attach(target.pid, { preemption });
+        // engine 'ptrace': what is asserted is ptrace's own (its stops, SIGURG delivery records).
+        const session = attach(target.pid, { preemption, engine: 'ptrace' });
         const consuming = collect(session);
         await session.ready;
         await sleep(400);
@@ -325,7 +326,8 @@ describe('attach', () => {
     const target = await startUnderShell(ex7, ['-sleep', '3s']);
     try {
       await waitForThreads(target.pid, 2);
-      const first = attach(target.pid);
+      // engine 'ptrace': only a ptrace session holds the process (the perf engine lets go after its snapshot).
+      const first = attach(target.pid, { engine: 'ptrace' });
       const consuming = collect(first);
       await first.ready;
       const second = attach(target.pid);
@@ -399,9 +401,9 @@ describe('cli', () => {
         assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
         assert.doesNotMatch(r.stderr, /\n\s+at /);
       }
-      // Already traced: a first liveprobe holds the process.
+      // Already traced: a first liveprobe holds the process (ptrace: the perf engine holds nobody).
       const trace = path.join(os.tmpdir(), `liveprobe-holder-${process.pid}.ndjson`);
-      const holder = spawn(process.execPath, [require.resolve('../lib/cli/main'), 'attach', '--json', '-o', trace, String(child.pid)], {
+      const holder = spawn(process.execPath, [require.resolve('../lib/cli/main'), 'attach', '--engine', 'ptrace', '--json', '-o', trace, String(child.pid)], {
         stdio: 'ignore',
       });
       const holderExit = new Promise<[number | null, NodeJS.Signals | null]>((r) => holder.on('exit', (c, sig) => r([c, sig])));

@@ -89,6 +89,19 @@ std::string fileOfMapping(pid_t pid, uint64_t addr) {
   return std::string();
 }
 
+// Field 52 of /proc/PID/stat, exit_code: the wait status (proc(5)); fallback if unreadable.
+uint32_t zombieStatus(pid_t pid, uint32_t fallback) {
+  std::string s;
+  if (!readWhole("/proc/" + std::to_string(pid) + "/stat", s)) return fallback;
+  size_t p = s.rfind(')');
+  if (p == std::string::npos) return fallback;
+  std::istringstream in(s.substr(p + 2));
+  std::string field;
+  for (int i = 3; i <= 52 && in >> field; ++i)
+    if (i == 52) return uint32_t(std::strtoul(field.c_str(), nullptr, 10));
+  return fallback;
+}
+
 bool isZombie(pid_t pid, pid_t tid) {
   std::string s;
   if (!readWhole("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat", s)) return false;
@@ -410,7 +423,9 @@ void PerfEngine::handle(PerfItem& it) {
     return;
   }
   if (covered_.count(it.owner)) return;  // the same sample also came through inheritance
-  if (it.time < snap_ns_ || it.pid != uint32_t(target_)) return;
+  if (it.pid != uint32_t(target_)) return;
+  if (s.role == PerfEventSpec::kSysEnter) noteExitStatus(it, s);  // an exit_group just before the snapshot still sets the status
+  if (it.time < snap_ns_) return;
   switch (s.role) {
     case PerfEventSpec::kSysEnter: onEnter(it, s); break;
     case PerfEventSpec::kSysExit: onExit(it, s); break;
@@ -435,26 +450,40 @@ void PerfEngine::onEnter(const PerfItem& it, const PerfEventSpec& s) {
   }
   if (s.nr == nr::lookup(arch_, nr::kExit) || s.nr == nr::lookup(arch_, nr::kExitGroup)) {
     // They never return: written at the entry, as the ptrace engine does.
-    uint32_t status = uint32_t(p.args[0] & 0xff) << 8;
-    if (s.nr == nr::lookup(arch_, nr::kExitGroup)) {
-      group_status_ = status;
-      group_status_known_ = true;
-    }
-    exit_status_[it.tid] = status;
     emitSyscall(it.tid, p, 0, 0, it.time);
     return;
   }
   pending_[it.tid] = std::move(p);
 }
 
+// The wait status an exit or exit_group asks for: sched_process_exit has none.
+void PerfEngine::noteExitStatus(const PerfItem& it, const PerfEventSpec& s) {
+  bool group = s.nr == nr::lookup(arch_, nr::kExitGroup);
+  if (!group && s.nr != nr::lookup(arch_, nr::kExit)) return;
+  uint32_t status = uint32_t(it.v[0] & 0xff) << 8;
+  if (group) {
+    group_status_ = status;
+    group_status_known_ = true;
+  }
+  exit_status_[it.tid] = status;
+}
+
 void PerfEngine::onExit(const PerfItem& it, const PerfEventSpec& s) {
   int64_t ret = int64_t(it.v[0]);
   auto pit = pending_.find(it.tid);
   Pending p;
+  pid_t former = pid_t(it.tid);
   uint16_t flags = wire::kFlagHasReturn;
   if (pit != pending_.end() && pit->second.nr == s.nr) {
     p = std::move(pit->second);
     pending_.erase(pit);
+  } else if (!isErrorReturn(ret) && (s.nr == nr::lookup(arch_, nr::kExecve) || s.nr == nr::lookup(arch_, nr::kExecveat)) &&
+             execFrom(s.nr) != 0) {
+    // A thread other than the leader exec'd: it returns with the leader's
+    // tid (kernel/exec.c de_thread), its entry is under its own.
+    former = execFrom(s.nr);
+    p = std::move(pending_[uint32_t(former)]);
+    pending_.erase(uint32_t(former));
   } else {
     if (pit != pending_.end()) {
       emitSyscall(it.tid, pit->second, 0, wire::kFlagUnfinished, it.time);
@@ -483,7 +512,7 @@ void PerfEngine::onExit(const PerfItem& it, const PerfEventSpec& s) {
     std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);
     wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(target_), it.tid);
     r.time_ns = it.time;
-    r.a = it.tid;
+    r.a = uint32_t(former);
     r.data_off = writer_.addData(exe);
     r.data_len = uint32_t(exe.size());
     std::string maps;
@@ -491,6 +520,13 @@ void PerfEngine::onExit(const PerfItem& it, const PerfEventSpec& s) {
     emitMaps(it.time, maps, std::string(), false);
   }
   emitSyscall(it.tid, p, ret, flags, it.time);
+}
+
+// The thread with a pending exec of this call, other than the leader; 0 if none.
+pid_t PerfEngine::execFrom(int32_t nr) const {
+  for (const auto& [tid, p] : pending_)
+    if (p.nr == nr && pid_t(tid) != target_) return pid_t(tid);
+  return 0;
 }
 
 void PerfEngine::onNewTask(const PerfItem& it) {
@@ -546,7 +582,8 @@ void PerfEngine::onProcessExit(const PerfItem& it) {
   if (it.v[1] == 1) {
     wire::Record& e = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
     e.time_ns = it.time;
-    e.a = group_status_known_ ? group_status_ : status;
+    // Not asked by a call (killed by a signal): the zombie's own wait status, if it is not reaped yet.
+    e.a = group_status_known_ ? group_status_ : zombieStatus(target_, status);
     target_exited_ = true;
   }
 }

@@ -60,6 +60,8 @@ class PerfEngine {
   void handle(PerfItem& it);
   void onEnter(const PerfItem& it, const PerfEventSpec& s);
   void onExit(const PerfItem& it, const PerfEventSpec& s);
+  void noteExitStatus(const PerfItem& it, const PerfEventSpec& s);
+  pid_t execFrom(int32_t nr) const;
   void onNewTask(const PerfItem& it);
   void onProcessExit(const PerfItem& it);
   void queueResync();
