@@ -22,6 +22,7 @@ import { type ReadableCopy, readableCopy } from './helpers/readable-copy';
 import { killStrayTracees, taskStates, until } from './helpers/reliability';
 import { type Stranger, startStranger } from './helpers/stranger';
 import { sleep } from './helpers/trace';
+import { findTracefs, parseFormat, readTracepoint } from '../lib/perf/tracefs';
 
 afterEach(() => {
   killStrayTracees();
@@ -237,6 +238,28 @@ function assertContiguousSeqs(events: readonly TraceEvent[]): void {
   const seqs = events.filter((e) => e.type !== 'finding' && e.type !== 'resync').map((e) => e.seq);
   seqs.forEach((seq, i) => assert.equal(seq, i, 'seqs contiguous from 0'));
 }
+
+describe('tracefs as the perf engine reads it', () => {
+  test("a format file's id and field offsets; a missing tracefs is 'not mounted'", () => {
+    const tp = parseFormat(
+      'name: sys_enter_mmap\nID: 174\nformat:\n' +
+        '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n' +
+        '\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n' +
+        '\tfield:unsigned long addr;\toffset:16;\tsize:8;\tsigned:0;\n' +
+        '\tfield:char comm[16];\toffset:24;\tsize:16;\tsigned:0;\n',
+    )!;
+    assert.equal(tp.id, 174);
+    assert.deepEqual(tp.order, ['common_type', '__syscall_nr', 'addr', 'comm']);
+    assert.deepEqual(tp.fields.get('addr'), { offset: 16, size: 8 });
+    assert.deepEqual(tp.fields.get('comm'), { offset: 24, size: 16 });
+    assert.deepEqual(findTracefs(['/nonexistent/tracing']), { kind: 'not-mounted' });
+    // The real one, as the engine opens it: mmap's six arguments at 16, 24, ... 56.
+    const root = findTracefs();
+    assert.equal(typeof root, 'string', 'tracefs mounted (tools/test-prereqs.sh)');
+    const mmap = readTracepoint(root as string, 'syscalls', 'sys_enter_mmap')!;
+    assert.deepEqual(['addr', 'len', 'prot', 'flags', 'fd', 'off'].map((f) => mmap.fields.get(f)?.offset), [16, 24, 32, 40, 48, 56]);
+  });
+});
 
 // --- without the privilege: the fallback and its reason, as nobody ---
 

@@ -41,9 +41,9 @@ export function parseFormat(text: string): Tracepoint | undefined {
 export type TracefsProblem = { kind: 'not-mounted' } | { kind: 'not-permitted'; root: string };
 
 /** The first root whose syscall tracepoints can be read, or why none can. */
-export function findTracefs(): string | TracefsProblem {
+export function findTracefs(roots: readonly string[] = TRACEFS_ROOTS): string | TracefsProblem {
   let denied: string | undefined;
-  for (const root of TRACEFS_ROOTS) {
+  for (const root of roots) {
     try {
       fs.readFileSync(`${root}/events/syscalls/sys_enter_mmap/id`, 'utf8');
       return root;

@@ -374,13 +374,33 @@ void PerfEngine::loop() {
       while (read(wake_fd_, &v, sizeof v) > 0) {
       }
     }
-    if (n == 0 && pending_items_.empty() && kill(target_, 0) != 0 && errno == ESRCH) {
-      // Gone without a sched_process_exit we could read (lost): say so.
+    bool hup = false;
+    for (size_t i = 0; i + 1 < pfds.size(); ++i) {
+      // The thread a ring's event was opened for has exited and no thread
+      // inherited from it: it reports POLLHUP for good, while the other
+      // events still write into its ring. Read it on the timeout from now on.
+      if (pfds[i].revents & POLLHUP) {
+        pfds[i].fd = -1;
+        hup = true;
+      }
+    }
+    if ((n == 0 || hup) && pending_items_.empty() && targetGone()) {
+      // Gone without a sched_process_exit we could use (lost, or before the
+      // snapshot's moment while the attach raced the exit): say so.
+      events_.drain(pending_items_, specs_);
+      process(UINT64_MAX);
+      if (target_exited_) return;
       wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
-      r.a = group_status_;
+      r.a = group_status_known_ ? group_status_ : zombieStatus(target_, 0);
       return;
     }
   }
+}
+
+// The process has exited: no such pid, or only its zombie leader is left.
+bool PerfEngine::targetGone() const {
+  if (kill(target_, 0) != 0 && errno == ESRCH) return true;
+  return listTasks(target_).size() <= 1 && isZombie(target_, target_);
 }
 
 // Reads /proc/PID/maps now and places it in the stream at this moment:

@@ -65,6 +65,7 @@ class PerfEngine {
   void onNewTask(const PerfItem& it);
   void onProcessExit(const PerfItem& it);
   void queueResync();
+  bool targetGone() const;
 
   void emitSyscall(uint32_t tid, const Pending& p, int64_t ret, uint16_t flags, uint64_t time);
   void emitMaps(uint64_t time, const std::string& maps, const std::string& regs, bool resync);
