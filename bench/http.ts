@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
-import { PERF_EVENT_FIELDS, PERF_FLAG_STACK_SAMPLE, perfEventList } from '../lib/perf/events';
+import { perfEventList } from '../lib/perf/events';
+import { floorArgs } from './perf-floor-args';
 import { findTracefs } from '../lib/perf/tracefs';
 import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
 
@@ -74,9 +75,8 @@ async function main(): Promise<void> {
   const arch = hostArch();
   const tracefs = findTracefs();
   if (typeof tracefs !== 'string') throw new Error('bench: tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
-  const flat = perfEventList(tracefs, arch, stopSetFor(defaultTraceFilter(arch), arch).numbers).flat;
-  const floorEvents: string[] = [];
-  for (let i = 0; i < flat.length; i += PERF_EVENT_FIELDS) floorEvents.push(`${flat[i]}${flat[i + PERF_EVENT_FIELDS - 1]! & PERF_FLAG_STACK_SAMPLE ? ':s' : ''}`);
+  const list = perfEventList(tracefs, arch, stopSetFor(defaultTraceFilter(arch), arch).numbers);
+  const floorEvents = floorArgs(list.flat, list.filters);
   const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'http-perf.trace');
 
   const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', bin, 'server'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -25,7 +25,8 @@ import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
-import { perfEventList, PERF_EVENT_FIELDS, PERF_FLAG_STACK_SAMPLE } from '../lib/perf/events';
+import { perfEventList } from '../lib/perf/events';
+import { floorArgs } from './perf-floor-args';
 import { findTracefs } from '../lib/perf/tracefs';
 import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
@@ -215,11 +216,8 @@ async function main(): Promise<void> {
   // The perf engine's events for the default set, as its floor is given them.
   const tracefs = findTracefs();
   if (typeof tracefs !== 'string') throw new Error('bench: tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
-  const events = perfEventList(tracefs, arch, stopSetFor(defaultTraceFilter(arch), arch).numbers).flat;
-  const floorEvents: string[] = [];
-  for (let i = 0; i < events.length; i += PERF_EVENT_FIELDS) {
-    floorEvents.push(`${events[i]}${events[i + PERF_EVENT_FIELDS - 1]! & PERF_FLAG_STACK_SAMPLE ? ':s' : ''}`);
-  }
+  const list = perfEventList(tracefs, arch, stopSetFor(defaultTraceFilter(arch), arch).numbers);
+  const floorEvents = floorArgs(list.flat, list.filters);
   const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'attach-perf.trace');
   const filter = '%memory,clone,clone3';
   const rows: string[] = [];

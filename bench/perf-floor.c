@@ -6,9 +6,10 @@
 // records, no snapshot. Prints "ready" once every event is open. Tracepoint
 // ids come from the caller (the bench reads them from tracefs with
 // lib/perf/events.ts); "ID:s" also samples 2048 bytes of user stack with sp
-// and ip, as the engine does for clone3.
+// and ip, as the engine does for clone3; "ID=FILTER" sets that tracepoint
+// filter (the engine's raw_syscalls filters on the syscall number).
 //
-//   perf-floor PID PAGES ID[:s]...
+//   perf-floor PID PAGES ID[:s][=FILTER]...
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -39,7 +40,7 @@ static int known(int tid) {
   return 0;
 }
 
-static int open_thread(int tid, int ncpu, int nev, uint64_t *ids, int *stack) {
+static int open_thread(int tid, int ncpu, int nev, uint64_t *ids, int *stack, char **filter) {
   for (int cpu = 0; cpu < ncpu; cpu++) {
     for (int e = 0; e < nev; e++) {
       struct perf_event_attr a;
@@ -65,6 +66,10 @@ static int open_thread(int tid, int ncpu, int nev, uint64_t *ids, int *stack) {
         if (errno == ESRCH) return 0;
         if (errno == ENODEV && e == 0) break;
         perror("perf_event_open");
+        return -1;
+      }
+      if (filter[e] && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter[e]) != 0) {
+        perror("PERF_EVENT_IOC_SET_FILTER");
         return -1;
       }
       if (ring_fd[cpu] < 0) {
@@ -94,7 +99,13 @@ int main(int argc, char **argv) {
   int nev = argc - 3;
   uint64_t *ids = calloc((size_t)nev, sizeof *ids);
   int *stack = calloc((size_t)nev, sizeof *stack);
+  char **filter = calloc((size_t)nev, sizeof *filter);
   for (int i = 0; i < nev; i++) {
+    char *eq = strchr(argv[3 + i], '=');
+    if (eq) {
+      *eq = 0;
+      filter[i] = eq + 1;
+    }
     ids[i] = strtoull(argv[3 + i], NULL, 10);
     stack[i] = strchr(argv[3 + i], ':') != NULL;
   }
@@ -115,7 +126,7 @@ int main(int argc, char **argv) {
       int tid = atoi(ent->d_name);
       if (tid <= 0 || known(tid) || nseen == MAX_TIDS) continue;
       seen[nseen++] = tid;
-      if (open_thread(tid, ncpu, nev, ids, stack) != 0) return 1;
+      if (open_thread(tid, ncpu, nev, ids, stack, filter) != 0) return 1;
       found = 1;
     }
     closedir(d);

@@ -32,6 +32,8 @@ export interface NativeAttachOptions extends NativeTracingOptions {
   engine?: 'perf' | 'ptrace';
   /** lib/perf/events.ts perfEventList's flat list. */
   perfEvents?: number[];
+  /** Per event, its tracepoint filter ('' for none). */
+  perfFilters?: string[];
   /** Ring pages per CPU, a power of two. */
   perfPages?: number;
 }

@@ -158,7 +158,7 @@ export class Session implements AsyncIterable<SessionEvent> {
     this.engine = choice.engine;
     if (choice.reason) this.engineNote = `liveprobe: attaching with ptrace: ${choice.reason}`;
     const perf = choice.engine === 'perf'
-      ? { engine: 'perf' as const, perfEvents: choice.events!.flat, perfPages: opts.perfBufferPages }
+      ? { engine: 'perf' as const, perfEvents: choice.events!.flat, perfFilters: choice.events!.filters, perfPages: opts.perfBufferPages }
       : {};
     this.#start('attach', { pid, ...tracing, ...perf }, opts);
   }

@@ -298,9 +298,7 @@ describe('attach', () => {
   });
 
   // Each engine's thread sends its last batch while Node may be tearing down.
-  // The perf engine's rounds are fewer: the kernel takes seconds to unregister
-  // its tracepoints when the process exits (docs/perf-engine.md, "Teardown").
-  for (const [engine, rounds] of [['ptrace', 20], ['perf', 6]] as const) {
+  for (const [engine, rounds] of [['ptrace', 20], ['perf', 20]] as const) {
     test(`Node exits right after a detach, ${rounds} times (${engine}): the tracer thread never uses the torn-down environment`, T, async () => {
       // The detached record unrefs the session, so Node may tear down while
       // the tracer thread still sends its last batch and releases the

@@ -34,7 +34,7 @@ export function perfPrivilegeProblem(): string | undefined {
 /** What the perf engine cannot do for these options, or undefined. */
 function optionProblem(opts: { followForks?: boolean }, stop: StopSet): string | undefined {
   if (opts.followForks) return '-f (follow forks) needs ptrace';
-  if (stop.all) return '-e trace=all (or a negated set) would open an event per syscall; the perf engine traces named calls';
+  if (stop.all) return '-e trace=all (or a negated set): the perf engine traces a named set of calls';
   return undefined;
 }
 
@@ -58,8 +58,5 @@ export function chooseEngine(
   }
   const events = perfEventList(root, arch, stop.numbers);
   if (events.unsupported) return { engine: 'ptrace', reason: `this kernel lacks ${events.unsupported}` };
-  if (events.missing.length) {
-    return { engine: 'ptrace', reason: `this kernel has no tracepoint for ${events.missing.join(', ')}` };
-  }
   return { engine: 'perf', events };
 }

@@ -228,6 +228,14 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
           Napi::TypeError::New(env, "Usage: perfEvents is the flat list of lib/perf/events.ts perfEventList()").ThrowAsJavaScriptException();
           return;
         }
+        std::vector<std::string> filters = stringArrayProp(o, "perfFilters");
+        if (!filters.empty()) {
+          if (filters.size() != perf_.events.size()) {
+            Napi::TypeError::New(env, "Usage: perfFilters has one string per perfEvents event").ThrowAsJavaScriptException();
+            return;
+          }
+          for (size_t i = 0; i < filters.size(); ++i) perf_.events[i].filter = filters[i];
+        }
         Napi::Value pages = o.Get("perfPages");
         if (!pages.IsUndefined()) {
           uint32_t n = pages.IsNumber() ? pages.As<Napi::Number>().Uint32Value() : 0;

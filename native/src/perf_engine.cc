@@ -444,23 +444,24 @@ void PerfEngine::handle(PerfItem& it) {
   }
   if (covered_.count(it.owner)) return;  // the same sample also came through inheritance
   if (it.pid != uint32_t(target_)) return;
-  if (s.role == PerfEventSpec::kSysEnter) noteExitStatus(it, s);  // an exit_group just before the snapshot still sets the status
+  bool enter = s.role == PerfEventSpec::kSysEnter || s.role == PerfEventSpec::kRawEnter;
+  bool exit = s.role == PerfEventSpec::kSysExit || s.role == PerfEventSpec::kRawExit;
+  if (enter) noteExitStatus(it);  // an exit_group just before the snapshot still sets the status
   if (it.time < snap_ns_) return;
-  switch (s.role) {
-    case PerfEventSpec::kSysEnter: onEnter(it, s); break;
-    case PerfEventSpec::kSysExit: onExit(it, s); break;
-    case PerfEventSpec::kProcessExit: onProcessExit(it); break;
-  }
+  if (enter) onEnter(it);
+  else if (exit) onExit(it);
+  else if (s.role == PerfEventSpec::kProcessExit) onProcessExit(it);
 }
 
-void PerfEngine::onEnter(const PerfItem& it, const PerfEventSpec& s) {
+void PerfEngine::onEnter(const PerfItem& it) {
+  const int32_t call = it.nr;
   Pending p;
-  p.nr = s.nr;
+  p.nr = call;
   std::memcpy(p.args, it.v, sizeof p.args);
   p.entry_ns = it.time;
   p.blob = it.blob;
   p.blob_failed = it.blob_failed;
-  p.hidden = quiet_.hidesCall(arch_, s.nr, p.args);
+  p.hidden = quiet_.hidesCall(arch_, call, p.args);
   if (p.hidden) writer_.addHidden(1);
   auto old = pending_.find(it.tid);
   if (old != pending_.end()) {
@@ -468,7 +469,7 @@ void PerfEngine::onEnter(const PerfItem& it, const PerfEventSpec& s) {
     emitSyscall(it.tid, old->second, 0, wire::kFlagUnfinished, it.time);
     pending_.erase(old);
   }
-  if (s.nr == nr::lookup(arch_, nr::kExit) || s.nr == nr::lookup(arch_, nr::kExitGroup)) {
+  if (call == nr::lookup(arch_, nr::kExit) || call == nr::lookup(arch_, nr::kExitGroup)) {
     // They never return: written at the entry, as the ptrace engine does.
     emitSyscall(it.tid, p, 0, 0, it.time);
     return;
@@ -477,9 +478,9 @@ void PerfEngine::onEnter(const PerfItem& it, const PerfEventSpec& s) {
 }
 
 // The wait status an exit or exit_group asks for: sched_process_exit has none.
-void PerfEngine::noteExitStatus(const PerfItem& it, const PerfEventSpec& s) {
-  bool group = s.nr == nr::lookup(arch_, nr::kExitGroup);
-  if (!group && s.nr != nr::lookup(arch_, nr::kExit)) return;
+void PerfEngine::noteExitStatus(const PerfItem& it) {
+  bool group = it.nr == nr::lookup(arch_, nr::kExitGroup);
+  if (!group && it.nr != nr::lookup(arch_, nr::kExit)) return;
   uint32_t status = uint32_t(it.v[0] & 0xff) << 8;
   if (group) {
     group_status_ = status;
@@ -488,20 +489,21 @@ void PerfEngine::noteExitStatus(const PerfItem& it, const PerfEventSpec& s) {
   exit_status_[it.tid] = status;
 }
 
-void PerfEngine::onExit(const PerfItem& it, const PerfEventSpec& s) {
+void PerfEngine::onExit(const PerfItem& it) {
+  const int32_t call = it.nr;
   int64_t ret = int64_t(it.v[0]);
   auto pit = pending_.find(it.tid);
   Pending p;
   pid_t former = pid_t(it.tid);
   uint16_t flags = wire::kFlagHasReturn;
-  if (pit != pending_.end() && pit->second.nr == s.nr) {
+  if (pit != pending_.end() && pit->second.nr == call) {
     p = std::move(pit->second);
     pending_.erase(pit);
-  } else if (!isErrorReturn(ret) && (s.nr == nr::lookup(arch_, nr::kExecve) || s.nr == nr::lookup(arch_, nr::kExecveat)) &&
-             execFrom(s.nr) != 0) {
+  } else if (!isErrorReturn(ret) && (call == nr::lookup(arch_, nr::kExecve) || call == nr::lookup(arch_, nr::kExecveat)) &&
+             execFrom(call) != 0) {
     // A thread other than the leader exec'd: it returns with the leader's
     // tid (kernel/exec.c de_thread), its entry is under its own.
-    former = execFrom(s.nr);
+    former = execFrom(call);
     p = std::move(pending_[uint32_t(former)]);
     pending_.erase(uint32_t(former));
   } else {
@@ -512,11 +514,11 @@ void PerfEngine::onExit(const PerfItem& it, const PerfEventSpec& s) {
     // A thread made after the attach starts in its creator's call and
     // returns from it without an entry: the ptrace engine sees no such stop.
     if (born_.count(pid_t(it.tid))) return;
-    p.nr = s.nr;
+    p.nr = call;
     flags |= wire::kFlagNoEntry;
   }
   bool ok = !isErrorReturn(ret);
-  if (ok && s.nr == nr::lookup(arch_, nr::kMmap) && int32_t(p.args[4]) >= 0 && !(flags & wire::kFlagNoEntry)) {
+  if (ok && call == nr::lookup(arch_, nr::kMmap) && int32_t(p.args[4]) >= 0 && !(flags & wire::kFlagNoEntry)) {
     // The file behind the fd, read now, after the call: from the mapping it
     // made if that is still there, else from the fd if that is still open
     // (docs/perf-engine.md, "Records").
@@ -526,7 +528,7 @@ void PerfEngine::onExit(const PerfItem& it, const PerfEventSpec& s) {
     p.blob = path;
     p.blob_failed = !have;
   }
-  bool exec = ok && (s.nr == nr::lookup(arch_, nr::kExecve) || s.nr == nr::lookup(arch_, nr::kExecveat));
+  bool exec = ok && (call == nr::lookup(arch_, nr::kExecve) || call == nr::lookup(arch_, nr::kExecveat));
   if (exec) {
     bool have;
     std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);

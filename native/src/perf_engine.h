@@ -58,9 +58,9 @@ class PerfEngine {
   void loop();
   void process(uint64_t before);
   void handle(PerfItem& it);
-  void onEnter(const PerfItem& it, const PerfEventSpec& s);
-  void onExit(const PerfItem& it, const PerfEventSpec& s);
-  void noteExitStatus(const PerfItem& it, const PerfEventSpec& s);
+  void onEnter(const PerfItem& it);
+  void onExit(const PerfItem& it);
+  void noteExitStatus(const PerfItem& it);
   pid_t execFrom(int32_t nr) const;
   void onNewTask(const PerfItem& it);
   void onProcessExit(const PerfItem& it);

@@ -85,7 +85,7 @@ bool PerfEventSpec::parse(const std::vector<double>& flat, std::vector<PerfEvent
     if (flat[i] <= 0 || flat[i] > 1e6) return false;
     s.id = uint32_t(flat[i]);
     s.role = uint32_t(flat[i + 1]);
-    if (s.role < kSysEnter || s.role > kProcessExit) return false;
+    if (s.role < kSysEnter || s.role > kRawExit) return false;
     s.nr = int32_t(flat[i + 2]);
     for (int k = 0; k < 6; ++k) {
       double o = flat[i + 3 + size_t(k)];
@@ -141,6 +141,7 @@ int PerfEvents::openThread(pid_t tid, const std::vector<PerfEventSpec>& specs, u
       }
       fds_.push_back(int(fd));
       fd_event_.push_back(uint32_t(e));
+      if (!specs[e].filter.empty() && ioctl(int(fd), PERF_EVENT_IOC_SET_FILTER, specs[e].filter.c_str()) != 0) return errno;
       uint64_t id = 0;
       if (ioctl(int(fd), PERF_EVENT_IOC_ID, &id) != 0) return errno;
       ids_[id] = IdInfo{uint32_t(e), tid};
@@ -266,7 +267,22 @@ bool PerfEvents::parseSample(const uint8_t* rec, size_t len, PerfItem& item,
   uint32_t raw_len = c.take<uint32_t>();
   const uint8_t* raw = c.skip(raw_len);
   if (!c.ok) return false;
+  item.nr = spec.nr;
   switch (spec.role) {
+    case PerfEventSpec::kRawEnter: {
+      uint64_t id;
+      if (!rawField(raw, raw_len, spec.off[0], 8, id)) return false;
+      item.nr = int32_t(int64_t(id));
+      for (int k = 0; k < 6; ++k)
+        if (!rawField(raw, raw_len, spec.off[1] + 8 * k, 8, item.v[k])) return false;
+      break;
+    }
+    case PerfEventSpec::kRawExit: {
+      uint64_t id;
+      if (!rawField(raw, raw_len, spec.off[0], 8, id) || !rawField(raw, raw_len, spec.off[1], 8, item.v[0])) return false;
+      item.nr = int32_t(int64_t(id));
+      break;
+    }
     case PerfEventSpec::kSysEnter:
       for (int k = 0; k < 6; ++k)
         if (spec.off[k] >= 0 && !rawField(raw, raw_len, spec.off[k], 8, item.v[k])) return false;

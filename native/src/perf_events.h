@@ -18,14 +18,16 @@ namespace liveprobe {
 // What one tracepoint is for the engine (lib/perf/events.ts perfEventList
 // gives them flat, kFields numbers each).
 struct PerfEventSpec {
-  enum Role : uint32_t { kSysEnter = 1, kSysExit = 2, kTaskNew = 3, kProcessExit = 4 };
+  // kRawEnter/kRawExit: raw_syscalls, the syscall number in a field.
+  enum Role : uint32_t { kSysEnter = 1, kSysExit = 2, kTaskNew = 3, kProcessExit = 4, kRawEnter = 5, kRawExit = 6 };
   static constexpr size_t kFields = 10;
   static constexpr uint32_t kFlagStackSample = 1;  // sample the user stack + sp/ip (clone3's struct)
   uint32_t id = 0;       // tracefs events/<group>/<name>/id
   uint32_t role = 0;
   int32_t nr = -1;       // the syscall (enter/exit roles)
-  int32_t off[6] = {-1, -1, -1, -1, -1, -1};  // raw-field offsets: enter: args; exit: ret; newtask: pid, clone_flags; exit: pid, group_dead
+  int32_t off[6] = {-1, -1, -1, -1, -1, -1};  // raw-field offsets: enter: args; exit: ret; newtask: pid, clone_flags; exit: pid, group_dead; raw enter: id, args[6]; raw exit: id, ret
   uint32_t flags = 0;
+  std::string filter;    // PERF_EVENT_IOC_SET_FILTER, once at open ('' none)
   // From the flat list; false if malformed (a role out of range, an offset beyond a raw record).
   static bool parse(const std::vector<double>& flat, std::vector<PerfEventSpec>& out);
 };
@@ -38,6 +40,7 @@ struct PerfItem {
   uint32_t pid = 0;    // tgid as the sample saw it
   uint32_t tid = 0;
   uint32_t event = 0;  // index into the spec list
+  int32_t nr = -1;     // the syscall (raw roles read it from the record, the others from the spec)
   pid_t owner = 0;     // the thread the event was opened for (inherited events report their parent's id)
   uint64_t v[6] = {};  // the role's fields in off[] order (0 where absent)
   uint64_t lost = 0;   // kLost: records the kernel dropped
