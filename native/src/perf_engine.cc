@@ -268,10 +268,7 @@ bool PerfEngine::snapshotStoppedWorld(pid_t pid) {
     }
     if (!found) break;
   }
-  if (seized.empty()) {
-    emitError(ESRCH, wire::ErrorSite::kSeize, pid, "no such process");
-    return false;
-  }
+  if (seized.empty()) return exitedWhileAttaching();
   uint64_t since = monotonicNs();
   size_t stopped = 0;
   while (stopped < seized.size() && monotonicNs() - since < kStopPatienceNs) {
@@ -318,18 +315,34 @@ bool PerfEngine::snapshotStoppedWorld(pid_t pid) {
     regs.append(reinterpret_cast<const char*>(&ip), sizeof ip);
   }
   std::string maps;
-  bool have_maps = readWhole("/proc/" + std::to_string(pid) + "/maps", maps);
+  bool have_maps = readWhole("/proc/" + std::to_string(pid) + "/maps", maps) && !maps.empty();
+  // A zombie leader has no mm to show: read the maps through a live thread.
+  for (auto it = seized.begin(); !have_maps && it != seized.end(); ++it)
+    have_maps = readWhole("/proc/" + std::to_string(pid) + "/task/" + std::to_string(it->first) + "/maps", maps) && !maps.empty();
   for (auto& [tid, sig] : seized) ptraceCall(PTRACE_DETACH, tid, 0, sig > 0 ? unsigned(sig) : 0);
   writer_.addStops(stopped);
-  if (!have_maps) {
-    emitError(ESRCH, wire::ErrorSite::kSeize, pid, "no such process");
-    return false;
-  }
+  if (!have_maps) return exitedWhileAttaching();
   emitMaps(0, maps, regs, false);
   wire::Record& r = writer_.add(wire::Kind::kStarted, uint32_t(pid), uint32_t(pid));
   r.a = threads;
   writer_.flush();
   return true;
+}
+
+// The process exited after its events were opened and before the snapshot:
+// its exit, with the status its exit_group asked for if the rings have it
+// (the session then says it exited while liveprobe was attaching).
+bool PerfEngine::exitedWhileAttaching() {
+  events_.drain(pending_items_, specs_);
+  for (const PerfItem& it : pending_items_) {
+    if (it.kind != PerfItem::kSample || it.pid != uint32_t(target_)) continue;
+    uint32_t role = specs_[it.event].role;
+    if (role == PerfEventSpec::kSysEnter || role == PerfEventSpec::kRawEnter) noteExitStatus(it);
+  }
+  pending_items_.clear();
+  wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
+  r.a = group_status_known_ ? group_status_ : zombieStatus(target_, 0);
+  return false;
 }
 
 void PerfEngine::loop() {

@@ -55,6 +55,7 @@ class PerfEngine {
 
   bool openEvents(pid_t pid);
   bool snapshotStoppedWorld(pid_t pid);
+  bool exitedWhileAttaching();
   void loop();
   void process(uint64_t before);
   void handle(PerfItem& it);
