@@ -32,9 +32,14 @@ const T = { timeout: 120_000 };
 const CLONE3_PTHREAD_FLAGS = 0x3d0f00n; // CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
 const PTHREAD_STACK_MMAP = 'mmap(NULL, 8392704, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0) = 0x';
 
-/** `bin args` under a shell that stops itself before it execs: attach, then SIGCONT, and nothing is missed. */
+/**
+ * `bin args` under a shell that stops itself before it execs: attach, then
+ * SIGCONT, and nothing is missed. Without LD_PRELOAD: the sanitizer run
+ * preloads ASan into Node, and in the target it would replace glibc's malloc
+ * and pthread stacks that the tests assert on.
+ */
 async function launchStopped(bin: string, args: string[]): Promise<Stranger> {
-  const s = await startStranger('/bin/sh', ['-c', 'kill -STOP $$; exec "$0" "$@"', bin, ...args]);
+  const s = await startStranger('/bin/sh', ['-c', 'kill -STOP $$; exec env -u LD_PRELOAD "$0" "$@"', bin, ...args]);
   await until(() => taskStates(s.pid).get(s.pid) === 'T', 'the launcher to stop itself');
   return s;
 }
