@@ -58,8 +58,10 @@ export interface NativeLayout {
   readRuleMaxBytes: number;
   /** Numbers per quiet-call rule (native/src/quiet_rules.h). */
   quietCallFields: number;
-  /** Numbers per perf event in perfEvents (native/src/perf_events.h). */
+  /** Numbers per perf event in perfEvents, the roles and the stack-sample flag (native/src/perf_events.h). */
   perfEventFields: number;
+  perfRoles: Record<string, number>;
+  perfFlagStackSample: number;
   /** The kernel's MAX_ERRNO as native/src/tracer.h has it. */
   maxErrno: number;
   fields: Record<string, number>;

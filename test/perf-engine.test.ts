@@ -23,6 +23,8 @@ import { killStrayTracees, taskStates, until } from './helpers/reliability';
 import { type Stranger, startStranger } from './helpers/stranger';
 import { sleep } from './helpers/trace';
 import { findTracefs, parseFormat, readTracepoint } from '../lib/perf/tracefs';
+import { PERF_EVENT_FIELDS, PERF_FLAG_STACK_SAMPLE, PERF_ROLE } from '../lib/perf/events';
+import { native } from '../lib/native';
 
 afterEach(() => {
   killStrayTracees();
@@ -245,6 +247,13 @@ function assertContiguousSeqs(events: readonly TraceEvent[]): void {
 }
 
 describe('tracefs as the perf engine reads it', () => {
+  test("the event list's layout is the addon's: fields per event, roles, the stack-sample flag", () => {
+    const layout = native().layout();
+    assert.equal(layout.perfEventFields, PERF_EVENT_FIELDS);
+    assert.deepEqual(layout.perfRoles, { ...PERF_ROLE });
+    assert.equal(layout.perfFlagStackSample, PERF_FLAG_STACK_SAMPLE);
+  });
+
   test("a format file's id and field offsets; a missing tracefs is 'not mounted'", () => {
     const tp = parseFormat(
       'name: sys_enter_mmap\nID: 174\nformat:\n' +

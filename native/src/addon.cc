@@ -381,6 +381,15 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   o.Set("quietCallFields", uint32_t(QuietCall::kFields));
   o.Set("maxErrno", uint32_t(kMaxErrno));
   o.Set("perfEventFields", uint32_t(PerfEventSpec::kFields));
+  Napi::Object roles = Napi::Object::New(env);
+  roles.Set("sysEnter", uint32_t(PerfEventSpec::kSysEnter));
+  roles.Set("sysExit", uint32_t(PerfEventSpec::kSysExit));
+  roles.Set("taskNew", uint32_t(PerfEventSpec::kTaskNew));
+  roles.Set("processExit", uint32_t(PerfEventSpec::kProcessExit));
+  roles.Set("rawEnter", uint32_t(PerfEventSpec::kRawEnter));
+  roles.Set("rawExit", uint32_t(PerfEventSpec::kRawExit));
+  o.Set("perfRoles", roles);
+  o.Set("perfFlagStackSample", uint32_t(PerfEventSpec::kFlagStackSample));
   Napi::Object fields = Napi::Object::New(env);
 #define LIVEPROBE_FIELD(name) fields.Set(#name, uint32_t(offsetof(wire::Record, name)));
   LIVEPROBE_RECORD_FIELDS(LIVEPROBE_FIELD)
