@@ -140,7 +140,6 @@ int PerfEvents::openThread(pid_t tid, const std::vector<PerfEventSpec>& specs, u
         return errno;
       }
       fds_.push_back(int(fd));
-      fd_event_.push_back(uint32_t(e));
       if (!specs[e].filter.empty() && ioctl(int(fd), PERF_EVENT_IOC_SET_FILTER, specs[e].filter.c_str()) != 0) return errno;
       uint64_t id = 0;
       if (ioctl(int(fd), PERF_EVENT_IOC_ID, &id) != 0) return errno;
@@ -167,34 +166,21 @@ void PerfEvents::disable() {
 }
 
 void PerfEvents::closeInBackground() {
-  // Closing the last event of a tracepoint waits for RCU grace periods
-  // (kernel/trace/trace_event_perf.c perf_trace_event_unreg), one tracepoint
-  // after another if one thread closes them all: seconds with a hundred of
-  // them. Threads closing different tracepoints' events wait out the same
-  // grace periods together.
-  std::vector<std::vector<int>> by_event;
-  for (size_t i = 0; i < fds_.size(); ++i) {
-    size_t e = fd_event_[i];
-    if (by_event.size() <= e) by_event.resize(e + 1);
-    by_event[e].push_back(fds_[i]);
-  }
+  // The kernel unregisters a tracepoint when its last event closes, with an
+  // RCU wait under event_mutex (kernel/trace/trace_event_perf.c
+  // perf_trace_destroy): serial whatever the threads, so one is enough.
+  std::vector<int> fds;
+  fds.swap(fds_);
   std::vector<std::pair<void*, size_t>> maps;
   for (Ring& r : rings_)
     if (r.base) maps.emplace_back(r.base, r.map_bytes);
-  fds_.clear();
-  fd_event_.clear();
   rings_.clear();
   ring_fds_.clear();
-  if (by_event.empty()) return;
-  for (auto& [base, bytes] : maps) munmap(base, bytes);
-  size_t threads = std::min<size_t>(by_event.size(), kCloseThreads);
-  for (size_t t = 0; t < threads; ++t) {
-    std::vector<int> mine;
-    for (size_t e = t; e < by_event.size(); e += threads) mine.insert(mine.end(), by_event[e].begin(), by_event[e].end());
-    std::thread([mine = std::move(mine)] {
-      for (int fd : mine) close(fd);
-    }).detach();
-  }
+  if (fds.empty()) return;
+  std::thread([fds = std::move(fds), maps = std::move(maps)] {
+    for (auto& [base, bytes] : maps) munmap(base, bytes);
+    for (int fd : fds) close(fd);
+  }).detach();
 }
 
 void PerfEvents::drain(std::vector<PerfItem>& out, const std::vector<PerfEventSpec>& specs) {

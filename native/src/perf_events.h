@@ -92,8 +92,6 @@ class PerfEvents {
   bool parseSample(const uint8_t* rec, size_t len, PerfItem& item, const std::vector<PerfEventSpec>& specs);
 
   std::vector<int> fds_;
-  std::vector<uint32_t> fd_event_;  // the spec each fd in fds_ opened
-  static constexpr size_t kCloseThreads = 32;
   std::vector<Ring> rings_;  // index: cpu (fd -1 where the CPU is offline)
   std::vector<int> ring_fds_;
   std::unordered_map<uint64_t, IdInfo> ids_;
