@@ -8,7 +8,11 @@
 // stops can do (the floor for run); the same two with Go's preemption
 // tgkill stopped and shown (--preemption); liveprobe attach; strace attached the same way (-p); and
 // bench/ptrace-floor.c, the least an attached syscall tracer can do per stop
-// (the floor for attach). Wall time is
+// (the floor for attach); liveprobe attach --engine perf and its floor,
+// bench/perf-floor.c (the same tracepoints opened and drained, nothing
+// else), on these two loads and on test/fixtures/mallocload, a cgo program
+// whose threads malloc and free (glibc's arenas grow and shrink: some 55,000
+// memory syscalls a second). Wall time is
 // the workload's own (it starts timing when released through its stdin gate,
 // so tracer start-up is not counted); CPU is user+sys of the whole process
 // tree (tracer included), from this process's cutime/cstime. Prints the median
@@ -21,6 +25,9 @@ import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
+import { perfEventList } from '../lib/perf/events';
+import { floorArgs } from './perf-floor-args';
+import { findTracefs } from '../lib/perf/tracefs';
 import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 import path from 'node:path';
@@ -109,7 +116,7 @@ function allTraced(pid: number): boolean {
 }
 
 /** bench/<name>.c, built next to the compiled bench when its source is newer. */
-function floorTracer(name: 'ptrace-floor' | 'seccomp-floor'): string {
+function floorTracer(name: 'ptrace-floor' | 'seccomp-floor' | 'perf-floor'): string {
   const src = path.join(repoRoot(), 'bench', `${name}.c`);
   const bin = path.join(repoRoot(), 'dist', 'bench', name);
   if (!fs.existsSync(bin) || fs.statSync(bin).mtimeMs < fs.statSync(src).mtimeMs) {
@@ -118,13 +125,17 @@ function floorTracer(name: 'ptrace-floor' | 'seccomp-floor'): string {
   return bin;
 }
 
+/** How runAttached knows the tracer is in place: every thread ptrace'd, or a line from a tracer that does not stop anyone. */
+type Readiness = { kind: 'ptrace' } | { kind: 'stdout'; line: string } | { kind: 'file'; path: string; line: string };
+
 /**
  * Starts the workload under sh (not our child), attaches a tracer (the
  * command `tracer(pid)`; by default the liveprobe CLI), then opens the gate.
  */
 async function runAttached(
   workload: string[],
-  tracer: (pid: number) => string[] = (pid) => [process.execPath, cli(), 'attach', '-o', '/dev/null', String(pid)],
+  tracer: (pid: number) => string[] = (pid) => [process.execPath, cli(), 'attach', '--engine', 'ptrace', '-o', '/dev/null', String(pid)],
+  ready: Readiness = { kind: 'ptrace' },
 ): Promise<Sample> {
   const cpu0 = childrenCpu();
   const sh = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', ...workload], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -133,8 +144,15 @@ async function runAttached(
   // Let the runtime start its threads before attaching, as with a real process.
   await new Promise((r) => setTimeout(r, 100));
   const argv = tracer(pid);
-  const traced = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
-  while (!allTraced(pid)) await new Promise((r) => setTimeout(r, 5));
+  if (ready.kind === 'file') fs.writeFileSync(ready.path, '');
+  const traced = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', ready.kind === 'stdout' ? 'pipe' : 'ignore', 'ignore'] });
+  let said = '';
+  if (ready.kind === 'stdout') traced.stdout!.setEncoding('utf8').on('data', (c: string) => (said += c));
+  const isReady = (): boolean =>
+    ready.kind === 'ptrace' ? allTraced(pid)
+      : ready.kind === 'stdout' ? said.includes(ready.line)
+      : fs.readFileSync(ready.path, 'utf8').includes(ready.line);
+  while (!isReady()) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 50));
   sh.stdin!.end('g');
   const [code] = await Promise.all([waitExit(sh), waitExit(traced)]);
@@ -164,13 +182,16 @@ const RUN = 'liveprobe run';
 const SECCOMP_FLOOR = 'bare seccomp run (floor, same stops)';
 const RUN_PREEMPTION = 'liveprobe run --preemption';
 const SECCOMP_FLOOR_PREEMPTION = 'bare seccomp run, preemption tgkill stopped (its floor)';
-const ATTACH = 'liveprobe attach';
+const ATTACH = 'liveprobe attach --engine ptrace';
 const PTRACE_FLOOR = 'bare ptrace attach (floor)';
+const ATTACH_PERF = 'liveprobe attach --engine perf';
+const PERF_FLOOR = 'bare perf-event attach (floor, same events)';
 /** The least a tracer of the same design can do: liveprobe's mode → its floor variant. */
 const FLOOR_OF: Record<string, string> = {
   [RUN]: SECCOMP_FLOOR,
   [RUN_PREEMPTION]: SECCOMP_FLOOR_PREEMPTION,
   [ATTACH]: PTRACE_FLOOR,
+  [ATTACH_PERF]: PERF_FLOOR,
 };
 
 function median(xs: number[]): number {
@@ -181,9 +202,10 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  const [goLoad, cLoad] = await Promise.all([fixture('sysload'), fixture('sysload-c')]);
+  const [goLoad, cLoad, mallocLoad] = await Promise.all([fixture('sysload'), fixture('sysload-c'), fixture('mallocload')]);
   const ptraceFloor = floorTracer('ptrace-floor');
   const seccompFloor = floorTracer('seccomp-floor');
+  const perfFloor = floorTracer('perf-floor');
   // liveprobe's default stop set, for the seccomp floor's filter.
   const arch = hostArch();
   const defaultStops = stopSetFor(defaultTraceFilter(arch), arch).numbers.join(',');
@@ -191,12 +213,23 @@ async function main(): Promise<void> {
   const { quietCalls } = nativeQuietRules(arch, false);
   const quietArgs: string[] = [];
   for (let i = 0; i < quietCalls.length; i += QUIET_CALL_FIELDS) quietArgs.push('-q', quietCalls.slice(i + 1, i + 4).join(':'));
+  // The perf engine's events for the default set, as its floor is given them.
+  const tracefs = findTracefs();
+  if (typeof tracefs !== 'string') throw new Error('bench: tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
+  const list = perfEventList(tracefs, arch, stopSetFor(defaultTraceFilter(arch), arch).numbers);
+  const floorEvents = floorArgs(list.flat, list.filters);
+  const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'attach-perf.trace');
   const filter = '%memory,clone,clone3';
   const rows: string[] = [];
   console.log(`liveprobe overhead: ${o.rounds} rounds, -ops ${o.ops} -work ${o.work}, 4 workers, GOMAXPROCS 2, ${new Date().toISOString()}`);
-  for (const [label, bin] of [['Go (sysload)', goLoad], ['C (sysload-c)', cLoad]] as const) {
+  // mallocload's ops are rounds of 16 malloc/free pairs: fewer, with more work between them.
+  for (const [label, bin, ops, work] of [
+    ['Go (sysload)', goLoad, o.ops, o.work],
+    ['C (sysload-c)', cLoad, o.ops, o.work],
+    ['memory-heavy cgo (mallocload)', mallocLoad, Math.round(o.ops / 15), o.work * 3],
+  ] as const) {
     if (!label.includes(o.load)) continue;
-    const load = [bin, '-ops', String(o.ops), '-work', String(o.work), '-gate'];
+    const load = [bin, '-ops', String(ops), '-work', String(work), '-gate'];
     const all: [string, () => Promise<Sample>][] = [
       ['untraced', () => runCommand(load)],
       ['strace -f -e trace=' + filter, () => runCommand(['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, ...load])],
@@ -208,6 +241,9 @@ async function main(): Promise<void> {
       [ATTACH, () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
       [PTRACE_FLOOR, () => runAttached(load, (pid) => [ptraceFloor, String(pid)])],
+      // Ready once the CLI says it traces the threads: the events are open and the snapshot taken.
+      [ATTACH_PERF, () => runAttached(load, (pid) => [process.execPath, cli(), 'attach', '--engine', 'perf', '-o', perfTrace, String(pid)], { kind: 'file', path: perfTrace, line: '+++ tracing ' })],
+      [PERF_FLOOR, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorEvents], { kind: 'stdout', line: 'ready' })],
     ];
     const variants = all.filter(([name], i) => i === 0 || o.only.length === 0 || o.only.some((w) => name.includes(w)));
     const samples = new Map<string, Sample[]>(variants.map(([n]) => [n, []]));
@@ -216,7 +252,7 @@ async function main(): Promise<void> {
       for (const [name, fn] of variants) samples.get(name)!.push(await fn());
     }
     const base = samples.get('untraced')!;
-    rows.push(`\n${label}`);
+    rows.push(`\n${label}, -ops ${ops} -work ${work}`);
     rows.push('| traced by | wall ms (median) | cpu s (median) | wall ratio | cpu ratio | wall vs its floor | checksum |');
     rows.push('|---|---|---|---|---|---|---|');
     for (const [name] of variants) {

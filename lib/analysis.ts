@@ -8,8 +8,8 @@ import os from 'node:os';
 import { arenaMaxSetting } from './detect/arena-limit';
 import { DetectorPipeline, type Extent } from './detect/pipeline';
 import type { ArenaLimits } from './detect/arenas';
-import type { Finding, TraceEvent } from './events';
-import { AddressSpaces } from './model';
+import type { Finding, ResyncEvent, SnapshotEvent, TraceEvent } from './events';
+import { AddressSpaces, formatDifference } from './model';
 import { readEnviron } from './proc';
 import { callOf } from './syscalls/calls';
 
@@ -54,6 +54,15 @@ export class Analysis {
   /** Records were dropped (overflow 'drop') before the event with seq `before`. */
   lost(count: bigint, before: number): void {
     this.models.lost(count, before);
+  }
+
+  /** A resync snapshot: the model re-read from it; the event saying what changed, placed right after it. */
+  resync(ev: SnapshotEvent, lost: number): ResyncEvent {
+    const diffs = this.models.resync(ev);
+    return {
+      type: 'resync', seq: ev.seq, time: ev.time, pid: ev.pid, tid: ev.tid, lost,
+      differences: diffs.slice(0, 20).map(formatDifference), differing: diffs.length,
+    };
   }
 
   /** Model, then detectors, for one event; the findings it completed (usually none). */

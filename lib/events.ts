@@ -284,6 +284,19 @@ export interface SnapshotEvent extends EventBase {
   maps: string;
   /** attach: each thread's stack pointer and pc at that stopped-world moment. */
   threads?: { tid: number; sp: bigint; ip: bigint }[];
+  /** The perf engine re-read the maps after lost records, while the target ran (a `resync` event follows). */
+  resync?: true;
+}
+
+/** The model was re-read from /proc/PID/maps after lost records, and what that changed (docs/perf-engine.md, "Loss"). */
+export interface ResyncEvent extends EventBase {
+  type: 'resync';
+  /** Records the kernel dropped since the previous resync (or the attach). */
+  lost: number;
+  /** Ranges where the model differed from the maps, one line each as verify() prints them (at most 20). */
+  differences: string[];
+  /** How many ranges differed in all. */
+  differing: number;
 }
 
 export interface StartedEvent extends EventBase {
@@ -338,6 +351,7 @@ export type TraceEvent =
   | SnapshotEvent
   | StartedEvent
   | DetachedEvent
+  | ResyncEvent
   | Finding;
 
 /** An in-band error record, turned into a LiveprobeError by the session. */
@@ -466,6 +480,7 @@ export function decodeRecord(b: BatchView, i: number, baseNs: bigint): TraceEven
       };
     case KIND.snapshot: {
       const ev: SnapshotEvent = { type: 'snapshot', seq, time, pid, tid, maps: utf8.decode(b.data(i)) };
+      if (b.u32(i, FIELD.a) === 1) ev.resync = true;
       const regs = b.data(i, 2);
       if (regs.length >= 24) {
         const dv = new DataView(regs.buffer, regs.byteOffset, regs.length);

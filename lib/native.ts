@@ -32,6 +32,14 @@ export interface NativeRunOptions extends NativeTracingOptions {
 
 export interface NativeAttachOptions extends NativeTracingOptions {
   pid: number;
+  /** 'perf': the tracepoint engine (native/src/perf_engine.h) with these events; else ptrace. */
+  engine?: 'perf' | 'ptrace';
+  /** lib/perf/events.ts perfEventList's flat list. */
+  perfEvents?: number[];
+  /** Per event, its tracepoint filter ('' for none). */
+  perfFilters?: string[];
+  /** Ring pages per CPU, a power of two. */
+  perfPages?: number;
 }
 
 export interface NativeSession {
@@ -54,6 +62,10 @@ export interface NativeLayout {
   readRuleMaxBytes: number;
   /** Numbers per quiet-call rule (native/src/quiet_rules.h). */
   quietCallFields: number;
+  /** Numbers per perf event in perfEvents, the roles and the stack-sample flag (native/src/perf_events.h). */
+  perfEventFields: number;
+  perfRoles: Record<string, number>;
+  perfFlagStackSample: number;
   /** The kernel's MAX_ERRNO as native/src/tracer.h has it. */
   maxErrno: number;
   /** execve's argv/envp entries in data2 (native/src/wire.h ArrayEntry). */

@@ -3,6 +3,7 @@
 // memory-read and quiet rules).
 import { LiveprobeError } from './errors';
 import type { NativeTracingOptions } from './native';
+import type { EngineName } from './perf/choose';
 import { FilterError, type StopSet, defaultTraceFilter, hostArch, parseTraceFilter, stopSetFor } from './syscalls';
 import { nativeReadRules } from './syscalls/memory-reads';
 import { nativeQuietRules } from './syscalls/quieting';
@@ -50,18 +51,35 @@ export interface RunOptions extends CommonOptions {
   noAslr?: boolean;
 }
 
-export type AttachOptions = CommonOptions;
+export interface AttachOptions extends CommonOptions {
+  /**
+   * 'perf': the kernel's syscall tracepoints, nothing stops the target (a
+   * brief stop of every thread for the snapshot); 'ptrace': every syscall
+   * stops. Default: perf where this kernel and our privileges allow it and
+   * no option needs ptrace, else ptrace (session.engineNote says why).
+   * docs/perf-engine.md.
+   */
+  engine?: EngineName;
+  /** perf engine: ring buffer pages per CPU, a power of two (default 256: 1 MiB). */
+  perfBufferPages?: number;
+}
 
-/** What the native side is told about tracing, the same for run and attach; an EINVAL for a bad filter. */
-export function tracingOptions(opts: CommonOptions): NativeTracingOptions | LiveprobeError {
+/** The syscalls a session stops on (ptrace) or opens tracepoints for (perf); an EINVAL for a bad filter. */
+export function stopSetOf(opts: CommonOptions): StopSet | LiveprobeError {
   const arch = hostArch();
-  let stop: StopSet;
   try {
-    stop = stopSetFor(opts.trace === undefined ? defaultTraceFilter(arch) : parseTraceFilter(opts.trace, arch), arch);
+    return stopSetFor(opts.trace === undefined ? defaultTraceFilter(arch) : parseTraceFilter(opts.trace, arch), arch);
   } catch (err) {
     if (err instanceof FilterError) return new LiveprobeError('EINVAL', err.message);
     throw err;
   }
+}
+
+/** What the native side is told about tracing, the same for run and attach; an EINVAL for a bad filter. */
+export function tracingOptions(opts: CommonOptions): NativeTracingOptions | LiveprobeError {
+  const arch = hostArch();
+  const stop = stopSetOf(opts);
+  if (stop instanceof LiveprobeError) return stop;
   return {
     followForks: opts.followForks ?? false,
     overflow: opts.overflow ?? 'block',

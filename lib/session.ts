@@ -15,7 +15,9 @@ import type { Finding } from './detect/finding';
 import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
 import { type NativeSession, native } from './native';
-import { type AttachOptions, type CommonOptions, type RunOptions, tracingOptions } from './session-options';
+import { type EngineName, chooseEngine } from './perf/choose';
+import { type AttachOptions, type CommonOptions, type RunOptions, stopSetOf, tracingOptions } from './session-options';
+import { hostArch } from './syscalls';
 import { describeTracerError } from './tracer-errors';
 
 export type { AttachOptions, RunOptions, StdioSpec } from './session-options';
@@ -37,6 +39,8 @@ export interface SessionStats {
   hiddenSignals: number;
   /** ptrace stops of the target's threads: each one paused a thread for the tracer. */
   stops: number;
+  /** Times the model was re-read from /proc/PID/maps after lost records (perf engine). */
+  resyncs: number;
 }
 
 /** What a session yields: the tracer's events, and the detectors' findings right after the event that completed each. */
@@ -66,7 +70,11 @@ export class Session implements AsyncIterable<SessionEvent> {
   readonly stdin: Writable | null = null;
   readonly stdout: Readable | null = null;
   readonly stderr: Readable | null = null;
-  readonly stats: SessionStats = { events: 0, batches: 0, lost: 0, hiddenSignals: 0, stops: 0 };
+  readonly stats: SessionStats = { events: 0, batches: 0, lost: 0, hiddenSignals: 0, stops: 0, resyncs: 0 };
+  /** Which engine traces: 'ptrace' (run, and attach where perf cannot) or 'perf' (docs/perf-engine.md). */
+  engine: EngineName = 'ptrace';
+  /** attach: one line saying why ptrace was used when perf was the default; undefined otherwise. */
+  engineNote: string | undefined;
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
@@ -98,6 +106,8 @@ export class Session implements AsyncIterable<SessionEvent> {
   /** The explanation taken at the target's exit_group, while its address space was still whole. */
   #final: Explanation | undefined;
   #explainAtExit = true;
+  /** stats.lost at the last resync. */
+  #lostAtResync = 0;
 
   /** @internal use run() or attach() */
   constructor(mode: 'run' | 'attach') {
@@ -139,7 +149,18 @@ export class Session implements AsyncIterable<SessionEvent> {
     if (problem) return this.#fail(problem);
     const tracing = tracingOptions(opts);
     if (tracing instanceof LiveprobeError) return this.#fail(tracing);
-    this.#start('attach', { pid, ...tracing }, opts);
+    const stop = stopSetOf(opts);
+    if (stop instanceof LiveprobeError) return this.#fail(stop);
+    const choice = chooseEngine(opts.engine, opts, stop, hostArch());
+    if (opts.engine === 'perf' && choice.engine !== 'perf') {
+      return this.#fail(new LiveprobeError('EINVAL', `cannot attach with the perf engine: ${choice.reason}; or use --engine ptrace`));
+    }
+    this.engine = choice.engine;
+    if (choice.reason) this.engineNote = `liveprobe: attaching with ptrace: ${choice.reason}`;
+    const perf = choice.engine === 'perf'
+      ? { engine: 'perf' as const, perfEvents: choice.events!.flat, perfFilters: choice.events!.filters, perfPages: opts.perfBufferPages }
+      : {};
+    this.#start('attach', { pid, ...tracing, ...perf }, opts);
   }
 
   #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {
@@ -308,6 +329,11 @@ export class Session implements AsyncIterable<SessionEvent> {
         continue;
       }
       items.push(r);
+      if (r.type === 'snapshot' && r.resync) {
+        this.stats.resyncs++;
+        items.push(this.#analysis.resync(r, this.stats.lost - this.#lostAtResync));
+        this.#lostAtResync = this.stats.lost;
+      }
       const found = this.#analysis.process(r);
       for (const f of found) items.push(f);
       if (isHeld) {

@@ -23,5 +23,8 @@ export function describeTracerError(r: ErrorRecord): LiveprobeError {
   if (r.site === ERROR_SITE.chdir) {
     return new LiveprobeError(code, `cannot enter the working directory: ${text}; pass an existing cwd`, r.errno);
   }
+  if (r.site === ERROR_SITE.perf) {
+    return new LiveprobeError(code, `the perf engine could not open its tracepoint events (${r.detail}: ${text}); use --engine ptrace`, r.errno);
+  }
   return new LiveprobeError(code, `tracer error in ${r.detail}: ${text}`, r.errno);
 }

@@ -65,7 +65,7 @@ export const FLAG = {
 export const ARRAY_ENTRY = { string: 0, stringCut: 1, stringFault: 2, end: 3, fault: 4, bound: 5 } as const;
 export const ARRAY_ENTRY_HEADER = 13;
 
-export const ERROR_SITE = { fork: 1, exec: 2, seize: 3, wait: 4, internal: 5, chdir: 6, seccomp: 7 } as const;
+export const ERROR_SITE = { fork: 1, exec: 2, seize: 3, wait: 4, internal: 5, chdir: 6, seccomp: 7, perf: 8 } as const;
 export const START_EVENT = { 1: 'clone', 2: 'fork', 3: 'vfork', 4: 'attach' } as const;
 
 export const AUDIT_ARCH = { x86_64: 0xc000003e, aarch64: 0xc00000b7 } as const;

@@ -37,7 +37,8 @@ describe('attach to a stranger', () => {
       assert.deepEqual([Number(pgrp), Number(sid)], [s.pid, s.pid], 'a session leader');
       assert.deepEqual(tasksOf(s.pid), sorted([s.pid, ...oldTids]));
 
-      const session = attach(s.pid);
+      // engine 'ptrace': the Quiescer knows the target is at rest from its group-stop events, which only ptrace reports.
+      const session = attach(s.pid, { engine: 'ptrace' });
       const q = new Quiescer(s.pid);
       const done = consume(session, q);
       await q.started;

@@ -289,7 +289,8 @@ describe('attach', () => {
       const target = await startUnderShell(spin, ['-n', '4', '-for', '2s']);
       try {
         await until(() => tasksOf(target.pid).length >= 3, `3 threads in ${target.pid}`);
-        const session = attach(target.pid, { preemption });
+        // engine 'ptrace': what is asserted is ptrace's own (its stops, SIGURG delivery records).
+        const session = attach(target.pid, { preemption, engine: 'ptrace' });
         // Detached once a preemption was seen (shown or counted), or when the target ended first.
         let sawUrg = false;
         let ended = false;
@@ -318,28 +319,31 @@ describe('attach', () => {
     }
   });
 
+  // Each engine's thread sends its last batch while Node may be tearing down.
   // 20 Node start-ups beside four spinners: 20–30 s here, over 60 s under ASan on a loaded machine; the timeout only ends a hang.
-  test('Node exits right after a detach, 20 times: the tracer thread never uses the torn-down environment', { timeout: 600_000 }, async () => {
-    // The detached record unrefs the session, so Node may tear down while
-    // the tracer thread still sends its last batch and releases the
-    // thread-safe function (CI's ASan run once aborted there). A busy target
-    // keeps both CPUs taken, so the tracer thread is often preempted there.
-    const spin = await fixture('spin');
-    // Spins until killed below, however long the rounds take.
-    const target = await startUnderShell(spin, ['-n', '4', '-for', '24h']);
-    const lib = path.join(repoRoot(), 'dist', 'lib', 'index.js');
-    const script = `const s = require(${JSON.stringify(lib)}).attach(${target.pid}); s.ready.then(() => s.detach());`;
-    try {
-      await until(() => tasksOf(target.pid).length >= 2, `2 threads in ${target.pid}`);
-      for (let i = 0; i < 20; i++) {
-        const { stdout, stderr } = await execFileP(process.execPath, ['-e', script]);
-        assert.deepEqual([stdout, stderr], ['', ''], `round ${i}`);
+  for (const engine of ['ptrace', 'perf'] as const) {
+    test(`Node exits right after a detach, 20 times (${engine}): the tracer thread never uses the torn-down environment`, { timeout: 600_000 }, async () => {
+      // The detached record unrefs the session, so Node may tear down while
+      // the tracer thread still sends its last batch and releases the
+      // thread-safe function (CI's ASan run once aborted there). A busy target
+      // keeps both CPUs taken, so the tracer thread is often preempted there.
+      const spin = await fixture('spin');
+      // Spins until killed below, however long the rounds take.
+      const target = await startUnderShell(spin, ['-n', '4', '-for', '24h']);
+      const lib = path.join(repoRoot(), 'dist', 'lib', 'index.js');
+      const script = `const s = require(${JSON.stringify(lib)}).attach(${target.pid}, { engine: '${engine}' }); s.ready.then(() => s.detach());`;
+      try {
+        await until(() => tasksOf(target.pid).length >= 2, `2 threads in ${target.pid}`);
+        for (let i = 0; i < 20; i++) {
+          const { stdout, stderr } = await execFileP(process.execPath, ['-e', script]);
+          assert.deepEqual([stdout, stderr], ['', ''], `round ${i}`);
+        }
+        assert.equal(tasksOf(target.pid).length > 0, true, 'the target runs on');
+      } finally {
+        target.kill();
       }
-      assert.equal(tasksOf(target.pid).length > 0, true, 'the target runs on');
-    } finally {
-      target.kill();
-    }
-  });
+    });
+  }
 
   test('bad input: no such pid, already traced, invalid pid', T, async () => {
     const none = attach(2 ** 22 + 12345);
@@ -349,7 +353,8 @@ describe('attach', () => {
     const target = await startLive(ex7, ['-ready']);
     try {
       await target.waitFor(/^ready\n/);
-      const first = attach(target.pid);
+      // engine 'ptrace': only a ptrace session holds the process (the perf engine lets go after its snapshot).
+      const first = attach(target.pid, { engine: 'ptrace' });
       const consuming = collect(first);
       await first.ready;
       const second = attach(target.pid);
@@ -423,9 +428,9 @@ describe('cli', () => {
         assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
         assert.doesNotMatch(r.stderr, /\n\s+at /);
       }
-      // Already traced: a first liveprobe holds the process.
+      // Already traced: a first liveprobe holds the process (ptrace: the perf engine holds nobody).
       const trace = path.join(os.tmpdir(), `liveprobe-holder-${process.pid}.ndjson`);
-      const holder = spawn(process.execPath, [require.resolve('../lib/cli/main'), 'attach', '--json', '-o', trace, String(child.pid)], {
+      const holder = spawn(process.execPath, [require.resolve('../lib/cli/main'), 'attach', '--engine', 'ptrace', '--json', '-o', trace, String(child.pid)], {
         stdio: 'ignore',
       });
       const holderExit = new Promise<[number | null, NodeJS.Signals | null]>((r) => holder.on('exit', (c, sig) => r([c, sig])));

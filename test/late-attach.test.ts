@@ -56,7 +56,8 @@ async function attachLate(
   try {
     await s.lines.next(/^ready$/);
     await opts.before?.(s);
-    const session = attach(s.pid);
+    // engine 'ptrace': the Quiescer knows the target is at rest from its group-stop events, which only ptrace reports.
+    const session = attach(s.pid, { engine: 'ptrace' });
     const q = new Quiescer(s.pid);
     const done = consume(session, q);
     await q.started;

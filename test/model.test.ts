@@ -185,7 +185,8 @@ describe('address-space model', () => {
       const target = await startStranger(bin, name === 'ex7' ? ['-ready'] : []);
       try {
         await target.lines.next(name === 'ex7' ? /^ready$/ : /^memchurn: ready$/); // running, not starting
-        const session = attach(target.pid);
+        // engine 'ptrace': the Quiescer knows the target is at rest from its group-stop events, which only ptrace reports.
+        const session = attach(target.pid, { engine: 'ptrace' });
         const q = new Quiescer(target.pid);
         let mmaps = 0;
         const done = consume(session, q, (ev) => {

@@ -102,7 +102,7 @@ describe('the --json contract', () => {
   const corpus = new Map<string, string[]>();
 
   before(async () => {
-    const [ex7, spin, hostile, stranger] = await Promise.all([fixture('ex7'), fixture('spin'), fixture('hostile'), fixture('stranger')]);
+    const [ex7, spin, hostile, stranger, brkloop] = await Promise.all([fixture('ex7'), fixture('spin'), fixture('hostile'), fixture('stranger'), fixture('brkloop')]);
     // cgo: clone3 (cloneArgs), execve (path, argv, envc), sigaltstack (entryMem,
     // exitMem), every finding but go-thread, thread exits, usage, explanation, --maps.
     corpus.set('ex7', await jsonLines(['run', '--json', '--maps', ex7, '-sleep', '600ms']));
@@ -119,6 +119,13 @@ describe('the --json contract', () => {
       corpus.set('attach', await jsonLines(['attach', '--json', '--maps', '--duration', '0.3', String(s.pid)]));
     } finally {
       s.kill();
+    }
+    // The perf engine with a one-page ring on a brk loop: lost records, resync snapshots and lines, the closing lost count.
+    const loop = await startStranger(brkloop, ['3000000']);
+    try {
+      corpus.set('perf-loss', await jsonLines(['attach', '--engine', 'perf', '--perf-pages', '1', '--json', '--duration', '0.5', String(loop.pid)]));
+    } finally {
+      loop.kill();
     }
   });
 

@@ -1,6 +1,10 @@
 // Issue 8, items 2 and 3: signals. The CLI's own signals (SIGINT, SIGTERM,
 // SIGKILL while attached; Ctrl-C and SIGKILL in run) and the target's
 // group-stops (SIGSTOP/SIGCONT while traced, while detaching, before attaching).
+//
+// Every attach here asks for engine 'ptrace': what is tested is ptrace's own
+// (tracees held by the CLI, traced group-stops, what the kernel does when a
+// tracer dies); the perf engine stops nobody (test/perf-engine.test.ts).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -66,7 +70,7 @@ async function racingDetaches(
   const rand = prng(seed);
   try {
     for (let i = 0; i < 10; i++) {
-      const session = attach(target.pid);
+      const session = attach(target.pid, { engine: 'ptrace' });
       const done = consume(session);
       await session.ready;
       await race(target, session, rand, i);
@@ -140,7 +144,7 @@ describe('the CLI is signalled while attached', () => {
     await target.waitFor(/ticking\n/);
     try {
       for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-        const cli = startCli(['attach', '-o', '/dev/null', String(target.pid)]);
+        const cli = startCli(['attach', '--engine', 'ptrace', '-o', '/dev/null', String(target.pid)]);
         await until(() => tracedBy(target.pid, cli.pid), `the CLI to attach (${signal})`);
         cli.child.kill(signal);
         assert.deepEqual(await watched(cli.exit, `the CLI after ${signal}`), { code, signal: null });
@@ -149,7 +153,7 @@ describe('the CLI is signalled while attached', () => {
         assert.doesNotMatch(states(target.pid), /[tT]/);
         assert.ok(await progresses(target), `the target runs on after ${signal}`);
       }
-      const cli = startCli(['attach', '-o', '/dev/null', String(target.pid)]);
+      const cli = startCli(['attach', '--engine', 'ptrace', '-o', '/dev/null', String(target.pid)]);
       await until(() => tracedBy(target.pid, cli.pid), 'the CLI to attach (SIGKILL)');
       cli.child.kill('SIGKILL');
       assert.equal((await watched(cli.exit, 'the CLI after SIGKILL')).signal, 'SIGKILL');
@@ -158,7 +162,7 @@ describe('the CLI is signalled while attached', () => {
       assert.doesNotMatch(states(target.pid), /[tT]/);
       assert.ok(await progresses(target), 'the target runs on after the CLI was killed');
       // And it can be traced again.
-      const session = attach(target.pid, { trace: 'write' });
+      const session = attach(target.pid, { trace: 'write', engine: 'ptrace' });
       let ticked!: () => void;
       const tick = new Promise<void>((r) => (ticked = r));
       const done = consume(session, (e) => {
@@ -242,7 +246,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
     const target = await startLive(lifecycle, ['ticker', '3', '60000']);
     await target.waitFor(/ticking\n/);
     try {
-      const session = attach(target.pid);
+      const session = attach(target.pid, { engine: 'ptrace' });
       const done = consume(session);
       await session.ready;
       for (let round = 0; round < 2; round++) {
@@ -273,7 +277,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
     const target = await startLive(lifecycle, ['ticker', '3', '60000']);
     await target.waitFor(/ticking\n/);
     try {
-      const session = attach(target.pid);
+      const session = attach(target.pid, { engine: 'ptrace' });
       const done = consume(session);
       await session.ready;
       process.kill(target.pid, 'SIGSTOP');
@@ -342,7 +346,7 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
     try {
       process.kill(target.pid, 'SIGSTOP');
       await until(() => states(target.pid) === 'TTTT', 'stopped before we attach');
-      const session = attach(target.pid);
+      const session = attach(target.pid, { engine: 'ptrace' });
       const done = consume(session);
       await watched(session.ready, 'attach to a stopped process');
       await until(() => states(target.pid) === 'tttt', 'every task in a traced stop');

@@ -106,6 +106,17 @@ elif command -v setpriv >/dev/null; then
     say "nobody (uid 65534) cannot search $tmpdir, where the permission tests copy what it loads (test/helpers/readable-copy.ts): chmod o+x it, or set TMPDIR to such a directory"
 fi
 
+# The perf engine's tests (test/perf-engine.test.ts) read tracepoint ids from
+# tracefs. liveprobe itself never mounts anything (it falls back to ptrace and
+# says so); the test preflight, as root, mounts it when it is not there.
+if [ ! -r /sys/kernel/tracing/events/syscalls/sys_enter_mmap/id ]; then
+  if [ "$(id -u)" = 0 ] && mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+    echo "npm test: mounted tracefs at /sys/kernel/tracing for the perf engine's tests"
+  else
+    say "tracefs is not mounted at /sys/kernel/tracing (the perf engine's tests need it): run \`sudo mount -t tracefs nodev /sys/kernel/tracing\`"
+  fi
+fi
+
 if [ -r /proc/sys/kernel/yama/ptrace_scope ] && [ "$(cat /proc/sys/kernel/yama/ptrace_scope)" = 3 ]; then
   say "kernel.yama.ptrace_scope is 3: no process may ptrace another until reboot; boot with it at 0-2"
 fi

@@ -54,6 +54,10 @@ export interface CliOptions {
   perfetto?: string;
   /** A live view redrawn in place instead of the event lines (lib/cli/live.ts). */
   live: boolean;
+  /** attach: the engine asked for (undefined: perf where it works, else ptrace). */
+  engine?: 'perf' | 'ptrace';
+  /** attach with the perf engine: ring pages per CPU. */
+  perfPages?: number;
 }
 
 export const USAGE = `usage: liveprobe run [options] [--] <file> [args...]
@@ -71,6 +75,11 @@ options:
       --every <time>      explain the VmSize every so often while tracing
                           (SIGUSR1 to liveprobe explains it at once)
   -p <pid>                attach to <pid>, as strace -p
+      --engine perf|ptrace  attach: read the kernel's syscall tracepoints (perf,
+                          the default where permitted: nothing stops) or stop
+                          at every syscall (ptrace); run always uses ptrace
+      --perf-pages <n>    attach --engine perf: ring buffer pages per CPU
+                          (a power of two, default 256)
   -X raw|abbrev|verbose   named constants as numbers, as names (default) or both,
                           as strace's -X (--const-print-style=)
   -a <column>             pad each syscall's " = " out to that column, as strace's -a
@@ -139,6 +148,8 @@ const OPTIONS = {
   report: { type: 'string' },
   perfetto: { type: 'string' },
   live: { type: 'boolean' },
+  engine: { type: 'string' },
+  'perf-pages': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
@@ -250,6 +261,21 @@ export function parseArgs(argv: string[]): CliOptions {
   opts.perfetto = v.perfetto;
   opts.live = v.live ?? false;
   if (mode === 'compare' && (opts.perfetto !== undefined || opts.live)) throw new UsageError('--perfetto and --live apply to run and attach');
+  if (v.engine !== undefined) {
+    if (v.engine !== 'perf' && v.engine !== 'ptrace') throw new UsageError(`--engine takes perf or ptrace (got "${v.engine}")`);
+    // run keeps ptrace: its seccomp filter already costs about nothing, and
+    // only ptrace gives the exit-time look and memory reads (docs/perf-engine.md, "Choosing").
+    if (mode !== 'attach' && v.engine === 'perf') throw new UsageError('--engine perf applies to attach; run traces with ptrace and its seccomp filter');
+    opts.engine = v.engine;
+  }
+  if (v['perf-pages'] !== undefined) {
+    const n = Number(v['perf-pages']);
+    if (!/^\d{1,5}$/.test(v['perf-pages']) || n < 1 || n > 65536 || (n & (n - 1)) !== 0) {
+      throw new UsageError(`--perf-pages takes a power of two from 1 to 65536 (got "${v['perf-pages']}")`);
+    }
+    if (opts.engine === 'ptrace' || mode !== 'attach') throw new UsageError('--perf-pages applies to attach with the perf engine');
+    opts.perfPages = n;
+  }
   if (v.duration !== undefined) {
     opts.durationMs = parseTime(v.duration, '--duration');
     if (opts.durationMs === 0) {

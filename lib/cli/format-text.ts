@@ -40,6 +40,9 @@ export function formatEvent(ev: TraceEvent, colour = false, column = 0): string 
       return `${who}+++ snapshot of /proc/${ev.pid}/maps: ${ev.maps.split('\n').filter(Boolean).length} regions +++`;
     case 'started':
       return `${who}+++ tracing ${ev.tasks} thread${ev.tasks === 1 ? '' : 's'} of process ${ev.pid} +++`;
+    case 'resync':
+      return `${who}+++ resync after ${ev.lost} lost records: model re-read from /proc/${ev.pid}/maps, ${ev.differing} range${ev.differing === 1 ? '' : 's'} differed +++` +
+        ev.differences.map((d) => `\n${who}    ${d}`).join('');
     case 'detached':
       return `${who}+++ detached from process ${ev.pid} +++`;
     case 'finding': {

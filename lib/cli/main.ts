@@ -48,7 +48,10 @@ async function trace(opts: CliOptions): Promise<number> {
   const session: Session =
     opts.command === 'run'
       ? run(opts.file!, opts.args, { ...common, noAslr: opts.noAslr })
-      : attach(opts.pid!, common);
+      : attach(opts.pid!, { ...common, engine: opts.engine, perfBufferPages: opts.perfPages });
+  // Said once the attach worked: a refused attach has its own one-line error.
+  const note = session.engineNote;
+  if (note) session.ready.then(() => process.stderr.write(`${note}\n`), () => undefined);
 
   // attach: Ctrl-C / SIGTERM detach and leave the target running.
   // run: the terminal delivers Ctrl-C to the target too (same process group),
@@ -152,6 +155,14 @@ async function trace(opts: CliOptions): Promise<number> {
         `liveprobe: not shown: ${hidden} SIGURG the process sent its own threads (Go's preemption; ` +
         'delivered as usual) and the tgkill calls that sent them; --preemption shows them';
       await out.write(opts.json ? toJson({ type: 'hidden', preemptionSignals: hidden }) : text);
+    }
+    const lost = session.stats.lost;
+    if (lost > 0) {
+      // Loss is never silent: how many, and that the model was re-read (docs/perf-engine.md, "Loss").
+      const text =
+        `liveprobe: ${lost} record${lost === 1 ? '' : 's'} lost (${session.engine === 'perf' ? "the kernel's ring buffer was full" : 'overflow: drop'}); ` +
+        (session.stats.resyncs > 0 ? `the model was re-read from /proc ${session.stats.resyncs} time${session.stats.resyncs === 1 ? '' : 's'}` : 'the model may be incomplete');
+      await out.write(opts.json ? toJson({ type: 'lost', records: lost, resyncs: session.stats.resyncs }) : text);
     }
     if (summary || opts.json || pictures) {
       // After an exit: the explanation the session took at the exit_group.

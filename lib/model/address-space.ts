@@ -15,11 +15,10 @@ import { applyFailedMremap, applyMremap } from './mremap';
 import { pageSize } from './page';
 import { type MountFacts, type ShmSegment, mountOf, readShmSegments } from './proc';
 import { mapsText } from './maps-text';
-import { type Provenance, type Region, type RegionAttrs, type RegionClass, kindOfName, parseMaps, permsOf } from './region';
-import type { RegionNode } from './region-map';
-import { RegionStore } from './region-store';
+import { type Provenance, type Region, type RegionAttrs, type RegionClass, kindOfName, parseMaps } from './region';
+import { RegionStore, toRegion } from './region-store';
 import { applyShmat, applyShmdt } from './shm';
-import { type VerifyResult, compareWithMaps } from './verify';
+import { type Difference, type VerifyResult, compareWithMaps } from './verify';
 
 /** Emitted as 'change' after every update of the model. */
 export interface ModelChange {
@@ -209,6 +208,14 @@ export class AddressSpace extends EventEmitter {
     this.seeded = true;
     this.lastSeq = cause.seq;
     this.#emit('snapshot', cause, 0n, 0n);
+  }
+
+  /** Re-seeds after lost records (the perf engine's resync), keeping what did not change (RegionStore.keepingAttrs); how the model differed. */
+  resync(mapsText: string, cause: Provenance, startBrk?: bigint): Difference[] {
+    const differences = compareWithMaps(this.regions(), parseMaps(mapsText), mapsText).differences;
+    this.faults.length = 0;
+    this.#s.keepingAttrs(() => this.seed(mapsText, cause, startBrk));
+    return differences;
   }
 
   /**
@@ -479,7 +486,6 @@ export class AddressSpace extends EventEmitter {
     this.#done('prctl', cause, addr, end);
   }
 
-
   #done(what: string, cause: Provenance, start: bigint, end: bigint, from?: ModelChange['from']): void {
     this.lastSeq = cause.seq;
     this.#emit(what, cause, start, end, from);
@@ -491,8 +497,4 @@ export class AddressSpace extends EventEmitter {
     const change: ModelChange = { cause: what, seq: cause.seq, tid: cause.tid, time: cause.time, start, end, ...(from ? { from } : {}) };
     this.emit('change', change);
   }
-}
-
-function toRegion(n: RegionNode): Region {
-  return { ...n.attrs, start: n.start, end: n.end, offset: n.offset, perms: permsOf(n.attrs.prot, n.attrs.shared) };
 }

@@ -8,6 +8,7 @@ import type { Call } from '../syscalls/calls';
 import { AddressSpace } from './address-space';
 import { fdOpenForWriting, readShmSegments, readStartBrk } from './proc';
 import type { Provenance } from './region';
+import type { Difference } from './verify';
 
 type Applier<C extends Call = Call> = (set: AddressSpaces, space: AddressSpace, c: C, cause: Provenance, pid: number) => void;
 /** The view of the call named K (MprotectCall serves two names). */
@@ -100,8 +101,15 @@ export class AddressSpaces {
    */
   lost(count: bigint, before: number): void {
     for (const space of new Set(this.#byPid.values())) {
-      if (space.faults.length < 100) space.faults.push(`${count} records dropped before seq ${before} (overflow: 'drop')`);
+      if (space.faults.length < 100) space.faults.push(`${count} records lost before seq ${before} (overflow 'drop', or the perf engine's full ring buffer)`);
     }
+  }
+
+  /** A resync snapshot (the perf engine after lost records): the model re-read, and where it had differed. */
+  resync(ev: { pid: number; tid: number; seq: number; time: number; maps: string }): Difference[] {
+    const space = this.#byPid.get(ev.pid);
+    if (!space) return [];
+    return space.resync(ev.maps, provenanceOf(ev, 'snapshot'), readStartBrk(ev.pid));
   }
 
   /**
@@ -132,6 +140,7 @@ export class AddressSpaces {
         return;
       }
       case 'snapshot':
+        if (ev.resync) return; // resync() applies it, saying what changed
         return this.#snapshot(ev.pid, ev.maps, provenanceOf(ev, 'snapshot'));
       case 'exec':
         return this.#exec(ev.pid, ev.tid, provenanceOf(ev, 'exec'));

@@ -3,8 +3,8 @@
 // (docs/ordering-and-races.md): the primitives the updates in
 // address-space.ts, mremap.ts and shm.ts are written in. Nothing here knows a
 // syscall; it only carves, links and updates ranges.
-import type { Provenance, RegionAttrs } from './region';
-import { isGate } from './region';
+import type { Provenance, Region, RegionAttrs } from './region';
+import { isGate, permsOf } from './region';
 import { RegionMap, type RegionNode } from './region-map';
 
 /** A range a thread's syscall found free while the model still had it (returned at `time`, by `tid`). */
@@ -37,7 +37,27 @@ export function hasOffset(a: RegionAttrs): boolean {
   return a.kind === 'file' || a.kind === 'shm';
 }
 
+function rangeKey(start: bigint, end: bigint, a: RegionAttrs): string {
+  return `${start}-${end}-${a.prot}-${a.shared}-${a.name}`;
+}
+
 export class RegionStore {
+  /**
+   * Runs a re-seed from /proc/PID/maps: a region the maps show exactly as
+   * before (same range, permissions, sharing, name) keeps its provenance and
+   * class; the rest is the re-seed's.
+   */
+  keepingAttrs(reseed: () => void): void {
+    const before = new Map<string, RegionAttrs>();
+    for (const n of this.map.nodes()) before.set(rangeKey(n.start, n.end, n.attrs), n.attrs);
+    reseed();
+    for (const n of this.map.nodes()) {
+      const a = before.get(rangeKey(n.start, n.end, n.attrs));
+      if (a) n.attrs = a;
+    }
+  }
+
+
   readonly map = new RegionMap();
   /** VmSize: every region but the [vsyscall] gate page. */
   bytes = 0n;
@@ -197,4 +217,8 @@ export class RegionStore {
     }
   }
 
+}
+
+export function toRegion(n: RegionNode): Region {
+  return { ...n.attrs, start: n.start, end: n.end, offset: n.offset, perms: permsOf(n.attrs.prot, n.attrs.shared) };
 }

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "perf_engine.h"
 #include "quiet_rules.h"
 #include "read_rules.h"
 #include "syscall_numbers.h"
@@ -39,7 +40,9 @@ using BatchTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Batch, CallJs>;
 
 // Shared by the JS object and the tracer thread, so either may go first.
 struct Core : BatchTransport {
-  explicit Core(OverflowPolicy policy) : tracer(*this, policy) {}
+  Core(OverflowPolicy policy, bool perf_engine) : tracer(*this, policy) {
+    if (perf_engine) perf = std::make_unique<PerfEngine>(*this, policy);
+  }
   void send(std::vector<uint8_t>&& bytes) override {
     std::lock_guard<std::mutex> lk(tsfn_mu);
     if (env_gone) return;  // Node is exiting: nobody to tell
@@ -53,7 +56,11 @@ struct Core : BatchTransport {
     std::lock_guard<std::mutex> lk(tsfn_mu);
     if (!env_gone) tsfn.Release();
   }
+  void grant(uint32_t n) { perf ? perf->grant(n) : tracer.grant(n); }
+  void detach() { perf ? perf->requestDetach() : tracer.requestDetach(); }
+  void shutdown() { perf ? perf->requestDetach() : tracer.requestShutdown(); }
   Tracer tracer;
+  std::unique_ptr<PerfEngine> perf;  // attach with engine 'perf': this one runs, the tracer stays idle
   BatchTsfn tsfn;
   std::mutex tsfn_mu;  // held by every use of tsfn off the JS thread
   bool env_gone = false;
@@ -173,8 +180,9 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     Napi::Object o = info[1].As<Napi::Object>();
     OverflowPolicy policy =
         stringProp(o, "overflow") == "drop" ? OverflowPolicy::kDrop : OverflowPolicy::kBlock;
+    bool perf = mode_ == "attach" && stringProp(o, "engine") == "perf";
     // Not make_shared: the teardown hook's weak_ptr must not keep the whole Core allocated.
-    core_ = std::shared_ptr<Core>(new Core(policy));
+    core_ = std::shared_ptr<Core>(new Core(policy, perf));
     if (mode_ == "run") {
       run_.file = stringProp(o, "file");
       run_.argv = stringArrayProp(o, "argv");
@@ -214,6 +222,32 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
         Napi::TypeError::New(env, "Usage: quietCalls and quietSelfSignals are the lists of lib/syscalls/quieting.ts nativeQuietRules()").ThrowAsJavaScriptException();
         return;
       }
+      if (perf) {
+        std::vector<double> flat;
+        if (!numberArrayProp(o, "perfEvents", flat) || !PerfEventSpec::parse(flat, perf_.events) || perf_.events.empty()) {
+          Napi::TypeError::New(env, "Usage: perfEvents is the flat list of lib/perf/events.ts perfEventList()").ThrowAsJavaScriptException();
+          return;
+        }
+        std::vector<std::string> filters = stringArrayProp(o, "perfFilters");
+        if (!filters.empty()) {
+          if (filters.size() != perf_.events.size()) {
+            Napi::TypeError::New(env, "Usage: perfFilters has one string per perfEvents event").ThrowAsJavaScriptException();
+            return;
+          }
+          for (size_t i = 0; i < filters.size(); ++i) perf_.events[i].filter = filters[i];
+        }
+        Napi::Value pages = o.Get("perfPages");
+        if (!pages.IsUndefined()) {
+          uint32_t n = pages.IsNumber() ? pages.As<Napi::Number>().Uint32Value() : 0;
+          if (n == 0 || n > (1u << 16) || (n & (n - 1)) != 0) {
+            Napi::TypeError::New(env, "Usage: perfPages is a power of two from 1 to 65536").ThrowAsJavaScriptException();
+            return;
+          }
+          perf_.pages = n;
+        }
+        perf_.quiet = attach_.quiet;
+        perf_.pid = pid.IsNumber() ? pid.As<Napi::Number>().Int32Value() : 0;
+      }
       if (attach_.pid <= 0) {
         Napi::TypeError::New(env, "Usage: attach options need a positive pid").ThrowAsJavaScriptException();
         return;
@@ -240,7 +274,13 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     std::shared_ptr<Core> core = core_;
     // The dedicated tracer thread: every ptrace call of this session happens
     // on it. Detached: it owns a reference to the core and ends by itself.
-    if (mode_ == "run") {
+    if (core->perf) {
+      PerfAttachOptions opts = perf_;
+      std::thread([core, opts] {
+        core->perf->attachSession(opts);
+        core->release();
+      }).detach();
+    } else if (mode_ == "run") {
       RunOptions opts = run_;
       std::thread([core, opts] {
         core->tracer.runSession(opts);
@@ -258,7 +298,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
 
   Napi::Value Grant(const Napi::CallbackInfo& info) {
     uint32_t n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1;
-    core_->tracer.grant(n);
+    core_->grant(n);
     return info.Env().Undefined();
   }
 
@@ -269,12 +309,12 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   }
 
   Napi::Value Detach(const Napi::CallbackInfo& info) {
-    core_->tracer.requestDetach();
+    core_->detach();
     return info.Env().Undefined();
   }
 
   Napi::Value Shutdown(const Napi::CallbackInfo& info) {
-    core_->tracer.requestShutdown();
+    core_->shutdown();
     return info.Env().Undefined();
   }
 
@@ -288,6 +328,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   std::string mode_;
   RunOptions run_;
   AttachOptions attach_;
+  PerfAttachOptions perf_;
   bool started_ = false;
   std::shared_ptr<Core> core_;
 };
@@ -348,6 +389,16 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   entries.Set("fault", uint32_t(wire::ArrayEntry::kFault));
   entries.Set("bound", uint32_t(wire::ArrayEntry::kBound));
   o.Set("arrayEntries", entries);
+  o.Set("perfEventFields", uint32_t(PerfEventSpec::kFields));
+  Napi::Object roles = Napi::Object::New(env);
+  roles.Set("sysEnter", uint32_t(PerfEventSpec::kSysEnter));
+  roles.Set("sysExit", uint32_t(PerfEventSpec::kSysExit));
+  roles.Set("taskNew", uint32_t(PerfEventSpec::kTaskNew));
+  roles.Set("processExit", uint32_t(PerfEventSpec::kProcessExit));
+  roles.Set("rawEnter", uint32_t(PerfEventSpec::kRawEnter));
+  roles.Set("rawExit", uint32_t(PerfEventSpec::kRawExit));
+  o.Set("perfRoles", roles);
+  o.Set("perfFlagStackSample", uint32_t(PerfEventSpec::kFlagStackSample));
   Napi::Object fields = Napi::Object::New(env);
 #define LIVEPROBE_FIELD(name) fields.Set(#name, uint32_t(offsetof(wire::Record, name)));
   LIVEPROBE_RECORD_FIELDS(LIVEPROBE_FIELD)

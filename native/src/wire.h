@@ -37,7 +37,7 @@ enum class Kind : uint16_t {
   kExec = 4,         // a = former tid, data = /proc/PID/exe target
   kSignal = 5,       // a = signo, b = si_code, arg0 = si_pid, arg1 = si_uid
   kExit = 6,         // process exit: a = wait status (leader), pid = tgid
-  kSnapshot = 7,     // data = /proc/PID/maps, read while every thread was stopped; data2 (attach) = {u32 tid, u32 0, u64 sp, u64 ip} per thread
+  kSnapshot = 7,     // data = /proc/PID/maps, read while every thread was stopped; data2 (attach) = {u32 tid, u32 0, u64 sp, u64 ip} per thread; a = 1: a resync (perf engine, after lost records), read while the target ran
   kError = 8,        // a = errno, b = error site, data = detail text
   kDetached = 9,     // every task released
   kStarted = 10,     // run: exec succeeded / attach: all tasks seized; a = task count
@@ -63,6 +63,7 @@ enum class ErrorSite : uint32_t {
   kInternal = 5,
   kChdir = 6,
   kSeccomp = 7,
+  kPerf = 8,  // the perf engine could not open its tracepoint events
 };
 
 // Thread-start events (kThreadStart.b).

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls' | 'errnos'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'cgocalls' | 'settled';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'cgocalls' | 'settled' | 'brkloop' | 'mallocload';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -59,6 +59,10 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   stranger: { kind: 'c', sources: ['stranger.c'] },
   // The golden tests (issue 21): every thread asleep in a known place at the exit.
   settled: { kind: 'c', sources: ['settled.c'] },
+  // The perf engine's forced loss (issue 18): brk up and down as fast as it can.
+  brkloop: { kind: 'c', sources: ['brkloop.c'] },
+  // bench/overhead's memory-heavy cgo load: threads malloc/free, glibc arenas grow and shrink.
+  mallocload: { kind: 'go', sources: ['mallocload/main.go'], cgo: true },
 };
 
 /** Bump to force a rebuild of every fixture when the recipe below changes. */

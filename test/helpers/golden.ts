@@ -42,8 +42,14 @@ const LIBC_DIR = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-li
  * LD_LIBRARY_PATH lets the loader find libc without /etc/ld.so.cache: the
  * cache is mapped first and libc below it, so its size, which changes with
  * every library the machine installs, would move every address after it.
+ * glibc.pthread.rseq=0: a new thread registers rseq in glibc's start_thread,
+ * before its function can wait for anything, so that call raced its
+ * maker's clone3 return in the trace (and in the finding's evidence seqs);
+ * without it a thread's first call is one test/fixtures/settled.c orders.
  */
-export const GOLDEN_ENV: Readonly<Record<string, string>> = { PATH: '/usr/bin:/bin', MALLOC_ARENA_MAX: '4', LD_LIBRARY_PATH: LIBC_DIR };
+export const GOLDEN_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/bin:/bin', MALLOC_ARENA_MAX: '4', LD_LIBRARY_PATH: LIBC_DIR, GLIBC_TUNABLES: 'glibc.pthread.rseq=0',
+};
 
 export interface GoldenRun {
   code: number | null;
@@ -119,7 +125,16 @@ export function goldenTerminalRun(args: string[], env: Record<string, string> = 
  *   exit_group killed together: each dies on its own CPU and the tracer
  *   reaps them in whichever order they went → sorted, but for the last
  *   line of the run: the leader's, which the kernel reports once the others
- *   are gone (kernel/exit.c, delay_group_leader).
+ *   are gone (kernel/exit.c, delay_group_leader);
+ * - a new thread's first call (glibc's set_robust_list in start_thread,
+ *   before the thread's function runs) against its maker's clone3 return:
+ *   the two threads run at once, so either may reach the tracer first
+ *   (docs/ordering-and-races.md) → the new thread's lines seen before the
+ *   clone3 line are put after it, each finding's evidence seqs sorted
+ *   (which of the two got the lower seq is the same race), and a thread
+ *   finding is printed as the new thread's (`[pid C] >>> …: pthread C`):
+ *   it is printed under whichever of the two calls completed it;
+ *   settled.c makes everything else a new thread does wait for its maker.
  */
 export function normalise(text: string): string {
   let out = text.split(repoRoot()).join('<repo>');
@@ -132,7 +147,28 @@ export function normalise(text: string): string {
     const start = `${head}<dev> <inode>${cls.trimEnd()} `;
     return start.padEnd(column) + file;
   });
-  return sortRuns(out, /^\[pid +\d+\] \+\+\+ thread exited with .*$/);
+  out = out.replace(/\[evidence: ([\d, ]+)\]/g, (_, seqs: string) => `[evidence: ${seqs.split(', ').map(Number).sort((a, b) => a - b).join(', ')}]`);
+  return sortRuns(makerFirst(out), /^\[pid +\d+\] \+\+\+ thread exited with .*$/);
+}
+
+const pidOf = (line: string): string | undefined => /^\[pid +(\d+)\] /.exec(line)?.[1];
+
+/** Moves a new thread's lines that came before its maker's clone/clone3 return to right after it. */
+function makerFirst(text: string): string {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const started = /^\[pid +(\d+)\] \+\+\+ started by clone3? from (\d+) /.exec(lines[i]!);
+    if (!started) continue;
+    const [, child, maker] = started;
+    const returned = new RegExp(`^\\[pid +${maker}\\] clone3?\\(.* = ${child}\\r?$`);
+    const j = lines.findIndex((l, k) => k > i && returned.test(l));
+    if (j < 0) continue;
+    const between = lines.slice(i + 1, j);
+    lines.splice(i + 1, j - i, ...between.filter((l) => pidOf(l) !== child), lines[j]!, ...between.filter((l) => pidOf(l) === child));
+  }
+  return lines
+    .join('\n')
+    .replace(/^((?:\x1B\[[\d;]*m)?)\[pid +\d+\]( >>> [\w-]+: pthread (\d+) )/gm, (_, colour: string, rest: string, tid: string) => `${colour}[pid ${tid.padStart(6)}]${rest}`);
 }
 
 /** Sorts each run of consecutive lines that match pattern but its last line (line ends, \n or \r\n, kept as they were). */

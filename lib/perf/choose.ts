@@ -1,0 +1,62 @@
+// Which engine an attach uses: the perf engine where the kernel and our
+// privileges allow it and the options ask nothing only ptrace can do, else
+// ptrace, with one line saying why (docs/perf-engine.md, "Choosing").
+import { readProc } from '../proc';
+import type { StopSet } from '../syscalls';
+import { type Arch } from '../syscalls/table';
+import { type PerfEventList, perfEventList } from './events';
+import { MOUNT_COMMAND, findTracefs } from './tracefs';
+
+export type EngineName = 'perf' | 'ptrace';
+
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+
+export interface EngineChoice {
+  engine: EngineName;
+  /** perf: the events to open. */
+  events?: PerfEventList;
+  /** ptrace although perf was possible or asked for: why, in one line. */
+  reason?: string;
+}
+
+/** Raw tracepoint samples need CAP_PERFMON (or CAP_SYS_ADMIN) unless perf_event_paranoid is -1 (kernel/events/core.c perf_trace_event_perm). */
+export function perfPrivilegeProblem(): string | undefined {
+  const paranoid = Number(readProc('/proc/sys/kernel/perf_event_paranoid')?.trim() ?? 'NaN');
+  if (Number.isNaN(paranoid)) return 'this kernel has no perf events (/proc/sys/kernel/perf_event_paranoid is missing)';
+  if (paranoid <= -1) return undefined;
+  const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(readProc('/proc/self/status') ?? '')?.[1];
+  const caps = capEff === undefined ? 0n : BigInt(`0x${capEff}`);
+  if ((caps >> CAP_PERFMON) & 1n || (caps >> CAP_SYS_ADMIN) & 1n) return undefined;
+  return `reading raw tracepoint records needs CAP_PERFMON (perf_event_paranoid is ${paranoid}); run as root or grant CAP_PERFMON`;
+}
+
+/** What the perf engine cannot do for these options, or undefined. */
+function optionProblem(opts: { followForks?: boolean }, stop: StopSet): string | undefined {
+  if (opts.followForks) return '-f (follow forks) needs ptrace';
+  if (stop.all) return '-e trace=all (or a negated set): the perf engine traces a named set of calls';
+  return undefined;
+}
+
+export function chooseEngine(
+  asked: EngineName | undefined,
+  opts: { followForks?: boolean },
+  stop: StopSet,
+  arch: Arch,
+): EngineChoice {
+  if (asked === 'ptrace') return { engine: 'ptrace' };
+  const problem = optionProblem(opts, stop) ?? perfPrivilegeProblem();
+  if (problem) return { engine: 'ptrace', reason: problem };
+  const root = findTracefs();
+  if (typeof root !== 'string') {
+    return {
+      engine: 'ptrace',
+      reason: root.kind === 'not-mounted'
+        ? `the kernel's tracepoint ids are unreadable: tracefs is not mounted (${MOUNT_COMMAND})`
+        : `the kernel's tracepoint ids under ${root.root} are not readable by this user; run as root`,
+    };
+  }
+  const events = perfEventList(root, arch, stop.numbers);
+  if (events.unsupported) return { engine: 'ptrace', reason: `this kernel lacks ${events.unsupported}` };
+  return { engine: 'perf', events };
+}
