@@ -291,13 +291,19 @@ describe('attach', () => {
         await until(() => tasksOf(target.pid).length >= 3, `3 threads in ${target.pid}`);
         // engine 'ptrace': what is asserted is ptrace's own (its stops, SIGURG delivery records).
         const session = attach(target.pid, { preemption, engine: 'ptrace' });
-        // Detached once a preemption was seen (shown or counted), or when the target ended first.
+        // Detached once a preemption was seen — shown: its SIGURG and a tgkill
+        // (the sender's record comes at its exit stop, maybe after the
+        // delivery); or counted — or when the target ended first.
         let sawUrg = false;
+        let sawKill = false;
         let ended = false;
-        const consuming = collect(session, (ev) => (sawUrg ||= ev.type === 'signal' && ev.signal === 'SIGURG'));
+        const consuming = collect(session, (ev) => {
+          sawUrg ||= ev.type === 'signal' && ev.signal === 'SIGURG';
+          sawKill ||= ev.type === 'syscall' && ev.name === 'tgkill';
+        });
         void consuming.then(() => (ended = true), () => (ended = true));
         await session.ready;
-        await until(() => sawUrg || session.stats.hiddenSignals > 0 || ended, 'a preemption while attached');
+        await until(() => (preemption ? sawUrg && sawKill : session.stats.hiddenSignals > 0) || ended, 'a preemption while attached');
         await session.detach();
         const events = await consuming;
         assertContiguous(events);

@@ -53,7 +53,8 @@ async function explainAttached(bin: string, minThreads: number): Promise<Explana
     await target.waitFor(/^ready$/m);
     await until(() => tasksOf(target.pid).length >= minThreads, `${minThreads} threads in ${target.pid}`);
     await untilIdle(target.pid);
-    const session = attach(target.pid);
+    // engine 'ptrace': the Quiescer holds the target still by the group-stops only ptrace reports.
+    const session = attach(target.pid, { engine: 'ptrace' });
     const q = new Quiescer(target.pid);
     const consuming = consume(session, q);
     await session.ready;

@@ -38,6 +38,9 @@ export class Quiescer {
   /** Resolves once the consumer has seen the session's started event: the thread list is complete. */
   readonly started = new Promise<void>((r) => (this.#started = r));
 
+  /** The session's engine, as consume() saw it. */
+  engine: string | undefined;
+
   constructor(readonly pid: number) {}
 
   /** Feed every event of the session here. */
@@ -66,6 +69,8 @@ export class Quiescer {
   /** SIGSTOP the process; resolves once the model has seen every thread stop (no deadline: slowNote after noteAfterMs). */
   async stop(noteAfterMs = 10_000): Promise<void> {
     await this.started;
+    // Only ptrace reports group-stops: with the perf engine this would wait forever.
+    if (this.engine !== 'ptrace') throw new Error(`the Quiescer needs a ptrace session; this one uses ${this.engine} (attach with engine: 'ptrace')`);
     this.#stopped.clear();
     this.#stopping = true;
     const done = new Promise<void>((resolve) => (this.#waiting = { resolve }));
@@ -97,6 +102,7 @@ export function consume(session: Session, q: Quiescer | undefined, onEvent?: (ev
     const events: TraceEvent[] = [];
     for await (const ev of session) {
       events.push(ev);
+      if (q) q.engine = session.engine;
       q?.see(ev);
       onEvent?.(ev);
     }
