@@ -421,7 +421,8 @@ process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loade
       let err = '';
       child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      return { code, text: err.replace(/(\[pid +|process |\/proc\/)\d+/g, '$1PID') };
+      // The pid's column width too: two runs' pids may differ in digits (99999, 100000).
+      return { code, text: err.replace(/\[pid +\d+\]/g, '[pid PID]').replace(/(process |\/proc\/)\d+/g, '$1PID') };
     };
     try {
       const first = await trace(launcher, ['-r', hook]);
