@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GO_ARENA_INDEX, GO_PAGE_CHUNKS, GO_SUMMARY_LEVELS, goRelease } from '../lib/detect/go-runtime';
 import { goRuntimeByShape } from '../lib/detect/go-shape';
+import { classifyByShape } from '../lib/detect/shape';
 import { AddressSpace, formatMapsLine } from '../lib/model';
 
 const MiB = 1n << 20n;
@@ -85,6 +86,32 @@ describe('the Go runtime by shape', () => {
     const { lines } = layout(top, 0x60000n, []);
     assert.equal(goRuntimeByShape(regionsOf(lines), goRelease('go1.19.13')!).length, 0, 'an 8 MiB scavenge index does not fit a 512 MiB one');
     assert.equal(goRuntimeByShape(regionsOf([[0x400000n, 0x500000n, 'rw-p']]), go126).length, 0);
+  });
+});
+
+describe('a Go heap arena by shape', () => {
+  const classes = (lines: Line[]) => {
+    const all = regionsOf(lines);
+    return all.map((r) => classifyByShape(r, all));
+  };
+
+  test("one commit split into several VMAs is one commit: Debian's caddy (Go 1.19.8) after days, as /proc showed it", () => {
+    // Go's huge-page madvise on parts of its heap keeps 2 MiB VMAs apart; together they are 12 MiB, a multiple of 4 MiB.
+    assert.deepEqual(classes([
+      [0xc000000000n, 0xc000200000n, 'rw-p'],
+      [0xc000200000n, 0xc000400000n, 'rw-p'],
+      [0xc000400000n, 0xc000a00000n, 'rw-p'],
+      [0xc000a00000n, 0xc000c00000n, 'rw-p'],
+      [0xc000c00000n, 0xc004000000n, '---p'],
+    ]), Array(5).fill('go-heap-arena'));
+  });
+
+  test('a RW run that ends off the 4 MiB step is not a Go commit', () => {
+    assert.deepEqual(classes([
+      [0xc000000000n, 0xc000200000n, 'rw-p'],
+      [0xc000200000n, 0xc000600000n, 'rw-p'],
+      [0xc000600000n, 0xc004000000n, '---p'],
+    ]), [undefined, undefined, undefined]);
   });
 });
 

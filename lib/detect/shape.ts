@@ -27,6 +27,21 @@ function covering(all: readonly Region[], start: bigint, end: bigint): Region[] 
 }
 
 /**
+ * Adjacent RW pieces as one [start, end) run each. The kernel may keep one
+ * commit in several VMAs: Go's madvise of huge-page flags on parts of its
+ * heap splits it (Debian's caddy, Go 1.19: 2 MiB VMAs in a 12 MiB commit).
+ */
+function rwRuns(rw: readonly Region[]): [bigint, bigint][] {
+  const runs: [bigint, bigint][] = [];
+  for (const p of rw) {
+    const last = runs.at(-1);
+    if (last && last[1] === p.start) last[1] = p.end;
+    else runs.push([p.start, p.end]);
+  }
+  return runs;
+}
+
+/**
  * A 64 MiB-aligned window of anonymous memory, PROT_NONE but for RW parts:
  * a glibc arena heap (one RW prefix at the base, grown page by page) or a Go
  * heap arena (RW made in 4 MiB-aligned steps, anywhere: Go 1.26 starts at a
@@ -38,7 +53,7 @@ function heapWindow(r: Region, all: readonly Region[]): RegionClass | undefined 
   if (!pieces || !pieces.every(anon)) return undefined;
   const rw = pieces.filter((p) => !isNone(p));
   if (rw.length === 0 || !rw.every((p) => (p.prot & PROT_WRITE) !== 0)) return undefined;
-  if (rw.every((p) => p.start % GO_COMMIT_STEP === 0n && p.end % GO_COMMIT_STEP === 0n)) return 'go-heap-arena';
+  if (rwRuns(rw).every(([s, e]) => s % GO_COMMIT_STEP === 0n && e % GO_COMMIT_STEP === 0n)) return 'go-heap-arena';
   // glibc's heap is exactly one window: its RW part starts at the base, its PROT_NONE rest ends at the next.
   const last = pieces.at(-1)!;
   if (rw.length === 1 && rw[0]!.start === base && pieces[0]!.start === base && last.end === base + HEAP) return 'glibc-arena-heap';
