@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
-#include <thread>
+#include <new>
+#include <pthread.h>
 
 #include "wire.h"
 
@@ -38,6 +40,19 @@ int cpuCount() {
   long n = sysconf(_SC_NPROCESSORS_CONF);
   return n > 0 ? int(n) : 1;
 }
+
+// What closeInBackground hands to its thread.
+struct CloseJob {
+  std::vector<int> fds;
+  std::vector<std::pair<void*, size_t>> maps;
+  static void* run(void* arg) {
+    auto* job = static_cast<CloseJob*>(arg);
+    for (auto& [base, bytes] : job->maps) munmap(base, bytes);
+    for (int fd : job->fds) close(fd);
+    delete job;
+    return nullptr;
+  }
+};
 
 // A bounded reader over one record.
 struct Cursor {
@@ -80,18 +95,24 @@ bool rawField(const uint8_t* raw, uint32_t raw_len, int32_t off, size_t size, ui
 bool PerfEventSpec::parse(const std::vector<double>& flat, std::vector<PerfEventSpec>& out) {
   out.clear();
   if (flat.size() % kFields != 0) return false;
+  // Every number checked finite and in range before its cast: a double out
+  // of an integer type's range (or NaN, which IsNumber accepts) converts
+  // with undefined behaviour.
+  auto in = [](double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; };
   for (size_t i = 0; i < flat.size(); i += kFields) {
     PerfEventSpec s;
-    if (flat[i] <= 0 || flat[i] > 1e6) return false;
+    if (!in(flat[i], 1, 1e6)) return false;
     s.id = uint32_t(flat[i]);
+    if (!in(flat[i + 1], kSysEnter, kRawExit)) return false;
     s.role = uint32_t(flat[i + 1]);
-    if (s.role < kSysEnter || s.role > kRawExit) return false;
+    if (!in(flat[i + 2], -1, 4095)) return false;
     s.nr = int32_t(flat[i + 2]);
     for (int k = 0; k < 6; ++k) {
       double o = flat[i + 3 + size_t(k)];
-      if (o < -1 || o > 4096) return false;
+      if (!in(o, -1, 4096)) return false;
       s.off[k] = int32_t(o);
     }
+    if (!in(flat[i + 9], 0, kFlagStackSample)) return false;
     s.flags = uint32_t(flat[i + 9]);
     out.push_back(s);
   }
@@ -122,8 +143,11 @@ int PerfEvents::openThread(pid_t tid, const std::vector<PerfEventSpec>& specs, u
       a.sample_period = 1;
       a.sample_type = kSampleType;
       // Threads created later get a copy of their creator's events; their
-      // samples go to the creator's ring (docs/perf-engine.md).
+      // samples go to the creator's ring (docs/perf-engine.md). Only
+      // threads (Linux 5.13+): a forked child's calls would fill the
+      // target's rings and count as its loss.
       a.inherit = 1;
+      a.inherit_thread = inherit_thread_ ? 1 : 0;
       a.sample_id_all = 1;  // a LOST record carries its time
       a.use_clockid = 1;
       a.clockid = CLOCK_MONOTONIC;
@@ -135,6 +159,11 @@ int PerfEvents::openThread(pid_t tid, const std::vector<PerfEventSpec>& specs, u
         a.sample_stack_user = kPerfStackSampleBytes;
       }
       long fd = perfEventOpen(&a, tid, int(cpu));
+      if (fd < 0 && errno == EINVAL && a.inherit_thread) {
+        inherit_thread_ = false;  // an older kernel: children inherit too
+        a.inherit_thread = 0;
+        fd = perfEventOpen(&a, tid, int(cpu));
+      }
       if (fd < 0) {
         if (errno == ENODEV && e == 0) break;  // an offline CPU
         return errno;
@@ -177,10 +206,19 @@ void PerfEvents::closeInBackground() {
   rings_.clear();
   ring_fds_.clear();
   if (fds.empty()) return;
-  std::thread([fds = std::move(fds), maps = std::move(maps)] {
-    for (auto& [base, bytes] : maps) munmap(base, bytes);
-    for (int fd : fds) close(fd);
-  }).detach();
+  // pthread_create rather than std::thread: a failure to start one must
+  // close inline, not throw on the reader thread (built -fno-exceptions).
+  auto* job = new (std::nothrow) CloseJob{std::move(fds), std::move(maps)};
+  if (!job) return;  // the process is out of memory: leave them to its exit
+  pthread_attr_t attr;
+  pthread_t thread;
+  bool started = pthread_attr_init(&attr) == 0;
+  if (started) {
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    started = pthread_create(&thread, &attr, &CloseJob::run, job) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  if (!started) CloseJob::run(job);
 }
 
 void PerfEvents::drain(std::vector<PerfItem>& out, const std::vector<PerfEventSpec>& specs) {

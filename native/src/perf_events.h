@@ -98,6 +98,7 @@ class PerfEvents {
   std::vector<pid_t> threads_;
   std::vector<uint8_t> scratch_;  // a record that wraps the ring's end
   bool full_seen_ = false;
+  bool inherit_thread_ = true;  // attr.inherit_thread accepted (Linux 5.13+)
 };
 
 // The user stack bytes sampled with clone3's entry (enough for glibc's

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls' | 'errnos'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'cgocalls' | 'settled' | 'brkloop' | 'mallocload';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'cgocalls' | 'settled' | 'brkloop' | 'mallocload' | 'threadstorm';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -61,6 +61,8 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   settled: { kind: 'c', sources: ['settled.c'] },
   // The perf engine's forced loss (issue 18): brk up and down as fast as it can.
   brkloop: { kind: 'c', sources: ['brkloop.c'] },
+  // The perf engine's attach while threads are cloned (issue 18): bursts of short threads.
+  threadstorm: { kind: 'c', sources: ['threadstorm.c'] },
   // bench/overhead's memory-heavy cgo load: threads malloc/free, glibc arenas grow and shrink.
   mallocload: { kind: 'go', sources: ['mallocload/main.go'], cgo: true },
 };
