@@ -23,7 +23,7 @@ import { killStrayTracees, taskStates, until } from './helpers/reliability';
 import { type Stranger, startStranger } from './helpers/stranger';
 import { sleep } from './helpers/trace';
 import { findTracefs, parseFormat, readTracepoint } from '../lib/perf/tracefs';
-import { PERF_EVENT_FIELDS, PERF_FLAG_STACK_SAMPLE, PERF_ROLE } from '../lib/perf/events';
+import { PERF_EVENT_FIELDS, PERF_FILTER_MAX, PERF_FLAG_STACK_SAMPLE, PERF_ROLE, perfEventList, syscallFilter } from '../lib/perf/events';
 import { native } from '../lib/native';
 
 afterEach(() => {
@@ -240,16 +240,17 @@ describe('the perf engine', () => {
     await t.done;
   });
 
-  test("threads cloned while the attach opens its events: every thread's marker call exactly once, over three attaches", T, async (ctx) => {
-    // Not stopped: the attach must meet clones in flight (review item 2:
-    // a thread cloned while its creator's events were half open lost its
+  test("threads cloned while the attach opens its events: every thread's marker calls exactly once and without a gap, over three attaches", T, async (ctx) => {
+    // Not stopped: the attach must meet clones in flight (review item 2: a
+    // thread cloned while its creator's events were half open lost its
     // calls on some CPUs, or had them three times).
     const s = await startStranger(await fixture('threadstorm'), []);
     ctx.after(() => s.kill('SIGKILL'));
     await s.lines.next(/^running$/);
-    const seen = new Set<string>();
+    const seen = new Set<bigint>();
     for (let round = 0; round < 3; round++) {
-      const session = attach(s.pid, { engine: 'perf' });
+      // 16 MiB per CPU: a burst of thread starts is many records at once.
+      const session = attach(s.pid, { engine: 'perf', perfBufferPages: 4096 });
       const events: TraceEvent[] = [];
       const done = (async () => {
         for await (const ev of session) events.push(ev);
@@ -259,19 +260,27 @@ describe('the perf engine', () => {
       await session.detach();
       await done;
       assert.equal(session.stats.lost, 0, `round ${round}: nothing lost`);
-      const markers = new Map<number, string[]>();  // tid → its marker calls' addresses
+      const marks = new Map<number, number[]>();  // tid → its markers' j, in order
       for (const ev of events) {
         if (ev.type !== 'syscall' || ev.name !== 'madvise') continue;
         const m = /^madvise\((0x[0-9a-f]+), 0, MADV_NORMAL\) = 0$/.exec(ev.text);
         if (!m) continue;
-        assert.ok(!seen.has(m[1]!), `round ${round}: marker ${m[1]} once in all rounds (${ev.text}, tid ${ev.tid})`);
-        seen.add(m[1]!);
-        markers.set(ev.tid, [...(markers.get(ev.tid) ?? []), m[1]!]);
+        const page = BigInt(m[1]!) / 4096n - 1n;
+        assert.ok(!seen.has(page), `round ${round}: ${ev.text} once in all rounds (tid ${ev.tid})`);
+        seen.add(page);
+        marks.set(ev.tid, [...(marks.get(ev.tid) ?? []), Number(page & 0xffn)]);
       }
-      const born = new Set(events.filter((e) => e.type === 'thread-start' && e.how === 'clone').map((e) => e.tid));
-      const whole = events.filter((e) => e.type === 'thread-exit' && born.has(e.tid)).map((e) => e.tid);
-      assert.ok(whole.length >= 20, `round ${round}: ${whole.length} threads born and gone while attached`);
-      for (const tid of whole) assert.equal(markers.get(tid)?.length, 1, `round ${round}: thread ${tid}'s marker call once`);
+      const starts = new Map(events.filter((e) => e.type === 'thread-start').map((e) => [e.tid, e.type === 'thread-start' ? e.how : '']));
+      const exited = new Set(events.filter((e) => e.type === 'thread-exit').map((e) => e.tid));
+      let whole = 0;
+      for (const [tid, js] of marks) {
+        // Consecutive from where the session met the thread; from 0 if it was born in it, to 9 if it ended in it.
+        const first = starts.get(tid) === 'clone' ? 0 : js[0]!;
+        const last = exited.has(tid) ? 9 : js.at(-1)!;
+        assert.deepEqual(js, Array.from({ length: last - first + 1 }, (_, k) => first + k), `round ${round}: thread ${tid} (${starts.get(tid)})`);
+        if (starts.get(tid) === 'clone' && exited.has(tid)) whole++;
+      }
+      assert.ok(whole >= 100, `round ${round}: ${whole} threads born and gone while attached`);
     }
   });
 
@@ -322,6 +331,16 @@ describe('tracefs as the perf engine reads it', () => {
     assert.equal(layout.perfEventFields, PERF_EVENT_FIELDS);
     assert.deepEqual(layout.perfRoles, { ...PERF_ROLE });
     assert.equal(layout.perfFlagStackSample, PERF_FLAG_STACK_SAMPLE);
+  });
+
+  test('syscall filters: runs of three or more as ranges, so even every other syscall fits the kernel\'s 4095 characters', () => {
+    assert.equal(syscallFilter([18, 9, 10, 11, 12, 14, 16, 17, 9]), '(id >= 9 && id <= 12) || id == 14 || (id >= 16 && id <= 18)');
+    const root = findTracefs() as string;
+    const odd = Array.from({ length: 231 }, (_, i) => 2 * i + 1);
+    const list = perfEventList(root, 'x86_64', odd);
+    assert.equal(list.tooLong, undefined);
+    assert.ok(list.filters.every((f) => f.length <= PERF_FILTER_MAX), `${Math.max(...list.filters.map((f) => f.length))} characters`);
+    assert.equal(list.filters[1]!.split(' || ').length, 231, 'sys_exit: every number, none in a run');
   });
 
   test("a format file's id and field offsets; a missing tracefs is 'not mounted'", () => {

@@ -58,5 +58,6 @@ export function chooseEngine(
   }
   const events = perfEventList(root, arch, stop.numbers);
   if (events.unsupported) return { engine: 'ptrace', reason: `this kernel lacks ${events.unsupported}` };
+  if (events.tooLong) return { engine: 'ptrace', reason: events.tooLong };
   return { engine: 'perf', events };
 }

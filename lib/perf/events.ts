@@ -15,6 +15,29 @@ export interface PerfEventList {
   filters: string[];
   /** A tracepoint the engine needs is missing or lacks a field: this kernel is too old or different. */
   unsupported?: string;
+  /** The trace set's filter is longer than the kernel takes: ptrace, and this says why. */
+  tooLong?: string;
+}
+
+/**
+ * The longest filter PERF_EVENT_IOC_SET_FILTER takes: the kernel copies it
+ * with strndup_user(arg, PAGE_SIZE) (kernel/events/core.c
+ * perf_event_set_filter), so a page less its NUL.
+ */
+export const PERF_FILTER_MAX = 4095;
+
+/** `id == 9 || (id >= 10 && id <= 12)`: runs of three or more numbers as a range, so a long set stays short. */
+export function syscallFilter(nrs: readonly number[]): string {
+  const sorted = [...new Set(nrs)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    if (j - i >= 2) parts.push(`(id >= ${sorted[i]} && id <= ${sorted[j]})`);
+    else for (let k = i; k <= j; k++) parts.push(`id == ${sorted[k]}`);
+    i = j + 1;
+  }
+  return parts.join(' || ');
 }
 
 function offsets(tp: Tracepoint, names: readonly string[]): number[] {
@@ -42,7 +65,7 @@ export function perfEventList(root: string, arch: Arch, nrs: readonly number[]):
   }
   const clone3 = syscallNumber(arch, 'clone3');
   const clone3Enter = clone3 !== undefined && nrs.includes(clone3) ? readTracepoint(root, 'syscalls', 'sys_enter_clone3') : undefined;
-  const byId = (list: readonly number[]) => list.map((nr) => `id == ${nr}`).join(' || ');
+  const byId = syscallFilter;
   const entered = nrs.filter((nr) => !(clone3Enter && nr === clone3));
   flat.push(rawEnter.id, PERF_ROLE.rawEnter, -1, ...offsets(rawEnter, ['id', 'args']), 0);
   filters.push(byId(entered));
@@ -61,6 +84,10 @@ export function perfEventList(root: string, arch: Arch, nrs: readonly number[]):
   // group_dead says which thread's exit ends the process.
   if (!procExit?.fields.has('pid') || !procExit.fields.has('group_dead')) {
     return { flat, filters, unsupported: 'sched:sched_process_exit with a group_dead field (this kernel has none)' };
+  }
+  const long = filters.find((f) => f.length > PERF_FILTER_MAX);
+  if (long !== undefined) {
+    return { flat, filters, tooLong: `the trace set's tracepoint filter is ${long.length} characters, more than the kernel's ${PERF_FILTER_MAX}; trace fewer calls` };
   }
   flat.push(newtask.id, PERF_ROLE.taskNew, -1, ...offsets(newtask, ['pid', 'clone_flags']), 0);
   filters.push('');

@@ -444,6 +444,10 @@ void PerfEngine::handle(PerfItem& it) {
     if (it.time < snap_ns_) return;
     writer_.addLost(it.lost);
     resync_due_ = true;
+    // Any waiting entry's exit may be among the lost, and the same call's
+    // next exit would then pair with it: each is written unfinished now.
+    for (auto& [tid, p] : pending_) emitSyscall(tid, p, 0, wire::kFlagUnfinished, it.time);
+    pending_.clear();
     return;
   }
   if (it.kind == PerfItem::kResync) {
@@ -505,6 +509,8 @@ void PerfEngine::noteExitStatus(const PerfItem& it) {
 void PerfEngine::onExit(const PerfItem& it) {
   const int32_t call = it.nr;
   int64_t ret = int64_t(it.v[0]);
+  // Only a new thread's first exit can be its return from its creator's clone.
+  const bool first_of_new = born_.erase(pid_t(it.tid)) > 0;
   auto pit = pending_.find(it.tid);
   Pending p;
   pid_t former = pid_t(it.tid);
@@ -526,7 +532,7 @@ void PerfEngine::onExit(const PerfItem& it) {
     }
     // A thread made after the attach starts in its creator's call and
     // returns from it without an entry: the ptrace engine sees no such stop.
-    if (born_.count(pid_t(it.tid))) return;
+    if (first_of_new) return;
     p.nr = call;
     flags |= wire::kFlagNoEntry;
   }
@@ -611,6 +617,10 @@ void PerfEngine::onProcessExit(const PerfItem& it) {
   // the group's (a thread killed by exit_group); a signal's death shows as 0.
   auto st = exit_status_.find(it.tid);
   uint32_t status = group_status_known_ ? group_status_ : st != exit_status_.end() ? st->second : 0;
+  // Gone: a thread-per-request server would grow these without limit, and a
+  // reused tid must not inherit them.
+  exit_status_.erase(it.tid);
+  born_.erase(pid_t(it.tid));
   wire::Record& r = writer_.add(wire::Kind::kThreadExit, uint32_t(target_), it.tid);
   r.time_ns = it.time;
   r.a = status;
