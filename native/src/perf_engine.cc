@@ -136,7 +136,12 @@ void PerfEngine::grant(uint32_t credits) {
 }
 
 void PerfEngine::requestDetach() {
-  detach_requested_ = true;
+  {
+    // Under mu_: deliverBatch tests the flag under it before it waits, so a
+    // store between its test and its wait would be a lost wake-up.
+    std::lock_guard<std::mutex> lk(mu_);
+    detach_requested_ = true;
+  }
   cv_.notify_all();
   uint64_t one = 1;
   if (wake_fd_ >= 0 && write(wake_fd_, &one, sizeof one) < 0) {
@@ -156,7 +161,13 @@ void PerfEngine::deliverBatch(std::vector<uint8_t>&& batch, uint32_t count) {
     if (credits_ > 0) {
       --credits_;
     } else if (policy_ == OverflowPolicy::kDrop && !detach_requested_ && count > 0) {
-      writer_.addLost(count);
+      // flush() has reset the writer's counts into this header: carry them
+      // on to the next batch with the dropped records.
+      wire::BatchHeader h;
+      std::memcpy(&h, batch.data(), sizeof h);
+      writer_.addLost(count + h.lost);
+      writer_.addHidden(h.hidden);
+      writer_.addStops(h.stops);
       return;
     }
   }

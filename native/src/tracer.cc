@@ -186,7 +186,13 @@ void Tracer::releaseHeld() {
 }
 
 void Tracer::requestDetach() {
-  bool was = detach_requested_.exchange(true);
+  bool was;
+  {
+    // Under mu_: the waits in deliverBatch and holdForConsumer test the flag
+    // under it, so a store between a test and its wait would be lost.
+    std::lock_guard<std::mutex> lk(mu_);
+    was = detach_requested_.exchange(true);
+  }
   cv_.notify_all();
   if (!was && wake_fd_ >= 0) {
     char b = 1;
@@ -218,7 +224,7 @@ void Tracer::deliverBatch(std::vector<uint8_t>&& batch, uint32_t count) {
       // The records are dropped and counted; the header's counts go on with the next batch.
       wire::BatchHeader h;
       std::memcpy(&h, batch.data(), sizeof h);
-      writer_.addLost(count);
+      writer_.addLost(count + h.lost);
       writer_.addHidden(h.hidden);
       writer_.addStops(h.stops);
       last_batch_sent_ = false;
