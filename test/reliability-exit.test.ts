@@ -183,7 +183,10 @@ describe('a process that exits while liveprobe attaches', () => {
       const args = i % 2 ? ['exit-soon', '40', String(5 + Math.floor(rand() * 30)), '9'] : ['exit-on-attach', '40', '9'];
       const target = await startLive(lifecycle, args);
       await target.waitFor(/started 40\n/);
-      const session = attach(target.pid);
+      // engine 'ptrace': the perf engine may report such an exit with status 0
+      // (its exit_group record can precede the snapshot's moment; a known gap,
+      // docs/perf-engine.md "What differs from ptrace"; seen under ASan in CI).
+      const session = attach(target.pid, { engine: 'ptrace' });
       let ready = false;
       let notReady: unknown;
       session.ready.then(() => (ready = true), (err: unknown) => (notReady = err));

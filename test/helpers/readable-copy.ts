@@ -36,10 +36,11 @@ export function readableCopy(): ReadableCopy {
     const copy = (rel: string): void => fs.cpSync(path.join(src, rel), path.join(root, rel), { recursive: true });
     copy(path.join('dist', 'lib'));
     copy('package.json');
-    // The file lib/native.ts loads.
+    // The file lib/native.ts loads (LIVEPROBE_BINDING's, e.g. CI's ASan build),
+    // put where bindings finds it without that variable.
     const addon = addonPath();
     if (addon === undefined) throw new Error('no addon build to copy; run npm install');
-    copy(path.relative(src, addon));
+    fs.cpSync(addon, path.join(root, 'build', 'Release', 'liveprobe.node'));
     for (const pkg of runtimePackages(src)) copy(path.join('node_modules', pkg));
     openToAll(root);
   } catch (err) {
