@@ -97,7 +97,11 @@ const BINDINGS = { bindings: 'liveprobe.node', module_root: PACKAGE_ROOT };
 /** The addon file that native() loads: LIVEPROBE_BINDING's, else the build bindings finds; undefined if none. */
 export function addonPath(): string | undefined {
   const override = process.env.LIVEPROBE_BINDING;
-  if (override) return path.resolve(override);
+  return override ? path.resolve(override) : builtAddonPath();
+}
+
+/** The build bindings finds in the package (LIVEPROBE_BINDING aside); undefined if none. */
+export function builtAddonPath(): string | undefined {
   try {
     // `path: true` (return the file, do not load it) is bindings' own option, missing from @types/bindings.
     const find = bindings as unknown as (options: typeof BINDINGS & { path: true }) => string;

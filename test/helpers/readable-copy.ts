@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { addonPath } from '../../lib/native';
+import { builtAddonPath } from '../../lib/native';
 import { repoRoot } from './fixtures';
 
 export interface ReadableCopy {
@@ -36,9 +36,10 @@ export function readableCopy(): ReadableCopy {
     const copy = (rel: string): void => fs.cpSync(path.join(src, rel), path.join(root, rel), { recursive: true });
     copy(path.join('dist', 'lib'));
     copy('package.json');
-    // The file lib/native.ts loads (LIVEPROBE_BINDING's, e.g. CI's ASan build),
-    // put where bindings finds it without that variable.
-    const addon = addonPath();
+    // The package's own build, where bindings finds it: nobody runs with a
+    // clean environment, so neither LIVEPROBE_BINDING nor the preload a
+    // sanitizer build needs (CI's ASan run) reaches it.
+    const addon = builtAddonPath();
     if (addon === undefined) throw new Error('no addon build to copy; run npm install');
     fs.cpSync(addon, path.join(root, 'build', 'Release', 'liveprobe.node'));
     for (const pkg of runtimePackages(src)) copy(path.join('node_modules', pkg));
