@@ -1,10 +1,10 @@
 // The events a session yields: plain typed objects, made in TypeScript from
 // the packed records (no object is built in C++).
-import { constants } from 'node:os';
 import { type ArgValue, type Decoded, type SyscallArgs, decodeSyscall, isErrorReturn, renderSyscall } from './syscalls/decode';
 import { leadingStrings, parseStringArrays } from './syscalls/decode/string-arrays';
 import { hex as addressText } from './units';
 import { type Arch, syscallName } from './syscalls/table';
+import { type WaitStatus, decodeWaitStatus, signalName } from './wait-status';
 import { AUDIT_ARCH, BatchView, FIELD, FLAG, KIND, START_EVENT, archOfAudit } from './wire';
 
 interface EventBase {
@@ -246,10 +246,7 @@ export interface ThreadStartEvent extends EventBase {
   followed: boolean;
 }
 
-export interface WaitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { WaitStatus } from './wait-status';
 
 export interface ThreadExitEvent extends EventBase, WaitStatus {
   type: 'thread-exit';
@@ -361,21 +358,6 @@ export interface ErrorRecord {
   errno: number;
   site: number;
   detail: string;
-}
-
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
-for (const [name, num] of Object.entries(constants.signals)) {
-  if (!SIGNAL_NAMES.has(num)) SIGNAL_NAMES.set(num, name as NodeJS.Signals);
-}
-
-export function signalName(signo: number): NodeJS.Signals | `SIG${number}` {
-  return SIGNAL_NAMES.get(signo) ?? `SIG${signo}`;
-}
-
-export function decodeWaitStatus(status: number): WaitStatus {
-  const termsig = status & 0x7f;
-  if (termsig === 0) return { code: (status >> 8) & 0xff, signal: null };
-  return { code: null, signal: (SIGNAL_NAMES.get(termsig) ?? null) };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
