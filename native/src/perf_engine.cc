@@ -22,11 +22,7 @@ namespace liveprobe {
 
 namespace {
 
-#if defined(__x86_64__)
-constexpr uint32_t kHostArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-constexpr uint32_t kHostArch = AUDIT_ARCH_AARCH64;
-#endif
+using nr::kHostArch;
 
 // include/uapi/linux/sched.h
 constexpr uint64_t kCloneVfork = 0x4000;

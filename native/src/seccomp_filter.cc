@@ -8,16 +8,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "syscall_numbers.h"
+
 namespace liveprobe {
 
 namespace {
-#if defined(__x86_64__)
-constexpr uint32_t kHostArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-constexpr uint32_t kHostArch = AUDIT_ARCH_AARCH64;
-#else
-#error "liveprobe supports x86_64 and aarch64"
-#endif
+using nr::kHostArch;
 constexpr uint32_t kX32Bit = 0x40000000;
 
 sock_filter stmt(uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; }

@@ -11,6 +11,16 @@
 
 namespace liveprobe::nr {
 
+// The architecture liveprobe is built for, as the kernel names it in seccomp
+// data and PTRACE_GET_SYSCALL_INFO.
+#if defined(__x86_64__)
+constexpr uint32_t kHostArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kHostArch = AUDIT_ARCH_AARCH64;
+#else
+#error "liveprobe supports x86_64 and aarch64"
+#endif
+
 enum Which { kClone3, kExecve, kExecveat, kExit, kExitGroup, kClone, kMmap, kCount };
 
 struct ArchNumbers {
