@@ -26,6 +26,7 @@ import {
   watched,
 } from './helpers/reliability';
 import { cliPath, collect, sleep } from './helpers/trace';
+import { Quiescer, consume as consumeModel } from './helpers/model';
 
 // A failed test must not leave a tracee stopped (and this file's process waiting).
 afterEach(() => {
@@ -267,6 +268,44 @@ describe('group-stop: SIGSTOP and SIGCONT behave as untraced', () => {
       const conts = events.filter((e) => e.type === 'signal' && e.signal === 'SIGCONT' && !e.groupStop);
       assert.equal(conts.length, 2, 'SIGCONT delivered (and passed on) once per round');
       assert.ok(await progresses(target));
+    } finally {
+      target.kill();
+    }
+  });
+
+  test('SIGSTOP while 4 threads start threads: every task stops and reports its group-stop, newborns included; 30 rounds', T, async () => {
+    // A thread born while its process is stopping joins the group-stop: its
+    // first stop is that group-stop (docs/ordering-and-races.md, "A thread
+    // born into a group-stop"). Missed, the thread ran on in a stopped
+    // process and a wait for every thread to stop never ended.
+    const lifecycle = await fixture('lifecycle');
+    const target = await startLive(lifecycle, ['churn', '600000', '4']);
+    await target.waitFor(/churning\n/);
+    const q = new Quiescer(target.pid);
+    const session = attach(target.pid, { engine: 'ptrace' });
+    let born = 0;
+    const done = consumeModel(session, q, (e) => {
+      if (e.type === 'thread-start') born++;
+    });
+    try {
+      await session.ready;
+      for (let round = 0; round < 30; round++) {
+        await watched(q.stop(), `round ${round}: every thread's group-stop`);
+        const tasks = taskStates(target.pid);
+        assert.ok([...tasks.values()].every((s) => s === 't'), `round ${round}: ${JSON.stringify([...tasks])}`);
+        assert.deepEqual([...tasks.keys()].sort(), [...q.live].sort(), `round ${round}: the threads reported are the threads there`);
+        const seen = q.live.size;
+        q.resume();
+        // Runs again: threads are born after the SIGCONT.
+        const before = born;
+        await until(() => born > before, `round ${round}: a thread born after SIGCONT`);
+        assert.ok(seen >= 5, `round ${round}: the leader and 4 creators at least (${seen})`);
+      }
+      await session.detach();
+      const events = await done;
+      const stops = events.filter((e): e is SignalEvent => e.type === 'signal' && e.groupStop);
+      assert.ok(stops.every((e) => e.signal === 'SIGSTOP'));
+      assert.ok(stops.length >= 30 * 5, `${stops.length} group-stops`);
     } finally {
       target.kill();
     }

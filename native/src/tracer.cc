@@ -882,6 +882,15 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
     t.state = State::kStopped;
     t.awaiting_parent = true;
     t.parent_tgid = tgid != tid ? tgid : ppidOf(tid);
+    // Born while its process is stopping (a SIGSTOP in progress): the kernel
+    // makes it join the group-stop, and its first stop is that group-stop,
+    // SIGSTOP rather than SIGTRAP (docs/ordering-and-races.md, "a thread born
+    // into a group-stop"). Resuming it as a plain first stop would let it run
+    // while its process is stopped, and no group-stop would be reported for it.
+    if ((status >> 16) == PTRACE_EVENT_STOP && isStopSignal(WSTOPSIG(status))) {
+      t.group_stop = true;
+      t.joined_stop_sig = WSTOPSIG(status);
+    }
     if (phase_ == Phase::kDetaching) {
       releaseTask(t);
     } else if (!tracesProcess(t.parent_tgid)) {
@@ -1187,7 +1196,18 @@ void Tracer::onCloneEvent(Task& t, int event) {
   }
   c->quiet = quiet;
   c->release_on_stop = !ours && !quiet;
+  reportJoinedGroupStop(*c);
   if (c->state == State::kStopped && phase_ != Phase::kAttaching) afterStop(*c);
+}
+
+// After its thread-start, so a consumer knows the thread its stop belongs to.
+void Tracer::reportJoinedGroupStop(Task& c) {
+  int sig = c.joined_stop_sig;
+  c.joined_stop_sig = 0;
+  if (sig == 0 || c.quiet || c.release_on_stop || silenced_) return;
+  wire::Record& r = writer_.add(wire::Kind::kSignal, uint32_t(c.tgid), uint32_t(c.tid));
+  r.a = uint32_t(sig);
+  r.flags = wire::kFlagGroupStop;
 }
 
 void Tracer::onExecEvent(Task& t) {
@@ -1318,6 +1338,7 @@ void Tracer::adoptOrphan(Task& t) {
     r.b = uint32_t(thread ? wire::StartEvent::kClone : wire::StartEvent::kFork);
     r.args[0] = ours ? 1 : 0;
   }
+  reportJoinedGroupStop(t);
   if (t.state == State::kStopped && phase_ != Phase::kAttaching) afterStop(t);
 }
 

@@ -103,6 +103,8 @@ class Tracer {
     bool pre_exec = false;      // run: our child before its execve
     bool awaiting_parent = false;  // stopped before its parent's clone event
     pid_t parent_tgid = 0;         // awaiting_parent: the process that made it
+    int joined_stop_sig = 0;       // awaiting_parent: its first stop was a group-stop (it
+                                   // was born into one), reported after its thread-start
     bool release_on_stop = false;  // not ours to follow (a fork without -f)
     bool quiet = false;            // traced only to serve its seccomp stops; nothing reported
     Pending pending;
@@ -122,6 +124,7 @@ class Tracer {
   void finishSyscall(Task& t, int64_t rval);
   void readAtExit(Task& t, int64_t rval);
   void onCloneEvent(Task& t, int event);
+  void reportJoinedGroupStop(Task& c);
   void onExecEvent(Task& t);
   void onSignalDeliveryStop(Task& t, int sig);
   pid_t ownNamespaceTgid(pid_t tgid);

@@ -21,6 +21,19 @@ export function vmSizeKb(pid: number): bigint {
   return BigInt(m[1]!);
 }
 
+/** A thread's state and what it is in, from /proc, for a note on a wait that lasts. */
+function taskNow(pid: number, tid: number): string {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/task/${tid}/${f}`, 'utf8').trim();
+    } catch {
+      return 'gone';
+    }
+  };
+  const stat = read('stat');
+  return `state ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]}, wchan ${read('wchan')}, syscall ${read('syscall').split(' ')[0]}`;
+}
+
 /**
  * Follows a session's events to know, after a SIGSTOP, when every thread of
  * the target is in group-stop and every record before that has reached the
@@ -76,7 +89,7 @@ export class Quiescer {
     const done = new Promise<void>((resolve) => (this.#waiting = { resolve }));
     process.kill(this.pid, 'SIGSTOP');
     this.#check();
-    await slowNote(done, noteAfterMs, () => `threads ${[...this.live].filter((t) => !this.#stopped.has(t)).join(',')} of ${this.pid} to group-stop`);
+    await slowNote(done, noteAfterMs, () => `threads ${[...this.live].filter((t) => !this.#stopped.has(t)).map((t) => `${t} (${taskNow(this.pid, t)})`).join(', ')} of ${this.pid} to group-stop`);
   }
 
   resume(): void {
