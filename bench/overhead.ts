@@ -20,14 +20,12 @@
 // checks every traced run printed the untraced checksum.
 //
 //   npm run bench -- [--rounds N] [--ops N] [--work N] [--quick] [--load Go|C] [--only run,attach,...]
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
-import { perfEventList } from '../lib/perf/events';
-import { floorArgs } from './perf-floor-args';
-import { findTracefs } from '../lib/perf/tracefs';
+import { allTraced, cli, floorTracer, median, perfFloorEvents } from './tracers';
 import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 import path from 'node:path';
@@ -91,7 +89,6 @@ function collectStdout(child: ReturnType<typeof spawn>): Promise<string> {
   });
 }
 
-const cli = (): string => path.join(repoRoot(), 'dist', 'lib', 'cli', 'main.js');
 
 /** Runs `argv` (workload with -gate last), releases the gate, returns its figures. */
 async function runCommand(argv: string[]): Promise<Sample> {
@@ -103,26 +100,6 @@ async function runCommand(argv: string[]): Promise<Sample> {
   if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}`);
   const { checksum, wallMs } = parseOutput(await out);
   return { wallMs, cpuS: childrenCpu() - cpu0, checksum };
-}
-
-function allTraced(pid: number): boolean {
-  try {
-    return fs.readdirSync(`/proc/${pid}/task`).every((tid) =>
-      /^TracerPid:\s*[1-9]/m.test(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')),
-    );
-  } catch {
-    return false;
-  }
-}
-
-/** bench/<name>.c, built next to the compiled bench when its source is newer. */
-function floorTracer(name: 'ptrace-floor' | 'seccomp-floor' | 'perf-floor'): string {
-  const src = path.join(repoRoot(), 'bench', `${name}.c`);
-  const bin = path.join(repoRoot(), 'dist', 'bench', name);
-  if (!fs.existsSync(bin) || fs.statSync(bin).mtimeMs < fs.statSync(src).mtimeMs) {
-    execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
-  }
-  return bin;
 }
 
 /** How runAttached knows the tracer is in place: every thread ptrace'd, or a line from a tracer that does not stop anyone. */
@@ -194,12 +171,6 @@ const FLOOR_OF: Record<string, string> = {
   [ATTACH_PERF]: PERF_FLOOR,
 };
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const [goLoad, cLoad, mallocLoad] = await Promise.all([fixture('sysload'), fixture('sysload-c'), fixture('mallocload')]);
@@ -214,10 +185,7 @@ async function main(): Promise<void> {
   const quietArgs: string[] = [];
   for (let i = 0; i < quietCalls.length; i += QUIET_CALL_FIELDS) quietArgs.push('-q', quietCalls.slice(i + 1, i + 4).join(':'));
   // The perf engine's events for the default set, as its floor is given them.
-  const tracefs = findTracefs();
-  if (typeof tracefs !== 'string') throw new Error('bench: tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
-  const list = perfEventList(tracefs, arch, stopSetFor(defaultTraceFilter(arch), arch).numbers);
-  const floorEvents = floorArgs(list.flat, list.filters);
+  const floorEvents = perfFloorEvents();
   const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'attach-perf.trace');
   const filter = '%memory,clone,clone3';
   const rows: string[] = [];

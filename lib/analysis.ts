@@ -51,9 +51,13 @@ export class Analysis {
     return this.#detectors.extents.get(pid);
   }
 
+  /** Where records were lost: before the event with seq `before`, count of them; in stream order. */
+  readonly #losses: { before: number; count: number }[] = [];
+
   /** Records were dropped (overflow 'drop') before the event with seq `before`. */
   lost(count: bigint, before: number): void {
     this.models.lost(count, before);
+    this.#losses.push({ before, count: Number(count) });
   }
 
   /** A resync snapshot: the model re-read from it; the event saying what changed, placed right after it. */
@@ -69,6 +73,16 @@ export class Analysis {
   process(ev: TraceEvent): readonly Finding[] {
     const call = ev.type === 'syscall' ? viewOf(ev) : undefined;
     this.models.apply(ev, call);
-    return this.#detectors.process(ev, call);
+    const found = this.#detectors.process(ev, call);
+    if (this.#losses.length) for (const f of found) this.#markLoss(f);
+    return found;
+  }
+
+  /** A finding whose proof spans a loss says how many records it may miss (Finding.lostInProof). */
+  #markLoss(f: Finding): void {
+    const first = Math.min(f.seq, ...f.evidence);
+    let lost = 0;
+    for (const l of this.#losses) if (first < l.before && l.before <= f.seq) lost += l.count;
+    if (lost > 0) f.lostInProof = lost;
   }
 }

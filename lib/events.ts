@@ -336,6 +336,12 @@ export interface Finding {
   summary: string;
   /** Kind-specific facts (sizes, tids, flags). */
   details: Record<string, bigint | number | string | boolean | null>;
+  /**
+   * Records the kernel dropped between the proof's first event and this
+   * finding (the perf engine, docs/perf-engine.md "Loss"): a step of the
+   * proof may be missing. Absent when nothing was lost there.
+   */
+  lostInProof?: number;
 }
 
 export type TraceEvent =

@@ -91,8 +91,14 @@ export interface NativeBinding {
 }
 
 // cmake-js (`npm install`) and node-gyp both write build/Release/liveprobe.node
-// (CMakeLists.txt, binding.gyp); bindings looks there, and in build/Debug.
-const BINDINGS = { bindings: 'liveprobe.node', module_root: PACKAGE_ROOT };
+// (CMakeLists.txt, binding.gyp); bindings looks there, then in build/Debug.
+// Only there: its default list tries build/ and build/Debug/ first, each a
+// failed require (stats and an Error) at every start-up.
+const BINDINGS = {
+  bindings: 'liveprobe.node',
+  module_root: PACKAGE_ROOT,
+  try: [['module_root', 'build', 'Release', 'bindings'], ['module_root', 'build', 'Debug', 'bindings']],
+};
 
 /** The addon file that native() loads: LIVEPROBE_BINDING's, else the build bindings finds; undefined if none. */
 export function addonPath(): string | undefined {

@@ -78,8 +78,13 @@ export class Session implements AsyncIterable<SessionEvent> {
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
-  /** Wall-clock time (ms since the epoch) of the events' time 0: an event at `time` ms happened at epochMs + time. */
-  readonly epochMs = performance.timeOrigin + performance.now();
+  /**
+   * Wall-clock time (ms since the epoch) of the events' time 0: an event at
+   * `time` ms happened at epochMs + time. Date.now(), not performance's
+   * clock: the global `performance` loads node:perf_hooks, a few ms of every
+   * start-up (docs/architecture.md, "Start-up").
+   */
+  readonly epochMs = Date.now();
   /** Model and detectors (lib/analysis.ts): every event, in record order, as its batch arrives. */
   readonly #analysis = new Analysis(targetArenaLimits);
   /** attach: each thread's registers at the stopped-world moment. */
@@ -97,7 +102,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   #detachRequested = false;
   #detachedSeen = false;
   #exitSeen = false;
-  #lastTurn = performance.now();
+  #lastTurn = Date.now();
   #ready = deferred<number>();
   #exited = deferred<ExitInfo>();
   #detached = deferred<void>();
@@ -266,9 +271,9 @@ export class Session implements AsyncIterable<SessionEvent> {
       if (this.#index < this.#current.length) {
         // Buffered events resolve without returning to the event loop; give
         // timers and I/O a turn now and then.
-        if (performance.now() - this.#lastTurn > 20) {
+        if (Date.now() - this.#lastTurn > 20) {
           await new Promise<void>((r) => setImmediate(r));
-          this.#lastTurn = performance.now();
+          this.#lastTurn = Date.now();
         }
         const item = this.#current[this.#index++]!;
         if (item instanceof LiveprobeError) {

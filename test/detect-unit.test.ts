@@ -2,43 +2,14 @@
 // and then: two threads' stops reported in an order other than the kernel's.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Analysis } from '../lib/analysis';
 import type { Finding } from '../lib/detect/finding';
-import { SyscallRecord } from '../lib/events';
-import { syscallNumber } from '../lib/syscalls/table';
-
-const MiB = 1n << 20n;
-const PROT_NONE = 0n;
-const PROT_RW = 3n;
-const PRIVATE_ANON_NORESERVE = 0x22n | 0x4000n;
-const PID = 500;
-
-function call(seq: number, tid: number, name: string, raw: bigint[], ret: bigint): SyscallRecord {
-  const nr = syscallNumber('x86_64', name);
-  assert.ok(nr !== undefined, name);
-  while (raw.length < 6) raw.push(0n);
-  return new SyscallRecord({
-    type: 'syscall', seq, time: seq, pid: PID, tid, name, nr, arch: 'x86_64', raw, ret, unfinished: false, entryTime: seq - 0.5,
-  });
-}
-
-/** glibc new_heap in one thread: 128 MiB PROT_NONE at `at`, head and tail trimmed, the aligned middle made RW. */
-function newHeap(tid: number, at: bigint): { reserve: [string, bigint[], bigint]; head: [string, bigint[], bigint] | null; tail: [string, bigint[], bigint] | null; commit: [string, bigint[], bigint] } {
-  const aligned = (at + 64n * MiB - 1n) & ~(64n * MiB - 1n);
-  const end = at + 128n * MiB;
-  return {
-    reserve: ['mmap', [0n, 128n * MiB, PROT_NONE, PRIVATE_ANON_NORESERVE, BigInt.asUintN(64, -1n), 0n], at],
-    head: aligned > at ? ['munmap', [at, aligned - at], 0n] : null,
-    tail: end > aligned + 64n * MiB ? ['munmap', [aligned + 64n * MiB, end - aligned - 64n * MiB], 0n] : null,
-    commit: ['mprotect', [aligned, 132n * 1024n, PROT_RW], 0n],
-  };
-}
+import { formatEvent } from '../lib/cli/format-text';
+import { type Call, MiB, PID, analysis, call, heapWithLoss, newHeap } from './helpers/hand-made';
 
 // The one path (lib/analysis.ts): the model, seeded by an (empty) snapshot
 // as at an exec, then the detectors, which ask it.
-function run(order: [number, [string, bigint[], bigint] | null][]): Finding[] {
-  const p = new Analysis(() => ({ arenaMax: null, cpus: 2 }));
-  p.process({ type: 'snapshot', seq: 0, time: 0, pid: PID, tid: PID, maps: '' });
+function run(order: [number, Call | null][]): Finding[] {
+  const p = analysis();
   let seq = 1;
   for (const [tid, c] of order) if (c) p.process(call(seq++, tid, c[0], c[1], c[2]));
   return p.findings.filter((f) => f.kind === 'glibc-arena');
@@ -73,8 +44,7 @@ describe('the same race through the model, with the times a real trace has', () 
   // out-of-order ledger must keep B's heap, and both findings stand.
   const X = 0x7f0000000000n;
   test("a trim that entered before the other thread's mmap returned leaves that thread's heap in the model", () => {
-    const p = new Analysis(() => ({ arenaMax: null, cpus: 2 }));
-    p.process({ type: 'snapshot', seq: 0, time: 0, pid: PID, tid: PID, maps: '' });
+    const p = analysis();
     const at = (seq: number, tid: number, name: string, raw: bigint[], ret: bigint, entered: number, returned: number) => {
       const ev = call(seq, tid, name, raw, ret);
       ev.entryTime = entered;
@@ -107,5 +77,25 @@ describe('the same race through the model, with the times a real trace has', () 
         [X + 64n * MiB + 132n * 1024n, X + 128n * MiB, '---p', 2, 'glibc-arena-heap'],
       ],
     );
+  });
+});
+
+describe('a finding whose proof spans lost records says so (the perf engine, docs/perf-engine.md "Loss")', () => {
+  test('a loss inside the proof: lostInProof counts the records, and the text line says it', () => {
+    const { findings: [f], steps } = heapWithLoss(2, 3);
+    assert.ok(f);
+    assert.deepEqual(f.evidence, Array.from({ length: steps }, (_, i) => i + 1));
+    assert.equal(f.lostInProof, 3);
+    assert.ok(formatEvent(f).endsWith(` [evidence: ${f.evidence.join(', ')}] (3 records lost during its proof)`), formatEvent(f));
+  });
+
+  test('a loss before the proof began, or after it ended: not marked', () => {
+    for (const at of [1, 5]) {
+      const { findings: [f], steps } = heapWithLoss(at, 5);
+      assert.ok(f);
+      assert.ok(at === 1 || at > steps, `loss before seq ${at} is outside the proof`);
+      assert.equal(f.lostInProof, undefined, `loss before seq ${at}`);
+      assert.doesNotMatch(formatEvent(f), /lost/);
+    }
   });
 });

@@ -47,7 +47,8 @@ export function formatEvent(ev: TraceEvent, colour = false, column = 0): string 
       return `${who}+++ detached from process ${ev.pid} +++`;
     case 'finding': {
       // A marker no strace line starts with, so findings stand out and grep well.
-      const line = `${who}>>> ${ev.kind}: ${ev.summary} [evidence: ${ev.evidence.join(', ')}]`;
+      const gap = ev.lostInProof ? ` (${ev.lostInProof} record${ev.lostInProof === 1 ? '' : 's'} lost during its proof)` : '';
+      const line = `${who}>>> ${ev.kind}: ${ev.summary} [evidence: ${ev.evidence.join(', ')}]${gap}`;
       return colour ? `\x1b[1;33m${line}\x1b[0m` : line;
     }
   }

@@ -18,6 +18,8 @@ export interface Xlat {
   readonly unknown: string | null;
   /** Decoded flag sets by value: a trace repeats a handful of values endlessly. */
   readonly cache: Map<bigint, DecodedFlags>;
+  /** lookup's index, built at its first use: the first name of each value, as a scan of entries finds it. */
+  byValue?: Map<bigint, string>;
 }
 
 /** A flag set as names (for args) and as strace prints it (for text). */
@@ -219,8 +221,15 @@ export function valueOf(table: Xlat, name: string): bigint {
 
 /** A value's name in an enum-like table, or undefined. */
 export function lookup(table: Xlat, value: bigint): string | undefined {
-  for (const [name, v] of table.entries) if (v === value) return name;
-  return undefined;
+  // A Map, not a scan: comparing BigInts one by one made madvise's advice,
+  // the commonest call of a malloc-heavy program, the decoder's costliest line.
+  let index = table.byValue;
+  if (!index) {
+    index = new Map();
+    for (const [name, v] of table.entries) if (!index.has(v)) index.set(v, name);
+    table.byValue = index;
+  }
+  return index.get(value);
 }
 
 /** strace's printxval: the name, or `0x5 /* X_??? *\/`; `0x2 /* NAME *\/` in the verbose style, the number in the raw one. */
