@@ -78,12 +78,7 @@ export class Session implements AsyncIterable<SessionEvent> {
 
   #native: NativeSession | undefined;
   #baseNs = process.hrtime.bigint();
-  /**
-   * Wall-clock time (ms since the epoch) of the events' time 0: an event at
-   * `time` ms happened at epochMs + time. Date.now(), not performance's
-   * clock: the global `performance` loads node:perf_hooks, a few ms of every
-   * start-up (docs/architecture.md, "Start-up").
-   */
+  /** Wall-clock ms of the events' time 0 (an event at `time` happened at epochMs + time); not `performance` (docs/architecture.md, "Start-up"). */
   readonly epochMs = Date.now();
   /** Model and detectors (lib/analysis.ts): every event, in record order, as its batch arrives. */
   readonly #analysis = new Analysis(targetArenaLimits);
