@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { describe, test } from 'node:test';
 import { attach, run } from '../lib';
+import { fmtSize } from '../lib/units';
 import type { Explanation } from '../lib/explain/explain';
 import type { Finding } from '../lib/detect/finding';
 import type { TraceEvent } from '../lib/events';
@@ -204,7 +206,15 @@ describe('attach late', () => {
     assert.equal(cls(r.e, 'glibc-arena-heap'), undefined);
     assert.equal(kinds(r.e, 'cgo-thread').length, others);
     assert.deepEqual([r.e.binary?.libc, r.e.binary?.cgoLinked, r.e.binary?.dynamic], ['musl', true, false]);
-    assert.ok(r.e.hints.some((h) => h.startsWith('musl: its malloc has no per-thread arenas')));
+    // What glibc would have reserved for the same threads: an arena heap each
+    // (up to 8 × CPUs, less the main arena) and an 8 MiB stack plus guard.
+    const arenas = Math.min(others, 8 * os.availableParallelism() - 1);
+    const musl = cls(r.e, 'pthread-stack')!.bytes + cls(r.e, 'guard-page')!.bytes;
+    const glibc = BigInt(arenas) * 64n * MiB + BigInt(others) * (8n * MiB + 4096n);
+    assert.deepEqual(r.e.hints.filter((h) => h.startsWith('musl: ')), [
+      `musl: its malloc has no per-thread arenas, so there are no 64 MiB arena heaps here, and its thread stacks are small (${fmtSize(musl)} for ${others} threads); ` +
+        `glibc would reserve about ${fmtSize(glibc - musl)} more for the same ${others} threads (${arenas} arena heaps of 64 MiB, 8 MiB stacks).`,
+    ]);
   });
 
   test('a C program and python3: their threads are pthreads, never cgo-threads', T, async () => {
