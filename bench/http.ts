@@ -88,8 +88,9 @@ async function caddy(): Promise<Server | string> {
     label: `caddy ${execFileSync('caddy', ['version'], { encoding: 'utf8' }).trim()} file-server, 4 kB file, ab -k -c 2`,
     pid,
     async load(seconds) {
-      // -n: a bound ab never reaches, so -t ends the run.
-      const out = execFileSync('ab', ['-q', '-k', '-c', '2', '-t', String(seconds), '-n', '100000000', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+      // -n: a bound ab does not reach (it allocates a record per request), so
+      // -t ends the run; -r: a socket error is counted as failed, not fatal.
+      const out = execFileSync('ab', ['-q', '-r', '-k', '-c', '2', '-t', String(seconds), '-n', '10000000', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
       const complete = /^Complete requests:\s+(\d+)/m.exec(out);
       const failed = /^Failed requests:\s+(\d+)/m.exec(out);
       const non2xx = /^Non-2xx responses:\s+(\d+)/m.exec(out);

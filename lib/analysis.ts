@@ -33,6 +33,8 @@ function viewOf(ev: Parameters<typeof callOf>[0] & { seq: number }): ReturnType<
   }
 }
 
+const MAX_LOSSES_KEPT = 1024;
+
 export class Analysis {
   readonly models = new AddressSpaces();
   readonly #detectors: DetectorPipeline;
@@ -51,13 +53,19 @@ export class Analysis {
     return this.#detectors.extents.get(pid);
   }
 
-  /** Where records were lost: before the event with seq `before`, count of them; in stream order. */
+  /**
+   * Where records were lost: before the event with seq `before`, count of
+   * them; in stream order, the last MAX_LOSSES_KEPT (a long session that keeps
+   * overflowing must not grow without end; a proof older than all of them is
+   * not marked).
+   */
   readonly #losses: { before: number; count: number }[] = [];
 
   /** Records were dropped (overflow 'drop') before the event with seq `before`. */
   lost(count: bigint, before: number): void {
     this.models.lost(count, before);
     this.#losses.push({ before, count: Number(count) });
+    if (this.#losses.length > MAX_LOSSES_KEPT) this.#losses.splice(0, this.#losses.length - MAX_LOSSES_KEPT);
   }
 
   /** A resync snapshot: the model re-read from it; the event saying what changed, placed right after it. */

@@ -80,6 +80,10 @@ export class Session implements AsyncIterable<SessionEvent> {
   #baseNs = process.hrtime.bigint();
   /** Wall-clock ms of the events' time 0 (an event at `time` happened at epochMs + time); not `performance` (docs/architecture.md, "Start-up"). */
   readonly epochMs = Date.now();
+  /** Now, in ms on the events' clock (monotonic; time 0 is epochMs). */
+  now(): number {
+    return Number(process.hrtime.bigint() - this.#baseNs) / 1e6;
+  }
   /** Model and detectors (lib/analysis.ts): every event, in record order, as its batch arrives. */
   readonly #analysis = new Analysis(targetArenaLimits);
   /** attach: each thread's registers at the stopped-world moment. */
@@ -97,7 +101,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   #detachRequested = false;
   #detachedSeen = false;
   #exitSeen = false;
-  #lastTurn = Date.now();
+  #lastTurn = this.now();
   #ready = deferred<number>();
   #exited = deferred<ExitInfo>();
   #detached = deferred<void>();
@@ -266,9 +270,9 @@ export class Session implements AsyncIterable<SessionEvent> {
       if (this.#index < this.#current.length) {
         // Buffered events resolve without returning to the event loop; give
         // timers and I/O a turn now and then.
-        if (Date.now() - this.#lastTurn > 20) {
+        if (this.now() - this.#lastTurn > 20) {
           await new Promise<void>((r) => setImmediate(r));
-          this.#lastTurn = Date.now();
+          this.#lastTurn = this.now();
         }
         const item = this.#current[this.#index++]!;
         if (item instanceof LiveprobeError) {

@@ -102,7 +102,7 @@ async function trace(opts: CliOptions): Promise<number> {
     (pid) => {
       sampler = new UsageSampler(pid, 500, (u) => {
         // On the events' clock: ms since the header's timeZero.
-        const time = performance.timeOrigin + performance.now() - session.epochMs;
+        const time = session.now();
         if (opts.json) void out.write(toJson({ type: 'usage', pid, ...u, time }));
         pictures?.usage(pid, u.rssBytes);
       });

@@ -46,9 +46,9 @@ export function prepareUsageSampling(): void {
 export class UsageSampler {
   readonly samples: UsageSample[] = [];
   #timer: NodeJS.Timeout | undefined;
-  // Date.now(), not performance.now(): the global `performance` loads
+  // process.hrtime, not performance.now(): the global `performance` loads
   // node:perf_hooks, milliseconds of every start-up (docs/architecture.md, "Start-up").
-  #start = Date.now();
+  #start = process.hrtime.bigint();
   #busy = false;
   #previous: { cpuSec: number; ageSec: number } | undefined;
 
@@ -76,7 +76,7 @@ export class UsageSampler {
       const cpuSec = prev ? now.cpuSec - prev.cpuSec : now.cpuSec;
       const wallSec = prev ? now.ageSec - prev.ageSec : now.ageSec;
       this.#previous = now;
-      const s = { time: Date.now() - this.#start, cpu: wallSec > 0 ? (100 * cpuSec) / wallSec : 0, rssBytes: now.rssBytes };
+      const s = { time: Number(process.hrtime.bigint() - this.#start) / 1e6, cpu: wallSec > 0 ? (100 * cpuSec) / wallSec : 0, rssBytes: now.rssBytes };
       this.samples.push(s);
       this.onSample?.(s);
       return s;
