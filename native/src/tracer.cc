@@ -899,10 +899,12 @@ void Tracer::handleWaitStatus(pid_t tid, int status) {
     return;
   }
   Task& t = it->second;
-  // A task re-trapping from PTRACE_LISTEN with a stop signal is still in the
-  // same group-stop (our interrupt at detach, a second SIGSTOP): report a
-  // group-stop once per stop.
-  bool was_listening = t.state == State::kListening;
+  // A task re-trapping from PTRACE_LISTEN with a stop signal after our
+  // interrupt at detach is still in the same group-stop: not reported again.
+  // Otherwise the re-trap is a new group-stop (a SIGCONT ended the last one
+  // and a SIGSTOP began another before this task ran; docs/ordering-and-
+  // races.md, "Group-stops"), reported like the first.
+  bool was_listening = t.state == State::kListening && phase_ == Phase::kDetaching;
   t.state = State::kStopped;
   int sig = WSTOPSIG(status);
   int event = status >> 16;
