@@ -1,5 +1,7 @@
 #include "perf_engine.h"
 
+#include "proc_tasks.h"
+
 #include <dirent.h>
 #include <linux/audit.h>
 #include <poll.h>
@@ -35,29 +37,6 @@ constexpr size_t kCloneArgsExitSignal = 32;
 // when it leaves the kernel; it makes no call meanwhile).
 constexpr uint64_t kStopPatienceNs = 200'000'000;
 
-std::vector<pid_t> listTasks(pid_t pid) {
-  std::vector<pid_t> out;
-  std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    out.push_back(pid_t(std::strtol(e->d_name, nullptr, 10)));
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-bool readWhole(const std::string& path, std::string& out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
-
 std::string readLink(const std::string& path, bool& ok) {
   char buf[4096];
   ssize_t n = readlink(path.c_str(), buf, sizeof buf);
@@ -70,7 +49,7 @@ std::string readLink(const std::string& path, bool& ok) {
 // closed (a loader closes it at once), while the mapping usually remains.
 std::string fileOfMapping(pid_t pid, uint64_t addr) {
   std::string maps;
-  if (!readWhole("/proc/" + std::to_string(pid) + "/maps", maps)) return std::string();
+  if (!proc::readWhole("/proc/" + std::to_string(pid) + "/maps", maps)) return std::string();
   std::istringstream in(maps);
   std::string line;
   while (std::getline(in, line)) {
@@ -88,7 +67,7 @@ std::string fileOfMapping(pid_t pid, uint64_t addr) {
 // Field 52 of /proc/PID/stat, exit_code: the wait status (proc(5)); fallback if unreadable.
 uint32_t zombieStatus(pid_t pid, uint32_t fallback) {
   std::string s;
-  if (!readWhole("/proc/" + std::to_string(pid) + "/stat", s)) return fallback;
+  if (!proc::readWhole("/proc/" + std::to_string(pid) + "/stat", s)) return fallback;
   size_t p = s.rfind(')');
   if (p == std::string::npos) return fallback;
   std::istringstream in(s.substr(p + 2));
@@ -96,13 +75,6 @@ uint32_t zombieStatus(pid_t pid, uint32_t fallback) {
   for (int i = 3; i <= 52 && in >> field; ++i)
     if (i == 52) return uint32_t(std::strtoul(field.c_str(), nullptr, 10));
   return fallback;
-}
-
-bool isZombie(pid_t pid, pid_t tid) {
-  std::string s;
-  if (!readWhole("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat", s)) return false;
-  size_t p = s.rfind(')');
-  return p != std::string::npos && p + 2 < s.size() && s[p + 2] == 'Z';
 }
 
 long ptraceCall(int req, pid_t tid, unsigned long addr, unsigned long data) {
@@ -230,7 +202,7 @@ bool PerfEngine::openEvents(pid_t pid) {
   // covered by inheritance (and by its own events if the scan saw it: see
   // covered_).
   for (int pass = 0; pass < 1000; ++pass) {
-    std::vector<pid_t> tids = listTasks(pid);
+    std::vector<pid_t> tids = proc::listTasks(pid);
     if (tids.empty()) {
       emitError(ESRCH, wire::ErrorSite::kSeize, pid, "no such process");
       return false;
@@ -259,12 +231,13 @@ bool PerfEngine::snapshotStoppedWorld(pid_t pid) {
   std::unordered_map<pid_t, int> seized;  // tid → signal to re-inject at detach (-1: not stopped yet)
   for (int pass = 0; pass < 1000; ++pass) {
     bool found = false;
-    for (pid_t tid : listTasks(pid)) {
+    for (pid_t tid : proc::listTasks(pid)) {
       if (seized.count(tid)) continue;
       if (ptraceCall(PTRACE_SEIZE, tid, 0, 0) != 0) {
-        if (errno == ESRCH || (errno == EPERM && isZombie(pid, tid))) continue;
+        int err = errno;  // before /proc reads change it
+        if (err == ESRCH || (err == EPERM && proc::taskExited(pid, tid))) continue;
         if (seized.empty()) {
-          emitError(errno, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
+          emitError(err, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
           return false;
         }
         continue;
@@ -322,10 +295,10 @@ bool PerfEngine::snapshotStoppedWorld(pid_t pid) {
     regs.append(reinterpret_cast<const char*>(&ip), sizeof ip);
   }
   std::string maps;
-  bool have_maps = readWhole("/proc/" + std::to_string(pid) + "/maps", maps) && !maps.empty();
+  bool have_maps = proc::readWhole("/proc/" + std::to_string(pid) + "/maps", maps) && !maps.empty();
   // A zombie leader has no mm to show: read the maps through a live thread.
   for (auto it = seized.begin(); !have_maps && it != seized.end(); ++it)
-    have_maps = readWhole("/proc/" + std::to_string(pid) + "/task/" + std::to_string(it->first) + "/maps", maps) && !maps.empty();
+    have_maps = proc::readWhole("/proc/" + std::to_string(pid) + "/task/" + std::to_string(it->first) + "/maps", maps) && !maps.empty();
   for (auto& [tid, sig] : seized) ptraceCall(PTRACE_DETACH, tid, 0, sig > 0 ? unsigned(sig) : 0);
   writer_.addStops(stopped);
   if (!have_maps) return exitedWhileAttaching();
@@ -420,7 +393,7 @@ void PerfEngine::loop() {
 // The process has exited: no such pid, or only its zombie leader is left.
 bool PerfEngine::targetGone() const {
   if (kill(target_, 0) != 0 && errno == ESRCH) return true;
-  return listTasks(target_).size() <= 1 && isZombie(target_, target_);
+  return proc::listTasks(target_).size() <= 1 && proc::taskExited(target_, target_);
 }
 
 // Reads /proc/PID/maps now and places it in the stream at this moment:
@@ -430,7 +403,7 @@ void PerfEngine::queueResync() {
   PerfItem item;
   item.kind = PerfItem::kResync;
   item.time = monotonicNs();
-  if (!readWhole("/proc/" + std::to_string(target_) + "/maps", item.blob)) return;
+  if (!proc::readWhole("/proc/" + std::to_string(target_) + "/maps", item.blob)) return;
   pending_items_.push_back(std::move(item));
 }
 
@@ -564,7 +537,7 @@ void PerfEngine::onExit(const PerfItem& it) {
     r.data_off = writer_.addData(exe);
     r.data_len = uint32_t(exe.size());
     std::string maps;
-    readWhole("/proc/" + std::to_string(target_) + "/maps", maps);
+    proc::readWhole("/proc/" + std::to_string(target_) + "/maps", maps);
     emitMaps(it.time, maps, std::string(), false);
   }
   emitSyscall(it.tid, p, ret, flags, it.time);

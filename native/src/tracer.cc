@@ -1,5 +1,7 @@
 #include "tracer.h"
 
+#include "proc_tasks.h"
+
 #include <dirent.h>
 #include <sched.h>
 #include <fcntl.h>
@@ -48,33 +50,11 @@ bool isStopSignal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-std::vector<pid_t> listTasks(pid_t pid) {
-  std::vector<pid_t> out;
-  std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    out.push_back(pid_t(std::strtol(e->d_name, nullptr, 10)));
-  }
-  closedir(d);
-  return out;
-}
-
-bool readFile(const std::string& path, std::string& out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
-
 // The value of one "Key:\tvalue" line of /proc/TID/status; false if the
 // task is gone or the line is missing.
 bool statusField(pid_t tid, const char* key, std::string& value) {
   std::string status;
-  if (!readFile("/proc/" + std::to_string(tid) + "/status", status)) return false;
+  if (!proc::readWhole("/proc/" + std::to_string(tid) + "/status", status)) return false;
   const std::string tag = std::string("\n") + key + ":";
   auto at = status.find(tag);
   if (at == std::string::npos) return false;
@@ -105,23 +85,12 @@ pid_t tgidInOwnNamespace(pid_t tgid) {
   return ns > 0 ? ns : tgid;
 }
 
-bool isZombie(pid_t tgid, pid_t tid) {
-  std::string stat;
-  if (!readFile("/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/stat", stat))
-    return true;  // gone altogether
-  // The state follows the parenthesised comm, which may itself contain ')'.
-  auto close = stat.rfind(')');
-  if (close == std::string::npos || close + 2 >= stat.size()) return false;
-  char state = stat[close + 2];
-  return state == 'Z' || state == 'X';
-}
-
 // A task in uninterruptible sleep ('D'): a vfork parent waiting for its
 // child's exec or exit, a thread in D-state I/O. No ptrace stop reaches it
 // until it leaves the kernel.
 bool inUninterruptibleSleep(pid_t tgid, pid_t tid) {
   std::string stat;
-  if (!readFile("/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/stat", stat))
+  if (!proc::readWhole("/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/stat", stat))
     return false;
   auto close = stat.rfind(')');
   return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'D';
@@ -334,7 +303,7 @@ void Tracer::emitSyscall(const Task& t, const Pending& p, int64_t ret, uint16_t 
 
 void Tracer::emitSnapshot(pid_t pid, const std::string& regs) {
   std::string maps;
-  if (!readFile("/proc/" + std::to_string(pid) + "/maps", maps)) return;
+  if (!proc::readWhole("/proc/" + std::to_string(pid) + "/maps", maps)) return;
   wire::Record& r = writer_.add(wire::Kind::kSnapshot, uint32_t(pid), uint32_t(pid));
   r.data_off = writer_.addData(maps);
   r.data_len = uint32_t(maps.size());
@@ -578,7 +547,7 @@ bool Tracer::seizeAll(pid_t pid) {
   // one (pdig, GDB). Threads made by an already seized thread are attached by
   // the kernel through PTRACE_O_TRACECLONE.
   for (int pass = 0; pass < 1000; ++pass) {
-    std::vector<pid_t> tids = listTasks(pid);
+    std::vector<pid_t> tids = proc::listTasks(pid);
     if (tids.empty() && pass == 0) {
       emitError(ESRCH, wire::ErrorSite::kSeize, pid, "no such process");
       return false;
@@ -587,16 +556,17 @@ bool Tracer::seizeAll(pid_t pid) {
     for (pid_t tid : tids) {
       if (!seen.insert(tid).second || tasks_.count(tid)) continue;
       long seized = ptraceCall(PTRACE_SEIZE, tid, 0, options);
-      LP_DEBUG("seize tid=%d rc=%ld errno=%d", tid, seized, seized ? errno : 0);
+      int err = seized == 0 ? 0 : errno;  // before /proc reads below change errno
+      LP_DEBUG("seize tid=%d rc=%ld errno=%d", tid, seized, err);
       if (seized == 0) {
         Task& t = addTask(tid, pid);
         t.state = State::kRunning;
         found = true;
         wire::Record& r = writer_.add(wire::Kind::kThreadStart, uint32_t(pid), uint32_t(tid));
         r.b = uint32_t(wire::StartEvent::kAttach);
-      } else if (errno == ESRCH) {
+      } else if (err == ESRCH) {
         continue;  // the thread exited meanwhile
-      } else if (errno == EPERM && isZombie(pid, tid)) {
+      } else if (err == EPERM && proc::taskExited(pid, tid)) {
         // The kernel refuses to seize a task that has exited (exit_state
         // set). A leader that called pthread_exit stays listed as a zombie
         // while its threads run on: trace those; the process exit is then
@@ -604,7 +574,7 @@ bool Tracer::seizeAll(pid_t pid) {
         if (tid == pid) leader_untraced_ = true;
         continue;
       } else if (tasks_.empty()) {
-        emitError(errno, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
+        emitError(err, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
         return false;
       }
     }
@@ -854,7 +824,7 @@ void Tracer::beginDetach() {
     Task& t = tasks_[tid];
     if (t.state == State::kStopped) {
       releaseTask(t);
-    } else if (isZombie(t.tgid, tid)) {
+    } else if (proc::taskExited(t.tgid, tid)) {
       // A leader that exited before its threads never stops again; the
       // kernel hands it back to its parent when this thread stops tracing.
       tasks_.erase(tid);

@@ -1,0 +1,57 @@
+// A process's tasks as /proc shows them, for both engines' attach
+// (tracer.cc seizes them to trace, perf_engine.cc to take its snapshot).
+#pragma once
+
+#include <dirent.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace liveprobe::proc {
+
+// The whole of a /proc file; false if it cannot be opened (the task is gone).
+inline bool readWhole(const std::string& path, std::string& out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+// Every task of pid, in tid order. Tids wrap at pid_max (32768 by default),
+// so a thread started late can come before the leader.
+inline std::vector<pid_t> listTasks(pid_t pid) {
+  std::vector<pid_t> out;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    out.push_back(pid_t(std::strtol(e->d_name, nullptr, 10)));
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The task has exited: gone from /proc, a zombie ('Z') or dead ('X'). The
+// kernel refuses to seize such a task with EPERM (kernel/ptrace.c,
+// ptrace_attach: exit_state), which is not a permission problem.
+inline bool taskExited(pid_t tgid, pid_t tid) {
+  std::string stat;
+  if (!readWhole("/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/stat", stat))
+    return true;
+  // The state follows the parenthesised comm, which may itself contain ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return false;
+  char state = stat[close + 2];
+  return state == 'Z' || state == 'X';
+}
+
+}  // namespace liveprobe::proc
