@@ -8,7 +8,7 @@
 // told apart there, and no hint is given.
 import type { Region } from '../model';
 import { taskSyscalls } from '../proc';
-import { hostArch, syscallName } from '../syscalls';
+import { SYSCALL_CLASSES, hostArch, syscallName } from '../syscalls';
 
 export interface ThreadInC {
   tid: number;
@@ -20,10 +20,16 @@ export interface ThreadInC {
 export function threadsInC(pid: number, regions: readonly Region[], exe: string | undefined): ThreadInC[] {
   const out: ThreadInC[] = [];
   const arch = hostArch();
+  // A memory call (mmap, mprotect, …) does not wait: a thread seen in one was
+  // caught in passing (or held at a tracer's stop, as `run` holds traced
+  // calls), not blocked. A full run saw pthread_create's mmap counted so.
+  const memory = new Set(SYSCALL_CLASSES['%memory']);
   for (const [tid, s] of taskSyscalls(pid)) {
     if (s.nr < 0) continue;
+    const call = syscallName(arch, s.nr);
+    if (memory.has(call)) continue;
     const r = regions.find((x) => s.pc >= x.start && s.pc < x.end);
-    if (r && r.kind === 'file' && r.name !== exe) out.push({ tid, call: syscallName(arch, s.nr) });
+    if (r && r.kind === 'file' && r.name !== exe) out.push({ tid, call });
   }
   return out;
 }
