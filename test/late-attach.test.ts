@@ -217,6 +217,30 @@ describe('attach late', () => {
     ]);
   });
 
+  test("musl stacks whose guards the kernel merged into a reservation below: each guard and stack still found, from the threads' stack pointers", T, async () => {
+    // Seen on a loaded machine with ex7 on musl: one stack's 8 KiB guard had
+    // merged into a 2.1 MiB ---p region. The fixture makes it happen each time.
+    let stacks: bigint[] = [];
+    const r = await attachLate(await fixture('threadsmusl'), ['-n', '3', '-merged-guard', '-ready'], {
+      arenaCount: false,
+      last: 'threads: 3',
+      plain: true,
+      before: async (s) => {
+        stacks = s.lines.all().find((l) => l.startsWith('stacks='))!.slice('stacks='.length).split(',').map((x) => BigInt(x));
+        const maps = fs.readFileSync(`/proc/${s.pid}/maps`, 'utf8').split('\n').filter(Boolean)
+          .map((l) => { const [lo, hi] = l.split(' ')[0]!.split('-'); return { lo: BigInt(`0x${lo}`), hi: BigInt(`0x${hi}`), perms: l.split(' ')[1] }; });
+        // The precondition, from /proc: below each stack, one ---p region of the 1 MiB reservation and the 8 KiB guard.
+        for (const at of stacks) assert.deepEqual(maps.filter((m) => m.hi === at).map((m) => [m.perms, m.hi - m.lo]), [['---p', MiB + 8192n]]);
+      },
+    });
+    assert.equal(stacks.length, 3);
+    assert.equal(r.e.modelKb, r.vmSizeKb);
+    assert.deepEqual([cls(r.e, 'guard-page')?.count, cls(r.e, 'guard-page')?.each, cls(r.e, 'guard-page')?.basis], [3, 8192n, 'shape']);
+    assert.deepEqual([cls(r.e, 'pthread-stack')?.count, cls(r.e, 'pthread-stack')?.basis], [3, 'shape']);
+    assert.deepEqual(r.e.threads.map((t) => [t.kind, t.basis]), [['main', 'proof'], ['pthread', 'shape'], ['pthread', 'shape'], ['pthread', 'shape']]);
+    assert.deepEqual([r.e.binary?.libc, r.e.binary?.isGo, r.e.binary?.dynamic], ['musl', false, false]);
+  });
+
   test('a C program and python3: their threads are pthreads, never cgo-threads', T, async () => {
     const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
     // Three threads that wait; "ready", then everything ends on SIGUSR1 (blocked first, so the threads inherit the mask).

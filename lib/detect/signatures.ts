@@ -35,6 +35,8 @@ export const MUSL_CLONE_DETACHED = 0x400000n;
 
 /** glibc's guard is one page on x86_64 and up to 64 KiB on aarch64; musl's 8 KiB. */
 export const MAX_THREAD_GUARD = 64n * KiB;
+/** musl's default thread guard (glibc's is one page). */
+export const MUSL_THREAD_GUARD = 8n * KiB;
 /** No pthread stack is smaller than this (PTHREAD_STACK_MIN is 16 KiB; runtimes ask for far more). */
 export const MIN_THREAD_STACK = 64n * KiB;
 /** glibc's default thread stack: RLIMIT_STACK, 8 MiB unless `ulimit -s` says otherwise. */

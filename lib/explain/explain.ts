@@ -5,9 +5,10 @@ import { arenaMaxSetting } from '../detect/arena-limit';
 import { goRelease } from '../detect/go-runtime';
 import { goRuntimeByShape } from '../detect/go-shape';
 import type { Extent } from '../detect/pipeline';
-import { GLIBC_DEFAULT_STACK, HEAP_WINDOW } from '../detect/signatures';
+import { stacksOnMergedGuards } from '../detect/shape';
+import { GLIBC_DEFAULT_STACK, HEAP_WINDOW, MUSL_THREAD_GUARD } from '../detect/signatures';
 import type { Finding } from '../events';
-import type { AddressSpace, Region, RegionClass } from '../model';
+import { type AddressSpace, type Region, type RegionClass, pageSize } from '../model';
 import { readEnviron, readProc, readProcLink, statusField, taskStates } from '../proc';
 import { fmtSize } from '../units';
 import { type BinaryFacts, binaryFacts } from './binary-facts';
@@ -178,6 +179,13 @@ function glibcStackSize(pid: number): bigint | null {
   return m[1] === 'unlimited' ? 2n << 20n : BigInt(m[1]!);
 }
 
+/** Stacks of threads made by pthread_create before an attach whose guard merged into the mapping below (lib/detect/shape.ts). */
+function mergedGuardStacks(regions: readonly Region[], input: ExplainInput, binary: BinaryFacts | null, stackCap: bigint | null): Extent[] {
+  if (!input.threadRegs || !binary?.libc || (binary.isGo && !binary.cgoLinked)) return [];
+  const guard = binary.libc === 'musl' ? MUSL_THREAD_GUARD : pageSize();
+  return stacksOnMergedGuards(regions, input.threadRegs.filter((t) => t.tid !== input.pid).map((t) => t.sp), guard, stackCap);
+}
+
 export function explain(input: ExplainInput): Explanation {
   const { pid, model, findings } = input;
   const exe = input.exe ?? readProcLink(`/proc/${pid}/exe`);
@@ -192,8 +200,10 @@ export function explain(input: ExplainInput): Explanation {
   // [vsyscall] is listed in maps but is no VMA of the process: not in VmSize.
   const regions = model.regions().filter((r) => r.name !== '[vsyscall]');
   const go = binary?.isGo ? goRelease(binary.goVersion) : undefined;
-  const shaped = go ? goRuntimeByShape(regions, go).sort((a, b) => (a.start < b.start ? -1 : 1)) : [];
   const stackCap = binary?.libc === 'glibc' && !model.exited ? glibcStackSize(pid) : null;
+  const goShaped = go ? goRuntimeByShape(regions, go) : [];
+  const merged = mergedGuardStacks(regions, input, binary, stackCap).filter((x) => !goShaped.some((g) => g.start < x.end && x.start < g.end));
+  const shaped = [...goShaped, ...merged].sort((a, b) => (a.start < b.start ? -1 : 1));
   const pieces = piecesOf(regions, shaped, stackCap);
   const rss = model.exited ? null : rssByRange(pid, pieces, input.smaps);
   const groups = new Map<RegionClass, { bytes: bigint; rss: bigint; origins: Map<number | string, bigint>; basis: ClassLine['basis'] }>();
@@ -242,7 +252,7 @@ export function explain(input: ExplainInput): Explanation {
   const out: Explanation = {
     type: 'explanation', pid, vmSizeKb: model.exited ? null : readStatusKb(pid, 'VmSize'), modelKb, attached: input.threadRegs !== undefined, classes,
     byCreator: [...creators.entries()].map(([tid, bytes]) => ({ tid, bytes })).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
-    threads: threadsOf(input, regions, binary),
+    threads: threadsOf(input, regions, binary, merged),
     files: [...files.values()].filter((f) => Number(f.bytes / 1024n) >= FILE_SHARE * modelKb).sort((a, b) => (b.bytes > a.bytes ? 1 : -1)),
     unexplained: pieces
       .filter((p) => p.class === 'anonymous')
@@ -265,7 +275,7 @@ export function explain(input: ExplainInput): Explanation {
  * clone; a stack pointer on a pthread stack is shape evidence of a pthread,
  * but one in the Go heap only says the thread was running a goroutine.
  */
-function threadsOf(input: ExplainInput, regions: readonly Region[], binary: BinaryFacts | null): ThreadLine[] {
+function threadsOf(input: ExplainInput, regions: readonly Region[], binary: BinaryFacts | null, mergedStacks: readonly Extent[]): ThreadLine[] {
   const { pid, findings } = input;
   const pthread: ThreadLine['kind'] = binary && !binary.isGo ? 'pthread' : 'cgo-thread';
   const seen = new Map<number, ThreadLine['kind']>();
@@ -277,7 +287,8 @@ function threadsOf(input: ExplainInput, regions: readonly Region[], binary: Bina
   const onPthreadStack = new Set<number>();
   for (const { tid, sp } of input.threadRegs ?? []) {
     const r = regions.find((x) => sp >= x.start && sp < x.end);
-    if (r && classifyRegion(r, regions).class === 'pthread-stack') onPthreadStack.add(tid);
+    const onMerged = mergedStacks.some((x) => x.cls === 'pthread-stack' && sp >= x.start && sp < x.end);
+    if (onMerged || (r && classifyRegion(r, regions).class === 'pthread-stack')) onPthreadStack.add(tid);
   }
   const byBinary: ThreadLine['kind'] = !binary ? 'unknown' : !binary.isGo ? 'pthread' : binary.cgoLinked ? 'cgo-thread' : 'go-thread';
   const states = taskStates(pid);

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 
 export type FixtureName = 'ex7' | 'ex7pure' | 'spin' | 'exitwith' | 'arenas' | 'threads' | 'sysload' | 'sysload-c' | 'syscalls' | 'errnos'
   | 'lifecycle' | 'hostile' | 'httpload' | 'spawner'
-  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'cgocalls' | 'settled' | 'brkloop' | 'mallocload' | 'threadstorm';
+  | 'mmap_torture' | 'memchurn' | 'ex7netgo' | 'ratchet' | 'stranger' | 'ex7musl' | 'cgocalls' | 'settled' | 'brkloop' | 'mallocload' | 'threadstorm' | 'threadsmusl';
 
 interface FixtureSpec {
   kind: 'go' | 'c';
@@ -26,7 +26,7 @@ interface FixtureSpec {
   pkg?: string;
   /** Go only: build tags. */
   tags?: string[];
-  /** Go only, cgo: link statically with this C compiler (as Alpine images build: CC=musl-gcc, -linkmode external -extldflags -static). */
+  /** Link statically with this C compiler (as Alpine images build: CC=musl-gcc; for Go, cgo with -linkmode external -extldflags -static). */
   staticCC?: string;
 }
 
@@ -41,6 +41,8 @@ const FIXTURES: Record<FixtureName, FixtureSpec> = {
   arenas: { kind: 'go', sources: ['arenas/main.go'], cgo: true },
   exitwith: { kind: 'c', sources: ['exitwith.c'] },
   threads: { kind: 'c', sources: ['threads.c'] },
+  // The same on musl: its stacks have no MAP_STACK, so their guards can merge with PROT_NONE below (late-attach.test.ts).
+  threadsmusl: { kind: 'c', sources: ['threads.c'], staticCC: 'musl-gcc' },
   sysload: { kind: 'go', sources: ['sysload/main.go'], cgo: false },
   'sysload-c': { kind: 'c', sources: ['sysload.c'] },
   syscalls: { kind: 'c', sources: ['syscalls.c'] },
@@ -212,8 +214,8 @@ function recipe(spec: FixtureSpec, name: string, fixturesDir: string, outDir: st
     };
   }
   return {
-    cmd: 'cc',
-    args: (out) => ['-O1', '-g', '-Wall', '-pthread', '-o', out, join(fixturesDir, spec.sources[0])],
+    cmd: spec.staticCC ?? 'cc',
+    args: (out) => ['-O1', '-g', '-Wall', '-pthread', ...(spec.staticCC ? ['-static'] : []), '-o', out, join(fixturesDir, spec.sources[0])],
     cwd: fixturesDir,
     env: {},
     versionArgs: ['--version'],
