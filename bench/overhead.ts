@@ -8,9 +8,9 @@
 // stops can do (the floor for run); the same two with Go's preemption
 // tgkill stopped and shown (--preemption); liveprobe attach; strace attached the same way (-p); and
 // bench/ptrace-floor.c, the least an attached syscall tracer can do per stop
-// (the floor for attach); liveprobe attach --engine perf and its floor,
-// bench/perf-floor.c (the same tracepoints opened and drained, nothing
-// else), on these two loads and on test/fixtures/mallocload, a cgo program
+// (the floor for attach); liveprobe attach --engine perf, liveprobe run
+// --engine perf and their floor, bench/perf-floor.c (the same tracepoints
+// opened and drained, nothing else), on these two loads and on test/fixtures/mallocload, a cgo program
 // whose threads malloc and free (glibc's arenas grow and shrink: some 55,000
 // memory syscalls a second). Wall time is
 // the workload's own (it starts timing when released through its stdin gate,
@@ -162,6 +162,7 @@ const SECCOMP_FLOOR_PREEMPTION = 'bare seccomp run, preemption tgkill stopped (i
 const ATTACH = 'liveprobe attach --engine ptrace';
 const PTRACE_FLOOR = 'bare ptrace attach (floor)';
 const ATTACH_PERF = 'liveprobe attach --engine perf';
+const RUN_PERF = 'liveprobe run --engine perf';
 const PERF_FLOOR = 'bare perf-event attach (floor, same events)';
 /** The least a tracer of the same design can do: liveprobe's mode → its floor variant. */
 const FLOOR_OF: Record<string, string> = {
@@ -169,6 +170,7 @@ const FLOOR_OF: Record<string, string> = {
   [RUN_PREEMPTION]: SECCOMP_FLOOR_PREEMPTION,
   [ATTACH]: PTRACE_FLOOR,
   [ATTACH_PERF]: PERF_FLOOR,
+  [RUN_PERF]: PERF_FLOOR,
 };
 
 async function main(): Promise<void> {
@@ -205,6 +207,7 @@ async function main(): Promise<void> {
       [RUN, () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
       [SECCOMP_FLOOR, () => runCommand([seccompFloor, ...quietArgs, defaultStops, ...load])],
       [RUN_PREEMPTION, () => runCommand([process.execPath, cli(), 'run', '--preemption', '-o', '/dev/null', '--', ...load])],
+      [RUN_PERF, () => runCommand([process.execPath, cli(), 'run', '--engine', 'perf', '-o', '/dev/null', '--', ...load])],
       [SECCOMP_FLOOR_PREEMPTION, () => runCommand([seccompFloor, defaultStops, ...load])],
       [ATTACH, () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],

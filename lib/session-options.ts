@@ -40,6 +40,18 @@ export interface CommonOptions {
    * run that never asks for it the work (the CLI without a summary).
    */
   explainAtExit?: boolean;
+  /**
+   * 'perf': the kernel's syscall tracepoints, nothing stops the target;
+   * 'ptrace': every traced syscall stops. attach's default: perf where this
+   * kernel and our privileges allow it and no option needs ptrace, else
+   * ptrace (session.engineNote says why; an attach with perf stops every
+   * thread once, for the snapshot). run's default: ptrace, which holds the
+   * exit for the summary, reads memory and follows forks; run with 'perf'
+   * never stops the target. docs/perf-engine.md, "Choosing".
+   */
+  engine?: EngineName;
+  /** perf engine: ring buffer pages per CPU, a power of two (default 256: 1 MiB). */
+  perfBufferPages?: number;
 }
 
 export interface RunOptions extends CommonOptions {
@@ -51,18 +63,7 @@ export interface RunOptions extends CommonOptions {
   noAslr?: boolean;
 }
 
-export interface AttachOptions extends CommonOptions {
-  /**
-   * 'perf': the kernel's syscall tracepoints, nothing stops the target (a
-   * brief stop of every thread for the snapshot); 'ptrace': every syscall
-   * stops. Default: perf where this kernel and our privileges allow it and
-   * no option needs ptrace, else ptrace (session.engineNote says why).
-   * docs/perf-engine.md.
-   */
-  engine?: EngineName;
-  /** perf engine: ring buffer pages per CPU, a power of two (default 256: 1 MiB). */
-  perfBufferPages?: number;
-}
+export type AttachOptions = CommonOptions;
 
 /** The syscalls a session stops on (ptrace) or opens tracepoints for (perf); an EINVAL for a bad filter. */
 export function stopSetOf(opts: CommonOptions): StopSet | LiveprobeError {

@@ -15,9 +15,8 @@ import type { Finding } from './detect/finding';
 import { type Explanation, explain } from './explain/explain';
 import type { UsageSummary } from './explain/usage';
 import { type NativeSession, native } from './native';
-import { type EngineName, chooseEngine } from './perf/choose';
-import { type AttachOptions, type CommonOptions, type RunOptions, stopSetOf, tracingOptions } from './session-options';
-import { hostArch } from './syscalls';
+import { type EngineName, type EngineSetUp, engineFor } from './perf/choose';
+import { type AttachOptions, type CommonOptions, type RunOptions, tracingOptions } from './session-options';
 import { describeTracerError } from './tracer-errors';
 
 export type { AttachOptions, RunOptions, StdioSpec } from './session-options';
@@ -71,7 +70,7 @@ export class Session implements AsyncIterable<SessionEvent> {
   readonly stdout: Readable | null = null;
   readonly stderr: Readable | null = null;
   readonly stats: SessionStats = { events: 0, batches: 0, lost: 0, hiddenSignals: 0, stops: 0, resyncs: 0 };
-  /** Which engine traces: 'ptrace' (run, and attach where perf cannot) or 'perf' (docs/perf-engine.md). */
+  /** Which engine traces: 'ptrace' (run unless told, attach where perf cannot) or 'perf' (docs/perf-engine.md). */
   engine: EngineName = 'ptrace';
   /** attach: one line saying why ptrace was used when perf was the default; undefined otherwise. */
   engineNote: string | undefined;
@@ -131,6 +130,8 @@ export class Session implements AsyncIterable<SessionEvent> {
     }
     const tracing = tracingOptions(opts);
     if (tracing instanceof LiveprobeError) return this.#fail(tracing);
+    const perf = this.#engine(opts.engine === 'perf' ? engineFor(opts, 'run') : { engine: 'ptrace', native: {} }); // docs/perf-engine.md, "Choosing"
+    if (perf instanceof LiveprobeError) return this.#fail(perf);
     const stdio = this.#setUpStdio(opts.stdio ?? 'inherit');
     const envList = Object.entries(env)
       .filter((e): e is [string, string] => e[1] !== undefined)
@@ -143,6 +144,7 @@ export class Session implements AsyncIterable<SessionEvent> {
       stdio,
       noAslr: opts.noAslr ?? false,
       ...tracing,
+      ...perf,
     }, opts);
   }
 
@@ -153,18 +155,16 @@ export class Session implements AsyncIterable<SessionEvent> {
     if (problem) return this.#fail(problem);
     const tracing = tracingOptions(opts);
     if (tracing instanceof LiveprobeError) return this.#fail(tracing);
-    const stop = stopSetOf(opts);
-    if (stop instanceof LiveprobeError) return this.#fail(stop);
-    const choice = chooseEngine(opts.engine, opts, stop, hostArch());
-    if (opts.engine === 'perf' && choice.engine !== 'perf') {
-      return this.#fail(new LiveprobeError('EINVAL', `cannot attach with the perf engine: ${choice.reason}; or use --engine ptrace`));
-    }
-    this.engine = choice.engine;
-    if (choice.reason) this.engineNote = `liveprobe: attaching with ptrace: ${choice.reason}`;
-    const perf = choice.engine === 'perf'
-      ? { engine: 'perf' as const, perfEvents: choice.events!.flat, perfFilters: choice.events!.filters, perfPages: opts.perfBufferPages }
-      : {};
+    const perf = this.#engine(engineFor(opts, 'attach'));
+    if (perf instanceof LiveprobeError) return this.#fail(perf);
     this.#start('attach', { pid, ...tracing, ...perf }, opts);
+  }
+
+  /** Takes the engine chosen; its native options, or the error. */
+  #engine(choice: EngineSetUp | LiveprobeError): EngineSetUp['native'] | LiveprobeError {
+    if (choice instanceof LiveprobeError) return choice;
+    [this.engine, this.engineNote] = [choice.engine, choice.note];
+    return choice.native;
   }
 
   #start(mode: 'run' | 'attach', nativeOpts: Parameters<typeof createNative>[1], opts: CommonOptions): void {

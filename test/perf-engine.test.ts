@@ -12,8 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { attach } from '../lib';
-import type { Finding, TraceEvent } from '../lib/events';
-import type { VerifyResult } from '../lib/model';
+import type { TraceEvent } from '../lib/events';
 import type { Session } from '../lib/session';
 import { CLONE_ARGS, callOf, cloneArgsField } from '../lib/syscalls/calls';
 import { fixture } from './helpers/fixtures';
@@ -22,6 +21,7 @@ import { type ReadableCopy, readableCopy } from './helpers/readable-copy';
 import { killStrayTracees, taskStates, until } from './helpers/reliability';
 import { type Stranger, startStranger } from './helpers/stranger';
 import { sleep } from './helpers/trace';
+import { assertContiguousSeqs, findingForms, verifyAtRest } from './helpers/perf';
 import { findTracefs, parseFormat, readTracepoint } from '../lib/perf/tracefs';
 import { PERF_EVENT_FIELDS, PERF_FILTER_MAX, PERF_FLAG_STACK_SAMPLE, PERF_ROLE, perfEventList, syscallFilter } from '../lib/perf/events';
 import { native } from '../lib/native';
@@ -65,25 +65,6 @@ async function traceFromStart(s: Stranger, engine: 'perf' | 'ptrace', perfBuffer
   return { session, events, done };
 }
 
-/**
- * Each finding as its kind and the calls of its evidence, in order, each
- * once: what both engines must agree on. Without a glibc arena's munmaps:
- * whether glibc trims its 128 MiB reservation at the head, the tail or not
- * at all (the aligned hint) depends on where the kernel placed it, which
- * differs from run to run whatever traces it (docs/go-glibc-musl.md).
- */
-function findingForms(events: readonly TraceEvent[]): string[] {
-  const names = new Map<number, string>();
-  for (const ev of events) if (ev.type === 'syscall') names.set(ev.seq, ev.name);
-  return events
-    .filter((ev): ev is Finding => ev.type === 'finding')
-    .map((f) => {
-      const calls = [...new Set(f.evidence.map((seq) => names.get(seq) ?? '?'))];
-      return `${f.kind}: ${calls.filter((c) => !(f.kind === 'glibc-arena' && c === 'munmap')).join(',')}`;
-    })
-    .sort();
-}
-
 interface WholeRun {
   /** The distinct finding forms (findingForms). */
   forms: string[];
@@ -105,27 +86,6 @@ async function wholeRun(name: 'ex7' | 'arenas' | 'ex7pure', args: string[], engi
     threadsMade: t.events.filter((e) => e.type === 'thread-start' && e.how === 'clone' && e.pid === s.pid).length,
     threadFindings: t.session.findings.filter((f) => f.kind === 'cgo-thread' || f.kind === 'go-thread').length,
   };
-}
-
-/**
- * The model against /proc/PID/maps with every thread stopped (SIGSTOP; no
- * ptrace here to report the group-stop): once all are in T the process
- * makes no call, so the model must reach the maps as the reader catches up,
- * and a wrong model never does.
- */
-async function verifyAtRest(session: Session, pid: number): Promise<VerifyResult> {
-  process.kill(pid, 'SIGSTOP');
-  try {
-    await until(() => [...taskStates(pid).values()].every((st) => st === 'T'), 'every thread to stop');
-    let r = session.model!.verify();
-    for (let i = 0; i < 100 && !r.equal; i++) {
-      await sleep(20);
-      r = session.model!.verify();
-    }
-    return r;
-  } finally {
-    process.kill(pid, 'SIGCONT');
-  }
 }
 
 describe('the perf engine', () => {
@@ -320,11 +280,6 @@ describe('the perf engine', () => {
   });
 });
 
-function assertContiguousSeqs(events: readonly TraceEvent[]): void {
-  const seqs = events.filter((e) => e.type !== 'finding' && e.type !== 'resync').map((e) => e.seq);
-  seqs.forEach((seq, i) => assert.equal(seq, i, 'seqs contiguous from 0'));
-}
-
 describe('tracefs as the perf engine reads it', () => {
   test("the event list's layout is the addon's: fields per event, roles, the stack-sample flag", () => {
     const layout = native().layout();
@@ -402,6 +357,8 @@ describe('the perf engine without the privilege', () => {
       const refused = await asNobody([process.execPath, copy.cli, 'attach', '--engine', 'perf', '--duration', '0.3', String(own.pid)]);
       assert.equal(refused.code, 1);
       assert.equal(refused.stderr, `liveprobe: cannot attach with the perf engine: ${reason}; or use --engine ptrace\n`);
+      const runRefused = await asNobody([process.execPath, copy.cli, 'run', '--engine', 'perf', '--', exitwith, 'code', '0']);
+      assert.deepEqual([runRefused.code, runRefused.stderr], [1, `liveprobe: cannot run with the perf engine: ${reason}; or use --engine ptrace\n`]);
     } finally {
       own.kill('SIGKILL');
     }

@@ -54,9 +54,9 @@ export interface CliOptions {
   perfetto?: string;
   /** A live view redrawn in place instead of the event lines (lib/cli/live.ts). */
   live: boolean;
-  /** attach: the engine asked for (undefined: perf where it works, else ptrace). */
+  /** The engine asked for (undefined: attach uses perf where it works, else ptrace; run uses ptrace). */
   engine?: 'perf' | 'ptrace';
-  /** attach with the perf engine: ring pages per CPU. */
+  /** The perf engine's ring pages per CPU. */
   perfPages?: number;
 }
 
@@ -75,10 +75,11 @@ options:
       --every <time>      explain the VmSize every so often while tracing
                           (SIGUSR1 to liveprobe explains it at once)
   -p <pid>                attach to <pid>, as strace -p
-      --engine perf|ptrace  attach: read the kernel's syscall tracepoints (perf,
-                          the default where permitted: nothing stops) or stop
-                          at every syscall (ptrace); run always uses ptrace
-      --perf-pages <n>    attach --engine perf: ring buffer pages per CPU
+      --engine perf|ptrace  read the kernel's syscall tracepoints (perf: nothing
+                          stops; attach's default where permitted) or stop at
+                          each traced syscall (ptrace: run's default, for the
+                          summary at exit, memory reads and -f)
+      --perf-pages <n>    the perf engine's ring buffer pages per CPU
                           (a power of two, default 256)
   -X raw|abbrev|verbose   named constants as numbers, as names (default) or both,
                           as strace's -X (--const-print-style=)
@@ -263,9 +264,7 @@ export function parseArgs(argv: string[]): CliOptions {
   if (mode === 'compare' && (opts.perfetto !== undefined || opts.live)) throw new UsageError('--perfetto and --live apply to run and attach');
   if (v.engine !== undefined) {
     if (v.engine !== 'perf' && v.engine !== 'ptrace') throw new UsageError(`--engine takes perf or ptrace (got "${v.engine}")`);
-    // run keeps ptrace: its seccomp filter already costs about nothing, and
-    // only ptrace gives the exit-time look and memory reads (docs/perf-engine.md, "Choosing").
-    if (mode !== 'attach' && v.engine === 'perf') throw new UsageError('--engine perf applies to attach; run traces with ptrace and its seccomp filter');
+    if (mode !== 'attach' && mode !== 'run') throw new UsageError('--engine applies to run and attach');
     opts.engine = v.engine;
   }
   if (v['perf-pages'] !== undefined) {
@@ -273,7 +272,9 @@ export function parseArgs(argv: string[]): CliOptions {
     if (!/^\d{1,5}$/.test(v['perf-pages']) || n < 1 || n > 65536 || (n & (n - 1)) !== 0) {
       throw new UsageError(`--perf-pages takes a power of two from 1 to 65536 (got "${v['perf-pages']}")`);
     }
-    if (opts.engine === 'ptrace' || mode !== 'attach') throw new UsageError('--perf-pages applies to attach with the perf engine');
+    // docs/perf-engine.md, "Choosing": attach uses perf unless told not to, run only when told to.
+    const perf = mode === 'attach' ? opts.engine !== 'ptrace' : mode === 'run' && opts.engine === 'perf';
+    if (!perf) throw new UsageError('--perf-pages applies to the perf engine: attach, or run --engine perf');
     opts.perfPages = n;
   }
   if (v.duration !== undefined) {

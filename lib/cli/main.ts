@@ -41,14 +41,14 @@ async function trace(opts: CliOptions): Promise<number> {
   const summary = opts.summary ?? isTerminal(2);
   const summaryToTerminal = opts.summary === undefined && opts.output !== undefined && summary;
   const common = {
-    followForks: opts.followForks, trace, preemption: opts.preemption,
+    followForks: opts.followForks, trace, preemption: opts.preemption, engine: opts.engine, perfBufferPages: opts.perfPages,
     // Only a run that will print an explanation pays for one at the exit.
     explainAtExit: summary || opts.json || opts.everyMs !== undefined || opts.counts !== 'off' || pictures !== undefined || opts.live,
   };
   const session: Session =
     opts.command === 'run'
       ? run(opts.file!, opts.args, { ...common, noAslr: opts.noAslr })
-      : attach(opts.pid!, { ...common, engine: opts.engine, perfBufferPages: opts.perfPages });
+      : attach(opts.pid!, common);
   // Said once the attach worked: a refused attach has its own one-line error.
   const note = session.engineNote;
   if (note) session.ready.then(() => process.stderr.write(`${note}\n`), () => undefined);

@@ -1,9 +1,11 @@
 // Which engine an attach uses: the perf engine where the kernel and our
 // privileges allow it and the options ask nothing only ptrace can do, else
 // ptrace, with one line saying why (docs/perf-engine.md, "Choosing").
+import { LiveprobeError } from '../errors';
 import { readProc } from '../proc';
+import { type CommonOptions, stopSetOf } from '../session-options';
 import type { StopSet } from '../syscalls';
-import { type Arch } from '../syscalls/table';
+import { type Arch, hostArch } from '../syscalls/table';
 import { type PerfEventList, perfEventList } from './events';
 import { MOUNT_COMMAND, findTracefs } from './tracefs';
 
@@ -60,4 +62,28 @@ export function chooseEngine(
   if (events.unsupported) return { engine: 'ptrace', reason: `this kernel lacks ${events.unsupported}` };
   if (events.tooLong) return { engine: 'ptrace', reason: events.tooLong };
   return { engine: 'perf', events };
+}
+
+/** What a session is told: the engine, the note on a fallback, the native options of the perf engine ({} for ptrace). */
+export interface EngineSetUp {
+  engine: EngineName;
+  note?: string;
+  native: { engine?: 'perf'; perfEvents?: number[]; perfFilters?: string[]; perfPages?: number };
+}
+
+/** The engine for a session's options; perf asked for and not possible is a one-line error. */
+export function engineFor(opts: CommonOptions, mode: 'run' | 'attach'): EngineSetUp | LiveprobeError {
+  const stop = stopSetOf(opts);
+  if (stop instanceof LiveprobeError) return stop;
+  const choice = chooseEngine(opts.engine, opts, stop, hostArch());
+  if (opts.engine === 'perf' && choice.engine !== 'perf') {
+    return new LiveprobeError('EINVAL', `cannot ${mode} with the perf engine: ${choice.reason}; or use --engine ptrace`);
+  }
+  return {
+    engine: choice.engine,
+    note: choice.reason ? `liveprobe: attaching with ptrace: ${choice.reason}` : undefined,
+    native: choice.engine === 'perf'
+      ? { engine: 'perf', perfEvents: choice.events!.flat, perfFilters: choice.events!.filters, perfPages: opts.perfBufferPages }
+      : {},
+  };
 }

@@ -60,7 +60,7 @@ struct Core : BatchTransport {
   void detach() { perf ? perf->requestDetach() : tracer.requestDetach(); }
   void shutdown() { perf ? perf->requestDetach() : tracer.requestShutdown(); }
   Tracer tracer;
-  std::unique_ptr<PerfEngine> perf;  // attach with engine 'perf': this one runs, the tracer stays idle
+  std::unique_ptr<PerfEngine> perf;  // engine 'perf': this one runs, the tracer stays idle
   BatchTsfn tsfn;
   std::mutex tsfn_mu;  // held by every use of tsfn off the JS thread
   bool env_gone = false;
@@ -180,7 +180,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     Napi::Object o = info[1].As<Napi::Object>();
     OverflowPolicy policy =
         stringProp(o, "overflow") == "drop" ? OverflowPolicy::kDrop : OverflowPolicy::kBlock;
-    bool perf = mode_ == "attach" && stringProp(o, "engine") == "perf";
+    bool perf = stringProp(o, "engine") == "perf";
     // Not make_shared: the teardown hook's weak_ptr must not keep the whole Core allocated.
     core_ = std::shared_ptr<Core>(new Core(policy, perf));
     if (mode_ == "run") {
@@ -205,6 +205,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
         Napi::TypeError::New(env, "Usage: quietCalls and quietSelfSignals are the lists of lib/syscalls/quieting.ts nativeQuietRules()").ThrowAsJavaScriptException();
         return;
       }
+      if (perf && !readPerfOptions(env, o, run_.quiet)) return;
       if (run_.file.empty() || run_.argv.empty()) {
         Napi::TypeError::New(env, "Usage: run options need file and argv").ThrowAsJavaScriptException();
         return;
@@ -223,30 +224,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
         return;
       }
       if (perf) {
-        std::vector<double> flat;
-        if (!numberArrayProp(o, "perfEvents", flat) || !PerfEventSpec::parse(flat, perf_.events) || perf_.events.empty()) {
-          Napi::TypeError::New(env, "Usage: perfEvents is the flat list of lib/perf/events.ts perfEventList()").ThrowAsJavaScriptException();
-          return;
-        }
-        std::vector<std::string> filters = stringArrayProp(o, "perfFilters");
-        if (!filters.empty()) {
-          if (filters.size() != perf_.events.size()) {
-            Napi::TypeError::New(env, "Usage: perfFilters has one string per perfEvents event").ThrowAsJavaScriptException();
-            return;
-          }
-          for (size_t i = 0; i < filters.size(); ++i) perf_.events[i].filter = filters[i];
-        }
-        Napi::Value pages = o.Get("perfPages");
-        if (!pages.IsUndefined()) {
-          uint32_t n = pages.IsNumber() ? pages.As<Napi::Number>().Uint32Value() : 0;
-          if (n == 0 || n > (1u << 16) || (n & (n - 1)) != 0) {
-            Napi::TypeError::New(env, "Usage: perfPages is a power of two from 1 to 65536").ThrowAsJavaScriptException();
-            return;
-          }
-          perf_.pages = n;
-        }
-        perf_.quiet = attach_.quiet;
-        perf_.pid = pid.IsNumber() ? pid.As<Napi::Number>().Int32Value() : 0;
+        if (!readPerfOptions(env, o, attach_.quiet)) return;
+        perf_.pid = attach_.pid;
       }
       if (attach_.pid <= 0) {
         Napi::TypeError::New(env, "Usage: attach options need a positive pid").ThrowAsJavaScriptException();
@@ -264,6 +243,34 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   }
 
  private:
+  // The perf engine's events, filters and ring size (lib/perf/events.ts): false after throwing.
+  bool readPerfOptions(Napi::Env env, const Napi::Object& o, const QuietRules& quiet) {
+    std::vector<double> flat;
+    if (!numberArrayProp(o, "perfEvents", flat) || !PerfEventSpec::parse(flat, perf_.events) || perf_.events.empty()) {
+      Napi::TypeError::New(env, "Usage: perfEvents is the flat list of lib/perf/events.ts perfEventList()").ThrowAsJavaScriptException();
+      return false;
+    }
+    std::vector<std::string> filters = stringArrayProp(o, "perfFilters");
+    if (!filters.empty()) {
+      if (filters.size() != perf_.events.size()) {
+        Napi::TypeError::New(env, "Usage: perfFilters has one string per perfEvents event").ThrowAsJavaScriptException();
+        return false;
+      }
+      for (size_t i = 0; i < filters.size(); ++i) perf_.events[i].filter = filters[i];
+    }
+    Napi::Value pages = o.Get("perfPages");
+    if (!pages.IsUndefined()) {
+      uint32_t n = pages.IsNumber() ? pages.As<Napi::Number>().Uint32Value() : 0;
+      if (n == 0 || n > (1u << 16) || (n & (n - 1)) != 0) {
+        Napi::TypeError::New(env, "Usage: perfPages is a power of two from 1 to 65536").ThrowAsJavaScriptException();
+        return false;
+      }
+      perf_.pages = n;
+    }
+    perf_.quiet = quiet;
+    return true;
+  }
+
   Napi::Value Start(const Napi::CallbackInfo& info) {
     if (started_) {
       Napi::Error::New(info.Env(), "session already started").ThrowAsJavaScriptException();
@@ -274,7 +281,14 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
     std::shared_ptr<Core> core = core_;
     // The dedicated tracer thread: every ptrace call of this session happens
     // on it. Detached: it owns a reference to the core and ends by itself.
-    if (core->perf) {
+    if (core->perf && mode_ == "run") {
+      RunOptions run = run_;
+      PerfAttachOptions opts = perf_;
+      std::thread([core, run, opts] {
+        core->perf->runSession(run, opts);
+        core->release();
+      }).detach();
+    } else if (core->perf) {
       PerfAttachOptions opts = perf_;
       std::thread([core, opts] {
         core->perf->attachSession(opts);

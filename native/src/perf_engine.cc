@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "spawn.h"
 #include "syscall_numbers.h"
 
 namespace liveprobe {
@@ -181,12 +182,16 @@ void PerfEngine::emitMaps(uint64_t time, const std::string& maps, const std::str
 
 // ---------------------------------------------------------------- session
 
-void PerfEngine::attachSession(const PerfAttachOptions& opts) {
-  target_ = opts.pid;
+void PerfEngine::configure(const PerfAttachOptions& opts) {
   specs_ = opts.events;
   pages_ = opts.pages;
   quiet_ = opts.quiet;
   arch_ = kHostArch;
+}
+
+void PerfEngine::attachSession(const PerfAttachOptions& opts) {
+  configure(opts);
+  target_ = opts.pid;
   // Events first, then the snapshot: a call made between the two is in the
   // rings, and the ones older than the snapshot are dropped by time, so
   // nothing falls between (docs/perf-engine.md, "The snapshot").
@@ -194,6 +199,110 @@ void PerfEngine::attachSession(const PerfAttachOptions& opts) {
   events_.disable();
   writer_.flush(true);
   events_.closeInBackground();
+}
+
+// The child waits before its execve while its events are opened: its one
+// thread now, every thread it makes by inheritance, so its first call after
+// the release is already recorded. ptrace's one use is the exec: seized
+// before the release with PTRACE_O_TRACEEXEC only, the child stops once, in
+// its execve, with the new image whole (maps, exe) and nothing else running;
+// then it is let go for good. An execve that failed comes back through the
+// error pipe, as with the ptrace engine. docs/perf-engine.md, "run --engine perf".
+void PerfEngine::runSession(const RunOptions& run, const PerfAttachOptions& opts) {
+  configure(opts);
+  run_mode_ = true;
+  HeldChild child = spawnHeld(run, nullptr);
+  if (child.pid < 0) {
+    emitError(child.err, wire::ErrorSite::kFork, 0, child.what);
+    writer_.flush(true);
+    return;
+  }
+  target_ = child.pid;
+  pre_exec_ = true;
+  // EXITKILL: a tracer that dies before the exec stop takes the child with it.
+  bool seized = ptraceCall(PTRACE_SEIZE, child.pid, 0, PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL) == 0;
+  if (!seized) emitError(errno, wire::ErrorSite::kSeize, child.pid, "ptrace(PTRACE_SEIZE)");
+  bool opened = seized && openEvents(child.pid);
+  snap_ns_ = monotonicNs();
+  if (!opened) kill(child.pid, SIGKILL);
+  releaseChild(child);
+  int st = 0;
+  bool execd = opened && stopAtExec(st);
+  if (!execd) {
+    int payload[2] = {0, 0};
+    ssize_t n;
+    do n = read(child.error_fd, payload, sizeof payload);
+    while (n < 0 && errno == EINTR);
+    if (n == ssize_t(sizeof payload))
+      emitError(payload[0], wire::ErrorSite(payload[1]), child.pid, run.file);
+    else if (opened)
+      emitError(ECHILD, wire::ErrorSite::kExec, child.pid, "the target died before its execve");
+    if (!WIFEXITED(st) && !WIFSIGNALED(st)) {
+      while (waitpid(child.pid, &st, 0) < 0 && errno == EINTR) {
+      }
+    }
+    target_exited_ = true;
+    wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
+    r.a = uint32_t(st);
+  }
+  close(child.error_fd);
+  if (execd) loop();
+  events_.disable();
+  writer_.flush(true);
+  events_.closeInBackground();
+  // Detached from a target that runs on: it is still our child, to be reaped and its exit reported.
+  if (!target_exited_) {
+    waitForTarget();
+    writer_.flush(true);
+  }
+}
+
+// Waits for the seized child's exec stop: there, its exe and maps, the exec
+// and started records, and the detach. false when it died first (st: how).
+bool PerfEngine::stopAtExec(int& st) {
+  for (;;) {
+    pid_t w = waitpid(target_, &st, __WALL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) return false;
+    if (!WIFSTOPPED(st)) continue;
+    int event = st >> 16;
+    if (event != PTRACE_EVENT_EXEC) {
+      // A signal on its way (a terminal's Ctrl-C) goes on; a group-stop or
+      // interrupt (PTRACE_EVENT_STOP) is left as it is.
+      int sig = event == 0 ? WSTOPSIG(st) : 0;
+      ptraceCall(PTRACE_CONT, target_, 0, unsigned(sig));
+      continue;
+    }
+    bool have;
+    std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);
+    wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(target_), uint32_t(target_));
+    r.a = uint32_t(target_);
+    r.data_off = writer_.addData(exe);
+    r.data_len = uint32_t(exe.size());
+    std::string maps;
+    proc::readWhole("/proc/" + std::to_string(target_) + "/maps", maps);
+    emitMaps(0, maps, std::string(), false);
+    wire::Record& s = writer_.add(wire::Kind::kStarted, uint32_t(target_), uint32_t(target_));
+    s.a = 1;
+    writer_.addStops(1);
+    ptraceCall(PTRACE_DETACH, target_, 0, 0);
+    writer_.flush();
+    return true;
+  }
+}
+
+// Reaps our child and reports its exit with the exact wait status (run).
+void PerfEngine::waitForTarget() {
+  int st = 0;
+  while (waitpid(target_, &st, 0) < 0 && errno == EINTR) {
+  }
+  target_exited_ = true;
+  wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
+  r.a = uint32_t(st);
+}
+
+bool PerfEngine::isExec(int32_t call) const {
+  return call == nr::lookup(arch_, nr::kExecve) || call == nr::lookup(arch_, nr::kExecveat);
 }
 
 bool PerfEngine::openEvents(pid_t pid) {
@@ -383,8 +492,10 @@ void PerfEngine::loop() {
       events_.drain(pending_items_, specs_);
       process(UINT64_MAX);
       if (target_exited_) return;
+      if (run_mode_) return waitForTarget();
       wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
       r.a = group_status_known_ ? group_status_ : zombieStatus(target_, 0);
+      target_exited_ = true;
       return;
     }
   }
@@ -445,6 +556,7 @@ void PerfEngine::handle(PerfItem& it) {
   bool exit = s.role == PerfEventSpec::kSysExit || s.role == PerfEventSpec::kRawExit;
   if (enter) noteExitStatus(it);  // an exit_group just before the snapshot still sets the status
   if (it.time < snap_ns_) return;
+  if (pre_exec_ && (enter || exit) && !isExec(it.nr)) return;  // our child's own set-up
   if (enter) onEnter(it);
   else if (exit) onExit(it);
   else if (s.role == PerfEventSpec::kProcessExit) onProcessExit(it);
@@ -457,7 +569,9 @@ void PerfEngine::onEnter(const PerfItem& it) {
   std::memcpy(p.args, it.v, sizeof p.args);
   p.entry_ns = it.time;
   p.blob = it.blob;
-  p.blob_failed = it.blob_failed;
+  // execve's path and arrays are in the target's memory, which this engine
+  // does not read: flagged so, they print as pointers (as strace's do when unreadable).
+  p.blob_failed = it.blob_failed || isExec(call);
   p.hidden = quiet_.hidesCall(arch_, call, p.args);
   if (p.hidden) writer_.addHidden(1);
   auto old = pending_.find(it.tid);
@@ -517,6 +631,7 @@ void PerfEngine::onExit(const PerfItem& it) {
     flags |= wire::kFlagNoEntry;
   }
   bool ok = !isErrorReturn(ret);
+  if (pre_exec_ && !ok) return;  // the spawn error comes through its pipe (runSession)
   if (ok && call == nr::lookup(arch_, nr::kMmap) && int32_t(p.args[4]) >= 0 && !(flags & wire::kFlagNoEntry)) {
     // The file behind the fd, read now, after the call: from the mapping it
     // made if that is still there, else from the fd if that is still open
@@ -528,7 +643,9 @@ void PerfEngine::onExit(const PerfItem& it) {
     p.blob_failed = !have;
   }
   bool exec = ok && (call == nr::lookup(arch_, nr::kExecve) || call == nr::lookup(arch_, nr::kExecveat));
-  if (exec) {
+  if (exec && pre_exec_) {
+    pre_exec_ = false;  // run: reported at its exec stop (stopAtExec)
+  } else if (exec) {
     bool have;
     std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);
     wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(target_), it.tid);
@@ -610,6 +727,13 @@ void PerfEngine::onProcessExit(const PerfItem& it) {
     // Not asked by a call (killed by a signal): the zombie's own wait status, if it is not reaped yet.
     e.a = group_status_known_ ? group_status_ : zombieStatus(target_, status);
     target_exited_ = true;
+    if (run_mode_) {
+      // Our child: the exact status, signal deaths included, and no zombie left.
+      int wst = 0;
+      while (waitpid(target_, &wst, 0) < 0 && errno == EINTR) {
+      }
+      e.a = uint32_t(wst);
+    }
   }
 }
 

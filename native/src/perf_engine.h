@@ -38,6 +38,8 @@ class PerfEngine {
 
   // Reader thread: the whole session, returns when it has ended.
   void attachSession(const PerfAttachOptions& opts);
+  // run --engine perf: launches run.file with no ptrace at all (opts.pid unused).
+  void runSession(const RunOptions& run, const PerfAttachOptions& opts);
 
   // Any thread.
   void grant(uint32_t credits);
@@ -53,7 +55,11 @@ class PerfEngine {
     bool hidden = false;  // a quiet rule matched: never reported
   };
 
+  void configure(const PerfAttachOptions& opts);
   bool openEvents(pid_t pid);
+  bool isExec(int32_t nr) const;
+  void waitForTarget();
+  bool stopAtExec(int& st);
   bool snapshotStoppedWorld(pid_t pid);
   bool exitedWhileAttaching();
   void loop();
@@ -84,6 +90,8 @@ class PerfEngine {
   uint32_t arch_ = 0;
   uint64_t snap_ns_ = 0;      // the stopped-world moment: earlier records are in the snapshot
   bool target_exited_ = false;
+  bool run_mode_ = false;     // the target is our child: its exit status comes from waitpid
+  bool pre_exec_ = false;     // run: our child's own calls before its execve are not the target's
   bool resync_due_ = false;
   bool maybe_lost_ = false;   // a ring filled up: resync once the target is quiet
   std::vector<PerfItem> pending_items_;

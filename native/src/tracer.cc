@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "seccomp_filter.h"
+#include "spawn.h"
 #include "syscall_numbers.h"
 #include "tracee_memory.h"
 
@@ -366,85 +367,15 @@ void Tracer::afterStop(Task& t) {
 // ---------------------------------------------------------------- run
 
 bool Tracer::spawnTarget(const RunOptions& opts) {
-  // Everything the child needs is prepared before fork: after it, only
-  // async-signal-safe calls (the Node process is multithreaded).
-  std::vector<char*> argv, envp;
-  for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : opts.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  const char* path = opts.file.c_str();
-  const char* cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
-  int stdio[3] = {opts.stdio[0], opts.stdio[1], opts.stdio[2]};
-  bool no_aslr = opts.no_aslr;
   std::vector<sock_filter> filter;
   if (filtering_) filter = buildSeccompFilter(opts.trace_nrs, opts.quiet.calls());
-  bool filtering = filtering_;
-
-  int sync[2], err[2];
-  if (pipe2(sync, O_CLOEXEC) != 0) {
-    emitError(errno, wire::ErrorSite::kFork, 0, "pipe");
+  HeldChild child = spawnHeld(opts, filtering_ ? &filter : nullptr);
+  if (child.pid < 0) {
+    emitError(child.err, wire::ErrorSite::kFork, 0, child.what);
     return false;
   }
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    emitError(errno, wire::ErrorSite::kFork, 0, "pipe");
-    close(sync[0]);
-    close(sync[1]);
-    return false;
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    emitError(errno, wire::ErrorSite::kFork, 0, "fork");
-    return false;
-  }
-  if (pid == 0) {
-    auto fail = [&](int site) {
-      int payload[2] = {errno, site};
-      ssize_t n = write(err[1], payload, sizeof payload);
-      (void)n;
-      _exit(127);
-    };
-    // Node ignores SIGPIPE and may block signals: the target must start with
-    // default dispositions and an empty mask, as if liveprobe were not there.
-    struct sigaction dfl;
-    std::memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s) sigaction(s, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Move the fds out of the way first so that dup2 onto 0..2 cannot clobber one still needed.
-    int moved[3];
-    for (int i = 0; i < 3; ++i) moved[i] = stdio[i] >= 0 ? fcntl(stdio[i], F_DUPFD_CLOEXEC, 10) : -1;
-    for (int i = 0; i < 3; ++i) {
-      if (moved[i] >= 0 && dup2(moved[i], i) < 0) fail(int(wire::ErrorSite::kFork));
-    }
-    if (cwd && chdir(cwd) != 0) fail(int(wire::ErrorSite::kChdir));
-    if (no_aslr) {
-      int cur = personality(0xffffffff);
-      if (cur != -1) personality(unsigned(cur) | ADDR_NO_RANDOMIZE);
-    }
-    close(sync[1]);
-    char b;
-    ssize_t n;
-    do n = read(sync[0], &b, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(127);  // the tracer went away before releasing us
-    // Installed last, after we are traced: from here every traced syscall
-    // stops, and one without a tracer would fail with ENOSYS.
-    if (filtering) {
-      int e = installSeccompFilter(filter);
-      if (e != 0) {
-        errno = e;
-        fail(int(wire::ErrorSite::kSeccomp));
-      }
-    }
-    execve(path, argv.data(), envp.data());
-    fail(int(wire::ErrorSite::kExec));
-  }
-  close(sync[0]);
-  close(err[1]);
-  exec_err_fd_ = err[0];
+  pid_t pid = child.pid;
+  exec_err_fd_ = child.error_fd;
   target_pid_ = pid;
   exec_path_ = opts.file;
 
@@ -462,7 +393,7 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, kWaitFlags);
-    close(sync[1]);
+    close(child.release_fd);
     emitError(e, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
     return false;
   }
@@ -474,10 +405,7 @@ bool Tracer::spawnTarget(const RunOptions& opts) {
   Task& t = addTask(pid, pid);
   t.pre_exec = true;
   t.state = State::kStopped;
-  char go = 1;
-  ssize_t n = write(sync[1], &go, 1);
-  (void)n;
-  close(sync[1]);
+  releaseChild(child);
   if (!WIFSTOPPED(st)) {
     onTaskGone(pid, st);
     return true;
