@@ -20,7 +20,7 @@ import { explain } from './helpers/model';
 import { type ReadableCopy, readableCopy } from './helpers/readable-copy';
 import { killStrayTracees, taskStates, until } from './helpers/reliability';
 import { type Stranger, startStranger } from './helpers/stranger';
-import { sleep } from './helpers/trace';
+import { cliPath, sleep } from './helpers/trace';
 import { assertContiguousSeqs, findingForms, verifyAtRest } from './helpers/perf';
 import { findTracefs, parseFormat, readTracepoint } from '../lib/perf/tracefs';
 import { PERF_EVENT_FIELDS, PERF_FILTER_MAX, PERF_FLAG_STACK_SAMPLE, PERF_ROLE, perfEventList, syscallFilter } from '../lib/perf/events';
@@ -332,6 +332,37 @@ function asNobody(args: string[]): Promise<{ code: number | null; stderr: string
     });
   });
 }
+
+describe('the perf engine without tracefs', () => {
+  // A mount namespace of its own where tracefs (and debugfs, its older home)
+  // is unmounted: the machine's own mount stays for the other tests.
+  test('attach falls back to ptrace with its one line; --engine perf, for attach and for run, is a one-line error', T, async () => {
+    const exitwith = await fixture('exitwith');
+    const target = spawn(exitwith, ['code', '0', '-sleep-ms', '20000'], { stdio: 'ignore' });
+    try {
+      const script = [
+        'for m in /sys/kernel/debug/tracing /sys/kernel/tracing /sys/kernel/debug; do umount "$m" 2>/dev/null; done',
+        'if grep -q tracefs /proc/self/mounts; then echo "tracefs still mounted" >&2; exit 9; fi',
+        '"$NODE" "$0" attach --no-summary -o /dev/null --duration 0.3 "$1"; echo "rc=$?" >&2',
+        '"$NODE" "$0" attach --engine perf --duration 0.3 "$1"; echo "rc=$?" >&2',
+        '"$NODE" "$0" run --engine perf -- /bin/true; echo "rc=$?" >&2',
+      ].join('\n');
+      const out = await new Promise<string>((resolve) => {
+        execFile('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, cliPath(), String(target.pid)],
+          { timeout: 60_000, env: { ...process.env, NODE: process.execPath } },
+          (_err, _stdout, stderr) => resolve(stderr));
+      });
+      const why = "the kernel's tracepoint ids are unreadable: tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)";
+      assert.deepEqual(out.trimEnd().split('\n'), [
+        `liveprobe: attaching with ptrace: ${why}`, 'rc=0',
+        `liveprobe: cannot attach with the perf engine: ${why}; or use --engine ptrace`, 'rc=1',
+        `liveprobe: cannot run with the perf engine: ${why}; or use --engine ptrace`, 'rc=1',
+      ]);
+    } finally {
+      target.kill('SIGKILL');
+    }
+  });
+});
 
 describe('the perf engine without the privilege', () => {
   test("nobody attaching to its own process: ptrace, with one line saying why; --engine perf: a one-line error", T, async () => {
