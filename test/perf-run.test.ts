@@ -26,6 +26,9 @@ afterEach(() => {
 const T = { timeout: 120_000 };
 const PTHREAD_STACK_MMAP = 'mmap(NULL, 8392704, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0) = 0x';
 const cli = path.join(__dirname, '..', 'bin', 'liveprobe.js');
+// Without LD_PRELOAD: the sanitizer run (.ci/run) preloads ASan into Node,
+// and in the target it would replace glibc's malloc and pthread stacks.
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD'));
 
 async function whole(session: Session): Promise<TraceEvent[]> {
   const events: TraceEvent[] = [];
@@ -46,7 +49,7 @@ function liveprobe(args: string[]): Promise<{ code: number | null; stdout: strin
 describe('run --engine perf', () => {
   test('ex7: the same findings as run with ptrace, its pthread stacks exactly; the exec is the one stop, then exec, snapshot and started', T, async () => {
     const ex7 = await fixture('ex7');
-    const perf = run(ex7, ['-sleep', '300ms'], { engine: 'perf', stdio: ['ignore', 'ignore', 'inherit'] });
+    const perf = run(ex7, ['-sleep', '300ms'], { engine: 'perf', env, stdio: ['ignore', 'ignore', 'inherit'] });
     const events = await whole(perf);
     assert.equal(perf.engine, 'perf');
     assert.deepEqual(await perf.exited, { code: 0, signal: null, detached: false });
@@ -63,7 +66,7 @@ describe('run --engine perf', () => {
     assert.equal(events.filter((e) => e.type === 'syscall' && e.text.startsWith(PTHREAD_STACK_MMAP)).length, clones.length);
     assert.equal(perf.findings.filter((f) => f.kind === 'cgo-thread').length, clones.length);
 
-    const ptrace = run(ex7, ['-sleep', '300ms'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const ptrace = run(ex7, ['-sleep', '300ms'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     const traced = await whole(ptrace);
     assert.equal(ptrace.engine, 'ptrace');
     assert.deepEqual([...new Set(findingForms(events))].sort(), [...new Set(findingForms(traced))].sort());
@@ -72,10 +75,10 @@ describe('run --engine perf', () => {
   test('exit statuses as exact as ptrace gives them: a code, a death by signal', T, async () => {
     const exitwith = await fixture('exitwith');
     for (const engine of ['perf', 'ptrace'] as const) {
-      const code = run(exitwith, ['code', '3'], { engine, stdio: 'ignore' });
+      const code = run(exitwith, ['code', '3'], { engine, env, stdio: 'ignore' });
       await whole(code);
       assert.deepEqual(await code.exited, { code: 3, signal: null, detached: false }, engine);
-      const killed = run(exitwith, ['signal', '9'], { engine, stdio: 'ignore' });
+      const killed = run(exitwith, ['signal', '9'], { engine, env, stdio: 'ignore' });
       const events = await whole(killed);
       assert.deepEqual(await killed.exited, { code: null, signal: 'SIGKILL', detached: false }, engine);
       assert.ok(events.some((e) => e.type === 'exit' && e.signal === 'SIGKILL'), engine);
@@ -83,7 +86,7 @@ describe('run --engine perf', () => {
   });
 
   test('ex7 -ready: the model equals /proc/PID/maps at rest, and the target runs on to its end', T, async () => {
-    const session = run(await fixture('ex7'), ['-ready', '-flush'], { engine: 'perf', stdio: ['ignore', 'pipe', 'inherit'] });
+    const session = run(await fixture('ex7'), ['-ready', '-flush'], { engine: 'perf', env, stdio: ['ignore', 'pipe', 'inherit'] });
     await owning(session, async () => {
       const lines = new LineReader(session.stdout!);
       const pid = await session.ready;
