@@ -105,6 +105,16 @@ describe('strace habits', () => {
       assert.equal(rows.get('vdso-vvar')![1], 0);
       assert.equal([...rows.values()].reduce((x, [, gain]) => x + gain, 0), vmSize[1]);
       assert.ok(vmSize[0] - vmSize[1] > 0 && vmSize[0] - vmSize[1] < vmSize[0]);
+      // The same with --json: the counts line carries the classes in bytes.
+      const j = await runCli(['run', '-c', '--json', '-o', out, '--', threads, '-n', '3']);
+      assert.equal(j.code, 0, j.stderr);
+      const line = fs.readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('{"type":"counts"'))!;
+      const counts = JSON.parse(line) as { since: string; classes: { class: string; bytes: string; gainedBytes: string }[]; vmSizeBytes: string; gainedBytes: string };
+      const gained = new Map(counts.classes.map((c) => [c.class, BigInt(c.gainedBytes)]));
+      assert.equal(counts.since, 'start');
+      assert.deepEqual([gained.get('pthread-stack'), gained.get('guard-page'), gained.get('main-stack')], [BigInt(3 * stackKb) * 1024n, 12288n, 0n]);
+      assert.equal([...gained.values()].reduce((x, g) => x + g, 0n), BigInt(counts.gainedBytes));
+      assert.ok(BigInt(counts.vmSizeBytes) > BigInt(counts.gainedBytes));
     } finally {
       fs.rmSync(out, { force: true });
     }

@@ -114,6 +114,8 @@ describe('the --json contract', () => {
     corpus.set('ex7', await jsonLines(['run', '--json', '--maps', ex7, '-sleep', '600ms']));
     // Pure Go whose spinners only yield when preempted: go-thread findings, and hidden SIGURGs for certain.
     corpus.set('spin', await jsonLines(['run', '--json', spin, '-n', '4', '-for', '300ms']));
+    // -c: the counts line, its classes and what each gained since the start.
+    corpus.set('counts', (await jsonLines(['run', '-c', '--json', ex7, '-sleep', '100ms'])).filter((l) => l.startsWith('{"type":"counts"')));
     // fork, exec, wait: thread-start of a followed child, exec, SIGCHLD.
     corpus.set('sh', await jsonLines(['run', '--json', '-f', '/bin/sh', '-c', '/bin/true; exit 4'], 4));
     // Bounds: truncated, readFailed, envUnterminated.

@@ -72,22 +72,51 @@ export function classBytesAt(snap: SnapshotEvent): { classes: Map<RegionClass, b
   return { classes: new Map(e.classes.map((c) => [c.class, c.bytes])), kb: e.modelKb };
 }
 
+type ClassBytes = { classes: Map<RegionClass, bigint>; kb: number };
+
+/** One memory class beside the counts: the bytes it holds now and, with a start, what it gained since (negative: it shrank). */
+export interface ClassGain {
+  class: RegionClass;
+  bytes: bigint;
+  gained: bigint | null;
+}
+
 /**
- * Beside the counts: per memory class, the kB it holds and what it gained
+ * Beside the counts: per memory class, the bytes it holds and what it gained
  * since `start` (the classes at the start or the attach, classBytesAt); a
- * class that was there and is gone holds 0.
+ * class that was there and is gone holds 0. The text and JSON forms both.
  */
-export function formatClassBytes(e: Explanation, start?: { classes: Map<RegionClass, bigint>; kb: number }, since: 'start' | 'attach' = 'start'): string {
+export function classGains(e: Explanation, start?: ClassBytes): { rows: ClassGain[]; total: Omit<ClassGain, 'class'> } {
+  const rows: ClassGain[] = e.classes.map((c) => ({ class: c.class, bytes: c.bytes, gained: start ? c.bytes - (start.classes.get(c.class) ?? 0n) : null }));
+  if (start) for (const [cls, bytes] of start.classes) if (!e.classes.some((c) => c.class === cls)) rows.push({ class: cls, bytes: 0n, gained: -bytes });
+  const kb = BigInt(e.vmSizeKb ?? e.modelKb);
+  return { rows, total: { bytes: kb * 1024n, gained: start ? (kb - BigInt(start.kb)) * 1024n : null } };
+}
+
+export function formatClassBytes(e: Explanation, start?: ClassBytes, since: 'start' | 'attach' = 'start'): string {
   const gainWidth = 19;
   const head = `${'memory class'.padEnd(22)} ${'kB'.padStart(11)}`;
   const rule = `${'-'.repeat(22)} ${'-'.repeat(11)}`;
-  const gain = (kb: number) => ` ${(kb > 0 ? `+${kb}` : String(kb)).padStart(gainWidth)}`;
   const out = start ? [`${head} ${`gained since ${since}`.padStart(gainWidth)}`, `${rule} ${'-'.repeat(gainWidth)}`] : [head, rule];
-  const row = (cls: string, bytes: bigint) =>
-    `${cls.padEnd(22)} ${String(bytes / 1024n).padStart(11)}${start ? gain(Number((bytes - (start.classes.get(cls as RegionClass) ?? 0n)) / 1024n)) : ''}`;
-  for (const c of e.classes) out.push(row(c.class, c.bytes));
-  if (start) for (const cls of start.classes.keys()) if (!e.classes.some((c) => c.class === cls)) out.push(row(cls, 0n));
-  const total = e.vmSizeKb ?? e.modelKb;
-  out.push(start ? `${rule} ${'-'.repeat(gainWidth)}` : rule, `${'total (VmSize)'.padEnd(22)} ${String(total).padStart(11)}${start ? gain(total - start.kb) : ''}`);
+  const row = (name: string, g: Omit<ClassGain, 'class'>) => {
+    const gain = g.gained === null ? '' : ` ${(g.gained > 0n ? `+${g.gained / 1024n}` : String(g.gained / 1024n)).padStart(gainWidth)}`;
+    return `${name.padEnd(22)} ${String(g.bytes / 1024n).padStart(11)}${gain}`;
+  };
+  const { rows, total } = classGains(e, start);
+  for (const g of rows) out.push(row(g.class, g));
+  out.push(start ? `${rule} ${'-'.repeat(gainWidth)}` : rule, row('total (VmSize)', total));
   return out.join('\n');
+}
+
+/** -c --json's closing line: the syscall rows, and the memory classes as formatClassBytes shows them. */
+export function countsJson(counts: SyscallCounts, e: Explanation | undefined, start: ClassBytes | undefined, since: 'start' | 'attach') {
+  const gains = e ? classGains(e, start) : undefined;
+  return {
+    type: 'counts',
+    syscalls: counts.rows(),
+    since,
+    classes: gains?.rows.map((g) => ({ class: g.class, bytes: g.bytes, gainedBytes: g.gained })) ?? [],
+    vmSizeBytes: gains?.total.bytes ?? null,
+    gainedBytes: gains?.total.gained ?? null,
+  };
 }

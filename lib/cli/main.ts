@@ -13,7 +13,7 @@ import { formatEvent, useColour } from './format-text';
 import { setAbbrev, setFdPaths, setXlatStyle } from '../syscalls/decode/format';
 import { formatExplanation } from '../explain/format';
 import { UsageSampler, prepareUsageSampling } from '../explain/usage';
-import { SyscallCounts, classBytesAt, formatClassBytes } from './counts';
+import { SyscallCounts, classBytesAt, countsJson, formatClassBytes } from './counts';
 import { LineTimes } from './timestamps';
 import { toJson, toJsonLine } from './format-json';
 import { LineWriter, isTerminal } from './line-writer';
@@ -141,11 +141,12 @@ async function trace(opts: CliOptions): Promise<number> {
       await out.write(`liveprobe: ${n} finding${n === 1 ? '' : 's'}`);
     }
     if (every) clearInterval(every);
-    if (counts && opts.json) await out.write(toJson({ type: 'counts', syscalls: counts.rows() }));
-    else if (counts) {
-      await out.write(counts.format());
+    if (counts) {
       const e = session.explain();
-      if (e) await out.write('\n' + formatClassBytes(e, startSnapshot && classBytesAt(startSnapshot), opts.command === 'attach' ? 'attach' : 'start'));
+      const start = startSnapshot && classBytesAt(startSnapshot);
+      const since = opts.command === 'attach' ? 'attach' : 'start';
+      if (opts.json) await out.write(toJson(countsJson(counts, e, start, since)));
+      else await out.write(counts.format() + (e ? '\n\n' + formatClassBytes(e, start, since) : ''));
     }
     sampler?.stop();
     const hidden = session.stats.hiddenSignals;
