@@ -47,7 +47,7 @@ export interface CommonOptions {
    * ptrace (session.engineNote says why; an attach with perf stops every
    * thread once, for the snapshot). run's default: ptrace, which holds the
    * exit for the summary, reads memory and follows forks; run with 'perf'
-   * never stops the target. docs/perf-engine.md, "Choosing".
+   * stops the target once, at its exec. docs/perf-engine.md, "Choosing".
    */
   engine?: EngineName;
   /** perf engine: ring buffer pages per CPU, a power of two (default 256: 1 MiB). */

@@ -85,6 +85,28 @@ describe('run --engine perf', () => {
     }
   });
 
+  test('a detach: the target runs on untraced, and its exit code is still reported, as with ptrace', T, async () => {
+    const exitwith = await fixture('exitwith');
+    // After a detach the session does not keep Node alive (lib/session.ts): this test does, to see the exit.
+    const keep = setInterval(() => undefined, 1000);
+    try {
+      for (const engine of ['perf', 'ptrace'] as const) {
+        const s = run(exitwith, ['code', '5', '-sleep-ms', '1500'], { engine, env, stdio: 'ignore' });
+        const types: string[] = [];
+        const done = (async () => {
+          for await (const ev of s) types.push(ev.type);
+        })();
+        await s.ready;
+        await s.detach();
+        await done;
+        assert.deepEqual(await s.exited, { code: 5, signal: null, detached: false }, engine);
+        assert.equal(types.at(-1), 'detached', engine);
+      }
+    } finally {
+      clearInterval(keep);
+    }
+  });
+
   test('ex7 -ready: the model equals /proc/PID/maps at rest, and the target runs on to its end', T, async () => {
     const session = run(await fixture('ex7'), ['-ready', '-flush'], { engine: 'perf', env, stdio: ['ignore', 'pipe', 'inherit'] });
     await owning(session, async () => {

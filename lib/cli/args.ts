@@ -75,10 +75,10 @@ options:
       --every <time>      explain the VmSize every so often while tracing
                           (SIGUSR1 to liveprobe explains it at once)
   -p <pid>                attach to <pid>, as strace -p
-      --engine perf|ptrace  read the kernel's syscall tracepoints (perf: nothing
-                          stops; attach's default where permitted) or stop at
-                          each traced syscall (ptrace: run's default, for the
-                          summary at exit, memory reads and -f)
+      --engine perf|ptrace  read the kernel's syscall tracepoints (perf: no stop
+                          at syscalls; attach's default where permitted) or
+                          stop at each traced syscall (ptrace: run's default,
+                          for the summary at exit, memory reads and -f)
       --perf-pages <n>    the perf engine's ring buffer pages per CPU
                           (a power of two, default 256)
   -X raw|abbrev|verbose   named constants as numbers, as names (default) or both,

@@ -1,6 +1,7 @@
-// Which engine an attach uses: the perf engine where the kernel and our
-// privileges allow it and the options ask nothing only ptrace can do, else
-// ptrace, with one line saying why (docs/perf-engine.md, "Choosing").
+// Which engine a session uses: for an attach, the perf engine where the
+// kernel and our privileges allow it and the options ask nothing only ptrace
+// can do, else ptrace, with one line saying why; for a run, perf only when
+// asked (docs/perf-engine.md, "Choosing").
 import { LiveprobeError } from '../errors';
 import { readProc } from '../proc';
 import { type CommonOptions, stopSetOf } from '../session-options';

@@ -218,7 +218,6 @@ void PerfEngine::runSession(const RunOptions& run, const PerfAttachOptions& opts
     return;
   }
   target_ = child.pid;
-  pre_exec_ = true;
   // EXITKILL: a tracer that dies before the exec stop takes the child with it.
   bool seized = ptraceCall(PTRACE_SEIZE, child.pid, 0, PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL) == 0;
   if (!seized) emitError(errno, wire::ErrorSite::kSeize, child.pid, "ptrace(PTRACE_SEIZE)");
@@ -227,7 +226,8 @@ void PerfEngine::runSession(const RunOptions& run, const PerfAttachOptions& opts
   if (!opened) kill(child.pid, SIGKILL);
   releaseChild(child);
   int st = 0;
-  bool execd = opened && stopAtExec(st);
+  bool reaped = false;
+  bool execd = opened && stopAtExec(st, reaped);
   if (!execd) {
     int payload[2] = {0, 0};
     ssize_t n;
@@ -237,7 +237,7 @@ void PerfEngine::runSession(const RunOptions& run, const PerfAttachOptions& opts
       emitError(payload[0], wire::ErrorSite(payload[1]), child.pid, run.file);
     else if (opened)
       emitError(ECHILD, wire::ErrorSite::kExec, child.pid, "the target died before its execve");
-    if (!WIFEXITED(st) && !WIFSIGNALED(st)) {
+    if (!reaped) {
       while (waitpid(child.pid, &st, 0) < 0 && errno == EINTR) {
       }
     }
@@ -248,31 +248,41 @@ void PerfEngine::runSession(const RunOptions& run, const PerfAttachOptions& opts
   close(child.error_fd);
   if (execd) loop();
   events_.disable();
-  writer_.flush(true);
+  writer_.flush();
   events_.closeInBackground();
-  // Detached from a target that runs on: it is still our child, to be reaped and its exit reported.
-  if (!target_exited_) {
-    waitForTarget();
-    writer_.flush(true);
-  }
+  // Detached from a target that runs on: it is still our child, to be reaped
+  // and its exit reported before the session's last batch.
+  if (!target_exited_) waitForTarget();
+  writer_.flush(true);
 }
 
 // Waits for the seized child's exec stop: there, its exe and maps, the exec
-// and started records, and the detach. false when it died first (st: how).
-bool PerfEngine::stopAtExec(int& st) {
+// and started records, and the detach. false when it died first (st: how;
+// reaped: waitpid has collected it).
+bool PerfEngine::stopAtExec(int& st, bool& reaped) {
   for (;;) {
     pid_t w = waitpid(target_, &st, __WALL);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) return false;
+    if (w < 0) return false;
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+      reaped = true;
+      return false;
+    }
     if (!WIFSTOPPED(st)) continue;
     int event = st >> 16;
-    if (event != PTRACE_EVENT_EXEC) {
-      // A signal on its way (a terminal's Ctrl-C) goes on; a group-stop or
-      // interrupt (PTRACE_EVENT_STOP) is left as it is.
-      int sig = event == 0 ? WSTOPSIG(st) : 0;
-      ptraceCall(PTRACE_CONT, target_, 0, unsigned(sig));
+    if (event == PTRACE_EVENT_STOP) {
+      // A group-stop (SIGSTOP, a terminal's Ctrl-Z) before the exec: it stays
+      // stopped, as untraced, until a SIGCONT.
+      ptraceCall(PTRACE_LISTEN, target_, 0, 0);
       continue;
     }
+    if (event != PTRACE_EVENT_EXEC) {
+      // A signal on its way (a terminal's Ctrl-C) is delivered.
+      ptraceCall(PTRACE_CONT, target_, 0, event == 0 ? unsigned(WSTOPSIG(st)) : 0);
+      continue;
+    }
+    // The execve's own calls before this moment are the child's set-up.
+    exec_ns_ = monotonicNs();
     bool have;
     std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);
     wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(target_), uint32_t(target_));
@@ -556,7 +566,7 @@ void PerfEngine::handle(PerfItem& it) {
   bool exit = s.role == PerfEventSpec::kSysExit || s.role == PerfEventSpec::kRawExit;
   if (enter) noteExitStatus(it);  // an exit_group just before the snapshot still sets the status
   if (it.time < snap_ns_) return;
-  if (pre_exec_ && (enter || exit) && !isExec(it.nr)) return;  // our child's own set-up
+  if (it.time < exec_ns_ && (enter || exit) && !isExec(it.nr)) return;  // run: our child's own set-up
   if (enter) onEnter(it);
   else if (exit) onExit(it);
   else if (s.role == PerfEventSpec::kProcessExit) onProcessExit(it);
@@ -631,7 +641,6 @@ void PerfEngine::onExit(const PerfItem& it) {
     flags |= wire::kFlagNoEntry;
   }
   bool ok = !isErrorReturn(ret);
-  if (pre_exec_ && !ok) return;  // the spawn error comes through its pipe (runSession)
   if (ok && call == nr::lookup(arch_, nr::kMmap) && int32_t(p.args[4]) >= 0 && !(flags & wire::kFlagNoEntry)) {
     // The file behind the fd, read now, after the call: from the mapping it
     // made if that is still there, else from the fd if that is still open
@@ -643,8 +652,8 @@ void PerfEngine::onExit(const PerfItem& it) {
     p.blob_failed = !have;
   }
   bool exec = ok && (call == nr::lookup(arch_, nr::kExecve) || call == nr::lookup(arch_, nr::kExecveat));
-  if (exec && pre_exec_) {
-    pre_exec_ = false;  // run: reported at its exec stop (stopAtExec)
+  if (exec && !(flags & wire::kFlagNoEntry) && p.entry_ns < exec_ns_) {
+    // run: the exec its stop reported (stopAtExec)
   } else if (exec) {
     bool have;
     std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);

@@ -38,7 +38,7 @@ class PerfEngine {
 
   // Reader thread: the whole session, returns when it has ended.
   void attachSession(const PerfAttachOptions& opts);
-  // run --engine perf: launches run.file with no ptrace at all (opts.pid unused).
+  // run --engine perf: launches run.file; one ptrace stop, at its exec (opts.pid unused).
   void runSession(const RunOptions& run, const PerfAttachOptions& opts);
 
   // Any thread.
@@ -59,7 +59,7 @@ class PerfEngine {
   bool openEvents(pid_t pid);
   bool isExec(int32_t nr) const;
   void waitForTarget();
-  bool stopAtExec(int& st);
+  bool stopAtExec(int& st, bool& reaped);
   bool snapshotStoppedWorld(pid_t pid);
   bool exitedWhileAttaching();
   void loop();
@@ -91,7 +91,7 @@ class PerfEngine {
   uint64_t snap_ns_ = 0;      // the stopped-world moment: earlier records are in the snapshot
   bool target_exited_ = false;
   bool run_mode_ = false;     // the target is our child: its exit status comes from waitpid
-  bool pre_exec_ = false;     // run: our child's own calls before its execve are not the target's
+  uint64_t exec_ns_ = 0;      // run: the exec stop; the child's calls before it are its own set-up
   bool resync_due_ = false;
   bool maybe_lost_ = false;   // a ring filled up: resync once the target is quiet
   std::vector<PerfItem> pending_items_;
