@@ -10,7 +10,9 @@
 // bench/ptrace-floor.c, the least an attached syscall tracer can do per stop
 // (the floor for attach); liveprobe attach --engine perf, liveprobe run
 // --engine perf and their floor, bench/perf-floor.c (the same tracepoints
-// opened and drained, nothing else), on these two loads and on test/fixtures/mallocload, a cgo program
+// opened and drained, nothing else), `perf trace -p` on the same calls
+// where perf is installed (a row saying why where it cannot trace a load),
+// on these two loads and on test/fixtures/mallocload, a cgo program
 // whose threads malloc and free (glibc's arenas grow and shrink: some 55,000
 // memory syscalls a second). Wall time is
 // the workload's own (it starts timing when released through its stdin gate,
@@ -20,13 +22,13 @@
 // checks every traced run printed the untraced checksum.
 //
 //   npm run bench -- [--rounds N] [--ops N] [--work N] [--quick] [--load Go|C] [--only run,attach,...]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
 import { allTraced, cli, floorTracer, median, perfFloorEvents } from './tracers';
-import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
+import { SYSCALL_CLASSES, defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 import path from 'node:path';
 
@@ -103,7 +105,27 @@ async function runCommand(argv: string[]): Promise<Sample> {
 }
 
 /** How runAttached knows the tracer is in place: every thread ptrace'd, or a line from a tracer that does not stop anyone. */
-type Readiness = { kind: 'ptrace' } | { kind: 'stdout'; line: string } | { kind: 'file'; path: string; line: string };
+type Readiness =
+  | { kind: 'ptrace' }
+  | { kind: 'stdout'; line: string }
+  | { kind: 'file'; path: string; line: string }
+  // perf trace says nothing when it has attached: its perf_event fds, then a settling pause.
+  | { kind: 'perf-events' };
+
+/** How many perf_event fds a process holds. */
+function perfEventFds(pid: number): number {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[perf_event]';
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Starts the workload under sh (not our child), attaches a tracer (the
@@ -122,15 +144,27 @@ async function runAttached(
   await new Promise((r) => setTimeout(r, 100));
   const argv = tracer(pid);
   if (ready.kind === 'file') fs.writeFileSync(ready.path, '');
-  const traced = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', ready.kind === 'stdout' ? 'pipe' : 'ignore', 'ignore'] });
+  const traced = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', ready.kind === 'stdout' ? 'pipe' : 'ignore', 'pipe'] });
   let said = '';
+  let complaint = '';
+  let gone = false;
   if (ready.kind === 'stdout') traced.stdout!.setEncoding('utf8').on('data', (c: string) => (said += c));
+  traced.stderr!.setEncoding('utf8').on('data', (c: string) => (complaint += c));
+  traced.on('exit', () => (gone = true));
   const isReady = (): boolean =>
     ready.kind === 'ptrace' ? allTraced(pid)
       : ready.kind === 'stdout' ? said.includes(ready.line)
+      : ready.kind === 'perf-events' ? perfEventFds(traced.pid!) > 0
       : fs.readFileSync(ready.path, 'utf8').includes(ready.line);
-  while (!isReady()) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 50));
+  while (!isReady()) {
+    if (gone) {
+      sh.kill('SIGKILL');
+      process.kill(pid, 'SIGKILL');
+      throw new Error(`${argv[0]} ended before it traced: ${complaint.trim().split('\n')[0] ?? ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await new Promise((r) => setTimeout(r, ready.kind === 'perf-events' ? 500 : 50));
   sh.stdin!.end('g');
   const [code] = await Promise.all([waitExit(sh), waitExit(traced)]);
   if (code !== 0) throw new Error(`attached ${workload.join(' ')} exited ${code}`);
@@ -163,6 +197,7 @@ const ATTACH = 'liveprobe attach --engine ptrace';
 const PTRACE_FLOOR = 'bare ptrace attach (floor)';
 const ATTACH_PERF = 'liveprobe attach --engine perf';
 const RUN_PERF = 'liveprobe run --engine perf';
+const PERF_TRACE = 'perf trace -p (attach, same calls)';
 const PERF_FLOOR = 'bare perf-event attach (floor, same events)';
 /** The least a tracer of the same design can do: liveprobe's mode → its floor variant. */
 const FLOOR_OF: Record<string, string> = {
@@ -190,6 +225,9 @@ async function main(): Promise<void> {
   const floorEvents = perfFloorEvents();
   const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'attach-perf.trace');
   const filter = '%memory,clone,clone3';
+  // perf trace takes syscall names, not strace's classes.
+  const perfTraceCalls = [...SYSCALL_CLASSES['%memory']!, 'clone', 'clone3'].join(',');
+  const perfTool = spawnSync('perf', ['--version'], { stdio: 'ignore' }).status === 0;
   const rows: string[] = [];
   console.log(`liveprobe overhead: ${o.rounds} rounds, -ops ${o.ops} -work ${o.work}, 4 workers, GOMAXPROCS 2, ${new Date().toISOString()}`);
   // mallocload's ops are rounds of 16 malloc/free pairs: fewer, with more work between them.
@@ -215,18 +253,37 @@ async function main(): Promise<void> {
       // Ready once the CLI says it traces the threads: the events are open and the snapshot taken.
       [ATTACH_PERF, () => runAttached(load, (pid) => [process.execPath, cli(), 'attach', '--engine', 'perf', '-o', perfTrace, String(pid)], { kind: 'file', path: perfTrace, line: '+++ tracing ' })],
       [PERF_FLOOR, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorEvents], { kind: 'stdout', line: 'ready' })],
+      // Where installed: the kernel's own syscall tracer on the same events, attached the same way.
+      ...(perfTool
+        ? [[PERF_TRACE, () => runAttached(load, (pid) => ['perf', 'trace', '-p', String(pid), '-e', perfTraceCalls, '-o', '/dev/null'], { kind: 'perf-events' })] as [string, () => Promise<Sample>]]
+        : []),
     ];
     const variants = all.filter(([name], i) => i === 0 || o.only.length === 0 || o.only.some((w) => name.includes(w)));
     const samples = new Map<string, Sample[]>(variants.map(([n]) => [n, []]));
+    /** A tracer that could not trace this load (perf trace on Go binaries here): why, in its row. */
+    const failed = new Map<string, string>();
     await variants[0]![1](); // warm-up: page cache, CPU frequency
     for (let r = 0; r < o.rounds; r++) {
-      for (const [name, fn] of variants) samples.get(name)!.push(await fn());
+      for (const [name, fn] of variants) {
+        if (failed.has(name)) continue;
+        try {
+          samples.get(name)!.push(await fn());
+        } catch (err) {
+          if (name === 'untraced') throw err;
+          failed.set(name, err instanceof Error ? err.message : String(err));
+        }
+      }
     }
     const base = samples.get('untraced')!;
     rows.push(`\n${label}, -ops ${ops} -work ${work}`);
     rows.push('| traced by | wall ms (median) | cpu s (median) | wall ratio | cpu ratio | wall vs its floor | checksum |');
     rows.push('|---|---|---|---|---|---|---|');
     for (const [name] of variants) {
+      const why = failed.get(name);
+      if (why !== undefined) {
+        rows.push(`| ${name} | ${why.replace(/\|/g, '/')} | | | | | |`);
+        continue;
+      }
       const s = samples.get(name)!;
       const ok = s.every((x) => x.checksum === base[0]!.checksum);
       const wallRatio = median(s.map((x, i) => x.wallMs / base[i]!.wallMs));
