@@ -130,7 +130,8 @@ describe('liveprobe watch', () => {
     try {
       const w = new Watcher({ pids: [r.pid] });
       const findings: WatchFinding[] = [];
-      let last = sampleOf(w, findings);
+      const first = sampleOf(w, findings);
+      let last = first;
       for (let i = 0; i < STEPS; i++) {
         await r.thread();
         last = sampleOf(w, findings);
@@ -139,7 +140,13 @@ describe('liveprobe watch', () => {
       assert.equal(last.arenas.length + 1, 2);
       const limit = findings.filter((f) => f.kind === 'arena-limit');
       assert.deepEqual(limit.map((f) => f.summary), ['2 glibc arenas: the limit (2, MALLOC_ARENA_MAX=2) is reached; new threads now share arenas']);
-      assert.deepEqual(findings.filter((f) => f.kind === 'arena-ratchet' || f.kind === 'new-arena'), []);
+      assert.deepEqual(findings.filter((f) => f.kind === 'arena-ratchet'), []);
+      // The one arena the limit allows is new only if it came after the first
+      // look: a Go M's first C malloc (runtime/cgo's thread start) may make it
+      // before or after, as the runtime schedules. No other arena is ever new.
+      const appeared = last.arenas.filter((a) => !first.arenas.some((b) => b.base === a.base)).map((a) => a.base);
+      assert.ok(appeared.length <= 1, `${appeared.length} arenas appeared under MALLOC_ARENA_MAX=2`);
+      assert.deepEqual(findings.filter((f) => f.kind === 'new-arena').map((f) => f.details.base), appeared);
     } finally {
       r.stop();
     }
