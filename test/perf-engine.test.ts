@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { attach } from '../lib';
@@ -327,7 +328,8 @@ after(() => copy?.remove());
 
 function asNobody(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('setpriv', [...NOBODY, '--', ...args], { timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (err, _stdout, stderr) => {
+    // In os.tmpdir(), which nobody can search: the checkout may sit in a 0700 directory (a fresh clone under mktemp -d).
+    execFile('setpriv', [...NOBODY, '--', ...args], { cwd: os.tmpdir(), timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (err, _stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr });
     });
   });
