@@ -130,7 +130,7 @@ export class Session implements AsyncIterable<SessionEvent> {
     }
     const tracing = tracingOptions(opts);
     if (tracing instanceof LiveprobeError) return this.#fail(tracing);
-    const perf = this.#engine(opts.engine === 'perf' ? engineFor(opts, 'run') : { engine: 'ptrace', native: {} }); // docs/perf-engine.md, "Choosing"
+    const perf = this.#engine(engineFor(opts, 'run'));
     if (perf instanceof LiveprobeError) return this.#fail(perf);
     const stdio = this.#setUpStdio(opts.stdio ?? 'inherit');
     const envList = Object.entries(env)

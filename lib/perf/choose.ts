@@ -72,8 +72,9 @@ export interface EngineSetUp {
   native: { engine?: 'perf'; perfEvents?: number[]; perfFilters?: string[]; perfPages?: number };
 }
 
-/** The engine for a session's options; perf asked for and not possible is a one-line error. */
+/** The engine for a session's options (run: ptrace unless perf is asked for); perf asked for and not possible is a one-line error. */
 export function engineFor(opts: CommonOptions, mode: 'run' | 'attach'): EngineSetUp | LiveprobeError {
+  if (mode === 'run' && opts.engine !== 'perf') return { engine: 'ptrace', native: {} };
   const stop = stopSetOf(opts);
   if (stop instanceof LiveprobeError) return stop;
   const choice = chooseEngine(opts.engine, opts, stop, hostArch());

@@ -237,13 +237,7 @@ void PerfEngine::runSession(const RunOptions& run, const PerfAttachOptions& opts
       emitError(payload[0], wire::ErrorSite(payload[1]), child.pid, run.file);
     else if (opened)
       emitError(ECHILD, wire::ErrorSite::kExec, child.pid, "the target died before its execve");
-    if (!reaped) {
-      while (waitpid(child.pid, &st, 0) < 0 && errno == EINTR) {
-      }
-    }
-    target_exited_ = true;
-    wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
-    r.a = uint32_t(st);
+    reportExit(reaped ? uint32_t(st) : reapTarget());
   }
   close(child.error_fd);
   if (execd) loop();
@@ -252,7 +246,7 @@ void PerfEngine::runSession(const RunOptions& run, const PerfAttachOptions& opts
   events_.closeInBackground();
   // Detached from a target that runs on: it is still our child, to be reaped
   // and its exit reported before the session's last batch.
-  if (!target_exited_) waitForTarget();
+  if (!target_exited_) reportExit(reapTarget());
   writer_.flush(true);
 }
 
@@ -283,15 +277,7 @@ bool PerfEngine::stopAtExec(int& st, bool& reaped) {
     }
     // The execve's own calls before this moment are the child's set-up.
     exec_ns_ = monotonicNs();
-    bool have;
-    std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);
-    wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(target_), uint32_t(target_));
-    r.a = uint32_t(target_);
-    r.data_off = writer_.addData(exe);
-    r.data_len = uint32_t(exe.size());
-    std::string maps;
-    proc::readWhole("/proc/" + std::to_string(target_) + "/maps", maps);
-    emitMaps(0, maps, std::string(), false);
+    emitExec(uint32_t(target_), target_, 0);
     wire::Record& s = writer_.add(wire::Kind::kStarted, uint32_t(target_), uint32_t(target_));
     s.a = 1;
     writer_.addStops(1);
@@ -301,14 +287,33 @@ bool PerfEngine::stopAtExec(int& st, bool& reaped) {
   }
 }
 
-// Reaps our child and reports its exit with the exact wait status (run).
-void PerfEngine::waitForTarget() {
+// The exec record and the new image's maps, read now (time 0: the writer's now).
+void PerfEngine::emitExec(uint32_t tid, pid_t former, uint64_t time) {
+  bool have;
+  std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);
+  wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(target_), tid);
+  if (time) r.time_ns = time;
+  r.a = uint32_t(former);
+  r.data_off = writer_.addData(exe);
+  r.data_len = uint32_t(exe.size());
+  std::string maps;
+  proc::readWhole("/proc/" + std::to_string(target_) + "/maps", maps);
+  emitMaps(time, maps, std::string(), false);
+}
+
+// run: waits for our child to end and collects it; its exact wait status.
+uint32_t PerfEngine::reapTarget() {
   int st = 0;
   while (waitpid(target_, &st, 0) < 0 && errno == EINTR) {
   }
+  return uint32_t(st);
+}
+
+// run: the exit record with that status.
+void PerfEngine::reportExit(uint32_t status) {
   target_exited_ = true;
   wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
-  r.a = uint32_t(st);
+  r.a = status;
 }
 
 bool PerfEngine::isExec(int32_t call) const {
@@ -502,7 +507,7 @@ void PerfEngine::loop() {
       events_.drain(pending_items_, specs_);
       process(UINT64_MAX);
       if (target_exited_) return;
-      if (run_mode_) return waitForTarget();
+      if (run_mode_) return reportExit(reapTarget());
       wire::Record& r = writer_.add(wire::Kind::kExit, uint32_t(target_), uint32_t(target_));
       r.a = group_status_known_ ? group_status_ : zombieStatus(target_, 0);
       target_exited_ = true;
@@ -622,7 +627,7 @@ void PerfEngine::onExit(const PerfItem& it) {
   if (pit != pending_.end() && pit->second.nr == call) {
     p = std::move(pit->second);
     pending_.erase(pit);
-  } else if (!isErrorReturn(ret) && (call == nr::lookup(arch_, nr::kExecve) || call == nr::lookup(arch_, nr::kExecveat)) &&
+  } else if (!isErrorReturn(ret) && isExec(call) &&
              execFrom(call) != 0) {
     // A thread other than the leader exec'd: it returns with the leader's
     // tid (kernel/exec.c de_thread), its entry is under its own.
@@ -651,21 +656,9 @@ void PerfEngine::onExit(const PerfItem& it) {
     p.blob = path;
     p.blob_failed = !have;
   }
-  bool exec = ok && (call == nr::lookup(arch_, nr::kExecve) || call == nr::lookup(arch_, nr::kExecveat));
-  if (exec && !(flags & wire::kFlagNoEntry) && p.entry_ns < exec_ns_) {
-    // run: the exec its stop reported (stopAtExec)
-  } else if (exec) {
-    bool have;
-    std::string exe = readLink("/proc/" + std::to_string(target_) + "/exe", have);
-    wire::Record& r = writer_.add(wire::Kind::kExec, uint32_t(target_), it.tid);
-    r.time_ns = it.time;
-    r.a = uint32_t(former);
-    r.data_off = writer_.addData(exe);
-    r.data_len = uint32_t(exe.size());
-    std::string maps;
-    proc::readWhole("/proc/" + std::to_string(target_) + "/maps", maps);
-    emitMaps(it.time, maps, std::string(), false);
-  }
+  // run: the first exec was reported at its stop (stopAtExec).
+  bool reported = !(flags & wire::kFlagNoEntry) && p.entry_ns < exec_ns_;
+  if (ok && isExec(call) && !reported) emitExec(it.tid, former, it.time);
   emitSyscall(it.tid, p, ret, flags, it.time);
 }
 
@@ -736,13 +729,8 @@ void PerfEngine::onProcessExit(const PerfItem& it) {
     // Not asked by a call (killed by a signal): the zombie's own wait status, if it is not reaped yet.
     e.a = group_status_known_ ? group_status_ : zombieStatus(target_, status);
     target_exited_ = true;
-    if (run_mode_) {
-      // Our child: the exact status, signal deaths included, and no zombie left.
-      int wst = 0;
-      while (waitpid(target_, &wst, 0) < 0 && errno == EINTR) {
-      }
-      e.a = uint32_t(wst);
-    }
+    // Our child: the exact status, signal deaths included, and no zombie left.
+    if (run_mode_) e.a = reapTarget();
   }
 }
 

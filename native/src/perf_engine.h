@@ -58,7 +58,9 @@ class PerfEngine {
   void configure(const PerfAttachOptions& opts);
   bool openEvents(pid_t pid);
   bool isExec(int32_t nr) const;
-  void waitForTarget();
+  void emitExec(uint32_t tid, pid_t former, uint64_t time);
+  uint32_t reapTarget();
+  void reportExit(uint32_t status);
   bool stopAtExec(int& st, bool& reaped);
   bool snapshotStoppedWorld(pid_t pid);
   bool exitedWhileAttaching();
