@@ -7,7 +7,9 @@
 //   (apt-get install caddy apache2-utils); its row says so when they are not.
 // Each run is bounded at --seconds. Per round, in turn: untraced; liveprobe
 // attach --engine perf; its floor bench/perf-floor.c (the same events opened
-// and drained, nothing else); liveprobe attach --engine ptrace; strace -f -p
+// and drained, nothing else); the same floor with a tracepoint per call
+// instead of raw_syscalls (bench/tracers.ts PerfFloorLayout); liveprobe
+// attach --engine ptrace; strace -f -p
 // with the same filter. Prints the median requests/s of each, its median
 // per-round ratio to the untraced run of the same round, and the perf
 // engine's to its floor; every run must end with 0 failed requests.
@@ -114,10 +116,12 @@ interface Tracer {
 const UNTRACED = 'untraced';
 const PERF = 'liveprobe attach --engine perf';
 const FLOOR = 'bare perf-event attach (floor, same events)';
+const FLOOR_PER_CALL = 'bare perf-event attach, a tracepoint per call';
 
 async function measure(server: Server, rounds: number, seconds: number): Promise<{ rows: string[]; failed: number }> {
   const floor = floorTracer('perf-floor');
   const floorEvents = perfFloorEvents();
+  const floorPerCall = perfFloorEvents('per-call');
   const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'http-perf.trace');
   const tracers: [string, Tracer | null][] = [
     [UNTRACED, null],
@@ -127,6 +131,11 @@ async function measure(server: Server, rounds: number, seconds: number): Promise
     }],
     [FLOOR, {
       argv: (p) => [floor, String(p), '256', ...floorEvents],
+      ready: (_p, out) => until(() => out().includes('ready'), 'the floor to open its events'),
+    }],
+    // The layout the engine does not use: a server switches threads often, and each switch moves every per-thread event.
+    [FLOOR_PER_CALL, {
+      argv: (p) => [floor, String(p), '256', ...floorPerCall],
       ready: (_p, out) => until(() => out().includes('ready'), 'the floor to open its events'),
     }],
     ['liveprobe attach --engine ptrace', {

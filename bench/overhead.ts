@@ -10,7 +10,9 @@
 // bench/ptrace-floor.c, the least an attached syscall tracer can do per stop
 // (the floor for attach); liveprobe attach --engine perf, liveprobe run
 // --engine perf and their floor, bench/perf-floor.c (the same tracepoints
-// opened and drained, nothing else), `perf trace -p` on the same calls
+// opened and drained, nothing else), the floor split in two (without the
+// syscall events; with a tracepoint per call instead of raw_syscalls,
+// bench/tracers.ts PerfFloorLayout), `perf trace -p` on the same calls
 // where perf is installed (a row saying why where it cannot trace a load),
 // on these two loads and on test/fixtures/mallocload, a cgo program
 // whose threads malloc and free (glibc's arenas grow and shrink: some 55,000
@@ -199,6 +201,9 @@ const ATTACH_PERF = 'liveprobe attach --engine perf';
 const RUN_PERF = 'liveprobe run --engine perf';
 const PERF_TRACE = 'perf trace -p (attach, same calls)';
 const PERF_FLOOR = 'bare perf-event attach (floor, same events)';
+// Where the floor goes (bench/tracers.ts PerfFloorLayout).
+const PERF_FLOOR_NO_SYSCALLS = 'bare perf-event attach, no syscall events';
+const PERF_FLOOR_PER_CALL = 'bare perf-event attach, a tracepoint per call';
 /** The least a tracer of the same design can do: liveprobe's mode → its floor variant. */
 const FLOOR_OF: Record<string, string> = {
   [RUN]: SECCOMP_FLOOR,
@@ -223,6 +228,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < quietCalls.length; i += QUIET_CALL_FIELDS) quietArgs.push('-q', quietCalls.slice(i + 1, i + 4).join(':'));
   // The perf engine's events for the default set, as its floor is given them.
   const floorEvents = perfFloorEvents();
+  const floorNoSyscalls = perfFloorEvents('no-syscalls');
+  const floorPerCall = perfFloorEvents('per-call');
   const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'attach-perf.trace');
   const filter = '%memory,clone,clone3';
   // perf trace takes syscall names, not strace's classes.
@@ -253,6 +260,8 @@ async function main(): Promise<void> {
       // Ready once the CLI says it traces the threads: the events are open and the snapshot taken.
       [ATTACH_PERF, () => runAttached(load, (pid) => [process.execPath, cli(), 'attach', '--engine', 'perf', '-o', perfTrace, String(pid)], { kind: 'file', path: perfTrace, line: '+++ tracing ' })],
       [PERF_FLOOR, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorEvents], { kind: 'stdout', line: 'ready' })],
+      [PERF_FLOOR_NO_SYSCALLS, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorNoSyscalls], { kind: 'stdout', line: 'ready' })],
+      [PERF_FLOOR_PER_CALL, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorPerCall], { kind: 'stdout', line: 'ready' })],
       // Where installed: the kernel's own syscall tracer on the same events, attached the same way.
       ...(perfTool
         ? [[PERF_TRACE, () => runAttached(load, (pid) => ['perf', 'trace', '-p', String(pid), '-e', perfTraceCalls, '-o', '/dev/null'], { kind: 'perf-events' })] as [string, () => Promise<Sample>]]

@@ -5,9 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PERF_EVENT_FIELDS, PERF_FLAG_STACK_SAMPLE, perfEventList } from '../lib/perf/events';
-import { findTracefs } from '../lib/perf/tracefs';
+import { PERF_EVENT_FIELDS, PERF_FLAG_STACK_SAMPLE, PERF_ROLE, perfEventList } from '../lib/perf/events';
+import { findTracefs, readTracepoint } from '../lib/perf/tracefs';
 import { defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
+import { type Arch, syscallName } from '../lib/syscalls/table';
 import { repoRoot } from '../test/helpers/fixtures';
 
 /** tsc's CLI, the one the tests run (bench/startup.ts measures the bundled bin). */
@@ -41,19 +42,54 @@ export function floorTracer(name: 'ptrace-floor' | 'seccomp-floor' | 'perf-floor
 }
 
 /**
- * The perf engine's events for liveprobe's default set, as bench/perf-floor.c
- * takes them: ID, ":s" for a stack sample, "=FILTER" for a tracepoint filter
- * (lib/perf/events.ts).
+ * The layouts bench/perf-floor.c is given, to show where the perf engine's
+ * floor goes (docs/perf-engine.md, "Why raw_syscalls"):
+ * - `engine`: the engine's own events (lib/perf/events.ts);
+ * - `no-syscalls`: the same without the raw_syscalls pair, so what the
+ *   per-thread events cost by their presence alone (context switches, the
+ *   slow syscall path);
+ * - `per-call`: the raw_syscalls pair replaced by a `syscalls:sys_enter_X`
+ *   and `sys_exit_X` for each call of the set, the layout the engine does not
+ *   use (a target's other calls then cost a bitmap test, not a record).
  */
-export function perfFloorEvents(): string[] {
+export type PerfFloorLayout = 'engine' | 'no-syscalls' | 'per-call';
+
+/**
+ * The events for liveprobe's default set in `layout`, as bench/perf-floor.c
+ * takes them: ID, ":s" for a stack sample, "=FILTER" for a tracepoint filter.
+ */
+export function perfFloorEvents(layout: PerfFloorLayout = 'engine'): string[] {
   const arch = hostArch();
   const tracefs = findTracefs();
   if (typeof tracefs !== 'string') throw new Error('bench: tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)');
-  const { flat, filters } = perfEventList(tracefs, arch, stopSetFor(defaultTraceFilter(arch), arch).numbers);
+  const nrs = stopSetFor(defaultTraceFilter(arch), arch).numbers;
+  const { flat, filters } = perfEventList(tracefs, arch, nrs);
   const out: string[] = [];
   for (let i = 0, e = 0; i < flat.length; i += PERF_EVENT_FIELDS, e++) {
+    const role = flat[i + 1];
+    if (role === PERF_ROLE.rawEnter || role === PERF_ROLE.rawExit) {
+      if (layout === 'no-syscalls' || (layout === 'per-call' && role === PERF_ROLE.rawExit)) continue;
+      if (layout === 'per-call') {
+        out.push(...perCallIds(tracefs, arch, nrs));
+        continue;
+      }
+    }
     const stack = flat[i + PERF_EVENT_FIELDS - 1]! & PERF_FLAG_STACK_SAMPLE ? ':s' : '';
     out.push(`${flat[i]}${stack}${filters[e] ? `=${filters[e]}` : ''}`);
   }
   return out;
+}
+
+/** syscalls:sys_enter_X and sys_exit_X for each call with both (clone3's entry is the engine's own event already). */
+function perCallIds(tracefs: string, arch: Arch, nrs: readonly number[]): string[] {
+  const ids: string[] = [];
+  for (const nr of nrs) {
+    const name = syscallName(arch, nr);
+    const enter = readTracepoint(tracefs, 'syscalls', `sys_enter_${name}`);
+    const exit = readTracepoint(tracefs, 'syscalls', `sys_exit_${name}`);
+    if (!enter || !exit) continue;
+    if (name !== 'clone3') ids.push(String(enter.id));
+    ids.push(String(exit.id));
+  }
+  return ids;
 }
