@@ -12,7 +12,8 @@
 // attach --engine ptrace; strace -f -p
 // with the same filter. Prints the median requests/s of each, its median
 // per-round ratio to the untraced run of the same round, and the perf
-// engine's to its floor; every run must end with 0 failed requests.
+// engine's to its floor; every run must end with 0 failed requests, and the
+// perf engine's with 0 records lost.
 //
 //   node dist/bench/http.js [--rounds N] [--seconds S] [--server httpload|caddy]
 import { execFileSync, spawn } from 'node:child_process';
@@ -21,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
-import { allTraced, cli, floorTracer, median, perfFloorEvents } from './tracers';
+import { allTraced, cli, floorTracer, lostIn, median, perfFloorEvents } from './tracers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -118,7 +119,7 @@ const PERF = 'liveprobe attach --engine perf';
 const FLOOR = 'bare perf-event attach (floor, same events)';
 const FLOOR_PER_CALL = 'bare perf-event attach, a tracepoint per call';
 
-async function measure(server: Server, rounds: number, seconds: number): Promise<{ rows: string[]; failed: number }> {
+async function measure(server: Server, rounds: number, seconds: number): Promise<{ rows: string[]; failed: number; lost: number }> {
   const floor = floorTracer('perf-floor');
   const floorEvents = perfFloorEvents();
   const floorPerCall = perfFloorEvents('per-call');
@@ -149,6 +150,8 @@ async function measure(server: Server, rounds: number, seconds: number): Promise
   ];
   const rates = new Map<string, number[]>(tracers.map(([n]) => [n, []]));
   let failed = 0;
+  // Records the perf engine said it lost, over all rounds: none may be at these loads with the default buffers.
+  let lost = 0;
   await server.load(1); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const [name, t] of tracers) {
@@ -168,6 +171,7 @@ async function measure(server: Server, rounds: number, seconds: number): Promise
         const gone = new Promise((res) => child!.on('close', res));
         child.kill('SIGINT');
         await gone;
+        if (name === PERF) lost += lostIn(perfTrace);
         // Let the kernel finish unregistering a perf tracer's events before the next run.
         await sleep(1500);
       }
@@ -185,7 +189,8 @@ async function measure(server: Server, rounds: number, seconds: number): Promise
     const vsFloor = name === PERF ? median(r.map((x, i) => x / floorRates[i]!)).toFixed(2) : '';
     rows.push(`| ${name} | ${median(r).toFixed(0)} | ${median(r.map((x, i) => x / base[i]!)).toFixed(2)} | ${vsFloor} |`);
   }
-  return { rows, failed };
+  rows.push(`records the perf engine lost: ${lost}`);
+  return { rows, failed, lost };
 }
 
 async function main(): Promise<void> {
@@ -206,6 +211,7 @@ async function main(): Promise<void> {
     try {
       const m = await measure(server, rounds, seconds);
       failed += m.failed;
+      if (m.lost > 0) process.exitCode = 1;
       console.log(m.rows.join('\n'));
     } finally {
       server.stop();

@@ -20,8 +20,9 @@
 // the workload's own (it starts timing when released through its stdin gate,
 // so tracer start-up is not counted); CPU is user+sys of the whole process
 // tree (tracer included), from this process's cutime/cstime. Prints the median
-// of each variant's per-round ratio to the untraced run of the same round, and
-// checks every traced run printed the untraced checksum.
+// of each variant's per-round ratio to the untraced run of the same round,
+// checks every traced run printed the untraced checksum, and counts the
+// records the perf engine's runs said they lost (none may be).
 //
 //   npm run bench -- [--rounds N] [--ops N] [--work N] [--quick] [--load Go|C] [--only run,attach,...]
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ import fs from 'node:fs';
 import { fixture, repoRoot } from '../test/helpers/fixtures';
 import { shellChild } from '../test/helpers/trace';
 import { run } from '../lib';
-import { allTraced, cli, floorTracer, median, perfFloorEvents } from './tracers';
+import { allTraced, cli, floorTracer, lostIn, median, perfFloorEvents } from './tracers';
 import { SYSCALL_CLASSES, defaultTraceFilter, hostArch, stopSetFor } from '../lib/syscalls';
 import { QUIET_CALL_FIELDS, nativeQuietRules } from '../lib/syscalls/quieting';
 import path from 'node:path';
@@ -73,6 +74,8 @@ interface Sample {
   wallMs: number;
   cpuS: number;
   checksum: string;
+  /** Records a liveprobe run said it lost (its trace file's closing line); undefined where not read. */
+  lost?: number;
 }
 
 function parseOutput(out: string): { checksum: string; wallMs: number } {
@@ -190,6 +193,12 @@ async function liveLatency(workload: string[]): Promise<{ p50: number; p99: numb
   return { p50: q(0.5), p99: q(0.99), n: delays.length };
 }
 
+/** The sample with the records the run writing `trace` said it lost: the perf engine's rows, where the kernel may drop. */
+async function withLost(trace: string, sample: Promise<Sample>): Promise<Sample> {
+  const s = await sample;
+  return { ...s, lost: lostIn(trace) };
+}
+
 /** Variant names that other rows refer to. */
 const RUN = 'liveprobe run';
 const SECCOMP_FLOOR = 'bare seccomp run (floor, same stops)';
@@ -252,13 +261,13 @@ async function main(): Promise<void> {
       [RUN, () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
       [SECCOMP_FLOOR, () => runCommand([seccompFloor, ...quietArgs, defaultStops, ...load])],
       [RUN_PREEMPTION, () => runCommand([process.execPath, cli(), 'run', '--preemption', '-o', '/dev/null', '--', ...load])],
-      [RUN_PERF, () => runCommand([process.execPath, cli(), 'run', '--engine', 'perf', '-o', '/dev/null', '--', ...load])],
+      [RUN_PERF, () => withLost(perfTrace, runCommand([process.execPath, cli(), 'run', '--engine', 'perf', '-o', perfTrace, '--', ...load]))],
       [SECCOMP_FLOOR_PREEMPTION, () => runCommand([seccompFloor, defaultStops, ...load])],
       [ATTACH, () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
       [PTRACE_FLOOR, () => runAttached(load, (pid) => [ptraceFloor, String(pid)])],
       // Ready once the CLI says it traces the threads: the events are open and the snapshot taken.
-      [ATTACH_PERF, () => runAttached(load, (pid) => [process.execPath, cli(), 'attach', '--engine', 'perf', '-o', perfTrace, String(pid)], { kind: 'file', path: perfTrace, line: '+++ tracing ' })],
+      [ATTACH_PERF, () => withLost(perfTrace, runAttached(load, (pid) => [process.execPath, cli(), 'attach', '--engine', 'perf', '-o', perfTrace, String(pid)], { kind: 'file', path: perfTrace, line: '+++ tracing ' }))],
       [PERF_FLOOR, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorEvents], { kind: 'stdout', line: 'ready' })],
       [PERF_FLOOR_NO_SYSCALLS, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorNoSyscalls], { kind: 'stdout', line: 'ready' })],
       [PERF_FLOOR_PER_CALL, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorPerCall], { kind: 'stdout', line: 'ready' })],
@@ -285,12 +294,12 @@ async function main(): Promise<void> {
     }
     const base = samples.get('untraced')!;
     rows.push(`\n${label}, -ops ${ops} -work ${work}`);
-    rows.push('| traced by | wall ms (median) | cpu s (median) | wall ratio | cpu ratio | wall vs its floor | checksum |');
-    rows.push('|---|---|---|---|---|---|---|');
+    rows.push('| traced by | wall ms (median) | cpu s (median) | wall ratio | cpu ratio | wall vs its floor | records lost | checksum |');
+    rows.push('|---|---|---|---|---|---|---|---|');
     for (const [name] of variants) {
       const why = failed.get(name);
       if (why !== undefined) {
-        rows.push(`| ${name} | ${why.replace(/\|/g, '/')} | | | | | |`);
+        rows.push(`| ${name} | ${why.replace(/\|/g, '/')} | | | | | | |`);
         continue;
       }
       const s = samples.get(name)!;
@@ -302,11 +311,13 @@ async function main(): Promise<void> {
       // Blank when --only left the floor out.
       const floorSamples = samples.get(FLOOR_OF[name] ?? '');
       const vsFloor = floorSamples ? median(s.map((x, i) => x.wallMs / floorSamples[i]!.wallMs)).toFixed(2) : '';
+      // Over all rounds; the perf rows only. Nothing may be lost at these loads with the default buffers.
+      const lost = s.some((x) => x.lost !== undefined) ? s.reduce((n, x) => n + (x.lost ?? 0), 0) : undefined;
       rows.push(
         `| ${name} | ${median(s.map((x) => x.wallMs)).toFixed(0)} | ${median(s.map((x) => x.cpuS)).toFixed(2)} | ` +
-          `${wallRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${vsFloor} | ${ok ? 'ok' : 'MISMATCH'} |`,
+          `${wallRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${vsFloor} | ${lost ?? ''} | ${ok ? 'ok' : 'MISMATCH'} |`,
       );
-      if (!ok) process.exitCode = 1;
+      if (!ok || (lost ?? 0) > 0) process.exitCode = 1;
     }
     if (o.only.length > 0) continue;
     const lat = await liveLatency(load);

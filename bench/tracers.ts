@@ -1,7 +1,7 @@
 // What the benches share about the tracers they compare: where liveprobe's
 // CLI is, the floors (bench/*-floor.c, built beside the compiled bench), the
 // perf engine's events as bench/perf-floor.c takes them, whether a process is
-// ptrace'd, and the median the tables print.
+// ptrace'd, the records a run lost, and the median the tables print.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +18,16 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Records a liveprobe run said it lost, from its closing line in the trace
+ * file (lib/cli/main.ts writes `liveprobe: N records lost (…)`; the forced
+ * loss in test/perf-engine.test.ts checks that line); 0 without one.
+ */
+export function lostIn(trace: string): number {
+  const m = /^liveprobe: (\d+) records? lost /m.exec(fs.readFileSync(trace, 'utf8'));
+  return m ? Number(m[1]) : 0;
 }
 
 /** Every thread of pid has a tracer (ptrace-based tracers are in place). */

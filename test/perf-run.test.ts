@@ -5,11 +5,12 @@
 // with ptrace, its exact exit status, a model equal to /proc/PID/maps at
 // rest, and the same one-line errors.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
+import { lostIn } from '../bench/tracers';
 import { run } from '../lib';
 import type { TraceEvent } from '../lib/events';
 import type { Session } from '../lib/session';
@@ -136,6 +137,39 @@ describe('run --engine perf', () => {
       assert.match(perf.stderr, /exec format error|ENOEXEC/i);
       assert.deepEqual([perf.code, perf.stderr], [ptrace.code, ptrace.stderr]);
       assert.notEqual(perf.code, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a loss in the CLI's words: a resync line per re-read, then one closing line with the count, as the benches read it; exit 0", T, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveprobe-loss-'));
+    try {
+      const out = path.join(dir, 'trace.txt');
+      // A one-page ring and a brk loop: records are lost every time (test/fixtures/brkloop.c).
+      const cliRun = spawn(process.execPath, [cli, 'run', '--engine', 'perf', '--perf-pages', '1', '--no-summary', '-o', out, '--', await fixture('brkloop'), '200000'], {
+        env, stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise<number | null>((r) => cliRun.on('close', r));
+      await new LineReader(cliRun.stdout!).next(/^done$/);
+      // The engine's thread launched it: the target is a child of one of the CLI's tasks.
+      const target = fs.readdirSync(`/proc/${cliRun.pid}/task`)
+        .flatMap((t) => fs.readFileSync(`/proc/${cliRun.pid}/task/${t}/children`, 'utf8').trim().split(' ').filter(Boolean))
+        .map(Number);
+      assert.equal(target.length, 1, 'one child');
+      process.kill(target[0]!, 'SIGUSR1');
+      assert.equal(await exited, 0);
+      const text = fs.readFileSync(out, 'utf8');
+      const resyncs = [...text.matchAll(/^(?:\[pid +\d+\] )?\+\+\+ resync after (\d+) lost records: model re-read from \/proc\/(\d+)\/maps, \d+ ranges? differed \+\+\+$/gm)];
+      assert.ok(resyncs.length >= 1, 'a resync line');
+      assert.ok(resyncs.every((m) => Number(m[2]) === target[0]), 'of the target');
+      const closing = text.split('\n').filter((l) => l.startsWith('liveprobe: '));
+      assert.equal(closing.length, 1, closing.join('\n'));
+      const m = /^liveprobe: (\d+) records lost \(the kernel's ring buffer was full\); the model was re-read from \/proc (\d+) times?$/.exec(closing[0]!);
+      assert.ok(m, closing[0]);
+      assert.equal(Number(m[2]), resyncs.length, 'one resync line per re-read');
+      assert.ok(Number(m[1]) >= resyncs.reduce((n, r) => n + Number(r[1]), 0), 'the count covers every resync');
+      assert.equal(lostIn(out), Number(m[1]), "bench/tracers.ts lostIn reads the same count");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
