@@ -31,6 +31,8 @@ interface Late {
   vmSizeKb: number;
   /** The findings when the explanation was taken (the Go runtime may start an M after). */
   findings: Finding[];
+  /** /proc/PID/maps when the explanation was taken, for a failing assertion to show. */
+  maps: string;
   /** glibc's count of its arena heaps at that moment (ex7, arenas). */
   arenaHeaps?: number;
   /** arenas: each C thread's arena heap, as the fixture printed them. */
@@ -68,6 +70,7 @@ async function attachLate(
       e: session.explain()!,
       vmSizeKb: Number(/^VmSize:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]),
       tasks: tasksOf(s.pid),
+      maps: fs.readFileSync(`/proc/${s.pid}/maps`, 'utf8'),
       findings: [...session.findings],
     });
     let late: Late;
@@ -92,6 +95,10 @@ async function attachLate(
 }
 
 const cls = (e: Explanation, name: string) => e.classes.find((c) => c.class === name);
+/** What a shape assertion saw: the maps, the classes, the threads (a rare failure must say why). */
+const seen = (r: Late): string =>
+  `${r.maps}classes: ${r.e.classes.map((c) => `${c.class} ${c.count}×${c.each ?? '-'} ${c.basis}`).join('; ')}\n` +
+  `threads: ${r.e.threads.map((t) => `${t.tid} ${t.kind} ${t.basis}`).join('; ')}`;
 const kinds = (e: Explanation, kind: string) => e.threads.filter((t) => t.kind === kind);
 /**
  * Every thread explained by shape but those proven made while traced: only
@@ -201,10 +208,10 @@ describe('attach late', () => {
     const r = await attachLate(await fixture('ex7musl'), ['-flush'], { arenaCount: false, last: 'Hello from stdio' });
     assert.equal(r.e.modelKb, r.vmSizeKb);
     const others = r.tasks.length - 1;
-    assert.deepEqual([cls(r.e, 'guard-page')!.count, cls(r.e, 'guard-page')!.each], [others, 8192n]);
-    assert.equal(cls(r.e, 'pthread-stack')!.count, others);
-    assert.equal(cls(r.e, 'glibc-arena-heap'), undefined);
-    assert.equal(kinds(r.e, 'cgo-thread').length, others);
+    assert.deepEqual([cls(r.e, 'guard-page')!.count, cls(r.e, 'guard-page')!.each], [others, 8192n], seen(r));
+    assert.equal(cls(r.e, 'pthread-stack')!.count, others, seen(r));
+    assert.equal(cls(r.e, 'glibc-arena-heap'), undefined, seen(r));
+    assert.equal(kinds(r.e, 'cgo-thread').length, others, seen(r));
     assert.deepEqual([r.e.binary?.libc, r.e.binary?.cgoLinked, r.e.binary?.dynamic], ['musl', true, false]);
     // What glibc would have reserved for the same threads: an arena heap each
     // (up to 8 × CPUs, less the main arena) and an 8 MiB stack plus guard.
