@@ -18,6 +18,8 @@ import { tasksOf } from './helpers/trace';
 
 const T = { timeout: 90_000 };
 const MiB64 = 64n << 20n;
+/** sizeof(heap_info) on 64-bit glibc: 48 bytes since 2.35 added its pagesize field, 32 before (docs/go-glibc-musl.md, "Shapes"). */
+const HEAP_INFO_SIZES = [48n, 32n];
 
 /** The Go release a binary was built with, as its build info records it (`go version FILE`). */
 function goVersionOf(bin: string): string {
@@ -43,7 +45,7 @@ function bySeq(events: SessionEvent[]): Map<number, SyscallEvent> {
  */
 async function traceWhenReady(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const session = run(bin, ['-ready', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  let r: { arenaHeaps?: number; events: SessionEvent[]; held: SessionEvent[]; maps: string; tasks: number[]; regionsHeld: Region[]; out: string[]; pid: number } | undefined;
+  let r: { arenaHeaps?: number; events: SessionEvent[]; held: SessionEvent[]; maps: string; glibcHeaps: bigint[]; tasks: number[]; regionsHeld: Region[]; out: string[]; pid: number } | undefined;
   await owning(session, async () => {
     const lines = new LineReader(session.stdout!);
     const pid = await session.ready;
@@ -55,7 +57,10 @@ async function traceWhenReady(bin: string, args: string[], env: NodeJS.ProcessEn
       process.kill(pid, 'SIGUSR1');
       await lines.next(/^holding heaps=/);
     }
-    const inspect = () => ({ maps: fs.readFileSync(`/proc/${pid}/maps`, 'utf8'), tasks: tasksOf(pid), regionsHeld: session.model!.regions(), seen });
+    const inspect = () => {
+      const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+      return { maps, glibcHeaps: glibcHeapsInMaps(pid, maps).sort(), tasks: tasksOf(pid), regionsHeld: session.model!.regions(), seen };
+    };
     let held: ReturnType<typeof inspect>;
     let arenaHeaps: number | undefined;
     if (path.basename(bin).startsWith('ex7') && !path.basename(bin).startsWith('ex7pure')) {
@@ -75,10 +80,17 @@ async function traceWhenReady(bin: string, args: string[], env: NodeJS.ProcessEn
   return { ...r!, exit: await session.exited };
 }
 
-/** 64 MiB-aligned rw-p + ---p pairs filling 64 MiB: glibc arena heaps, as maps shows them. */
-function arenaHeapsInMaps(maps: string): bigint[] {
+/**
+ * glibc's arena heaps, as maps shows them and its own header confirms:
+ * 64 MiB-aligned rw-p + ---p pairs filling 64 MiB whose first bytes are a
+ * heap_info (docs/go-glibc-musl.md, "Shapes"). The header is read while the
+ * process is held: a Go runtime commit can also sit on a 64 MiB boundary
+ * with PROT_NONE after it (seen once, Go 1.19's ex7: 8 such windows for
+ * glibc's 7 heaps), and only glibc's own bytes tell them apart.
+ */
+function glibcHeapsInMaps(pid: number, maps: string): bigint[] {
   const entries = parseMaps(maps);
-  const out: bigint[] = [];
+  const windows: bigint[] = [];
   for (let i = 0; i + 1 < entries.length; i++) {
     const a = entries[i]!;
     const b = entries[i + 1]!;
@@ -87,10 +99,22 @@ function arenaHeapsInMaps(maps: string): bigint[] {
     // 128 MiB until glibc trims it; seen on a loaded machine).
     if (a.start % MiB64 === 0n && a.name === '' && a.prot === 3 && b.start === a.end && b.prot === 0 && b.end >= a.start + MiB64) {
       // glibc commits page by page; the Go heap in 4 MiB steps.
-      if ((a.end - a.start) % (4n << 20n) !== 0n) out.push(a.start);
+      if ((a.end - a.start) % (4n << 20n) !== 0n) windows.push(a.start);
     }
   }
-  return out;
+  const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    const header = Buffer.alloc(16);
+    return windows.filter((base) => {
+      fs.readSync(fd, header, 0, 16, base);
+      const arena = header.readBigUInt64LE(0);
+      const prev = header.readBigUInt64LE(8);
+      // An arena's first heap holds its malloc_state right after the header; a later heap points back to the one before.
+      return HEAP_INFO_SIZES.some((size) => (prev === 0n ? arena === base + size : windows.includes(prev) && windows.includes(arena - size)));
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function checkCgoThreads(events: SessionEvent[], tasks: number[], pid: number): void {
@@ -138,7 +162,7 @@ describe('detectors', () => {
     const found = findings(r.held, 'glibc-arena').map((f) => f.details.base as bigint).sort();
     assert.ok(found.length > 0, 'a cgo program has arenas');
     assert.equal(found.length, r.arenaHeaps, 'as many as glibc counts (malloc_info)');
-    assert.deepEqual(found, arenaHeapsInMaps(r.maps).sort());
+    assert.deepEqual(found, r.glibcHeaps);
     // The runtime may reserve a second arena early (timing): one or more, each 64 MiB.
     const goHeap = findings(r.events, 'go-heap-arena');
     assert.ok(goHeap.length >= 1);
@@ -162,7 +186,7 @@ describe('detectors', () => {
     assert.equal(r.out.at(-1), 'arenas: threads=4 distinct_64MiB_heaps=4');
     const all = findings(r.held, 'glibc-arena');
     assert.ok(all.length >= 4, 'the C threads made arenas');
-    assert.deepEqual(all.map((f) => f.details.base as bigint).sort(), arenaHeapsInMaps(r.maps).sort());
+    assert.deepEqual(all.map((f) => f.details.base as bigint).sort(), r.glibcHeaps);
     for (const f of all) assert.equal((f.details.base as bigint) % MiB64, 0n);
     // The C threads are the ones that end with exit(2); Go's threads never do.
     const cThreads = new Set(r.events.filter((e) => e.type === 'syscall' && e.name === 'exit').map((e) => e.tid));
@@ -182,7 +206,7 @@ describe('detectors', () => {
     const limit = 8 * (await import('node:os')).availableParallelism();
     const n = findings(many.held, 'glibc-arena').length;
     assert.ok(n <= limit - 1, `${n} arena heaps, limit ${limit} with the main arena`);
-    assert.equal(n, arenaHeapsInMaps(many.maps).length);
+    assert.equal(n, many.glibcHeaps.length);
   });
 
   test('ex7pure: no cgo-thread, no glibc-arena, one go-thread per thread, its heap arena found', T, async () => {
@@ -227,7 +251,7 @@ describe('detectors', () => {
     const found = findings(r.held, 'glibc-arena').map((f) => f.details.base as bigint).sort();
     assert.ok(found.length > 0, 'a cgo program has arenas');
     assert.equal(found.length, r.arenaHeaps, 'as many as glibc counts (malloc_info)');
-    assert.deepEqual(found, arenaHeapsInMaps(r.maps).sort());
+    assert.deepEqual(found, r.glibcHeaps);
     const heap = findings(r.events, 'go-heap-arena');
     assert.ok(heap.length >= 1);
     assert.equal(heap[0]!.details.base, 0xc000000000n, 'Go 1.19 puts its first arena at the 0xc0 hint');
