@@ -11,11 +11,11 @@
 // (the floor for attach); liveprobe attach --engine perf, liveprobe run
 // --engine perf and their floor, bench/perf-floor.c (the same tracepoints
 // opened and drained, nothing else), the floor split in two (without the
-// syscall events; with a tracepoint per call instead of raw_syscalls,
+// raw_syscalls pair; with a tracepoint per call instead of it,
 // bench/tracers.ts PerfFloorLayout), `perf trace -p` on the same calls
 // where perf is installed (a row saying why where it cannot trace a load),
 // on these two loads and on test/fixtures/mallocload, a cgo program
-// whose threads malloc and free (glibc's arenas grow and shrink: some 55,000
+// whose threads malloc and free (glibc's arenas grow and shrink: some 65,000
 // memory syscalls a second). Wall time is
 // the workload's own (it starts timing when released through its stdin gate,
 // so tracer start-up is not counted); CPU is user+sys of the whole process
@@ -211,7 +211,7 @@ const RUN_PERF = 'liveprobe run --engine perf';
 const PERF_TRACE = 'perf trace -p (attach, same calls)';
 const PERF_FLOOR = 'bare perf-event attach (floor, same events)';
 // Where the floor goes (bench/tracers.ts PerfFloorLayout).
-const PERF_FLOOR_NO_SYSCALLS = 'bare perf-event attach, no syscall events';
+const PERF_FLOOR_NO_RAW = 'bare perf-event attach, without the raw_syscalls pair';
 const PERF_FLOOR_PER_CALL = 'bare perf-event attach, a tracepoint per call';
 /** The least a tracer of the same design can do: liveprobe's mode → its floor variant. */
 const FLOOR_OF: Record<string, string> = {
@@ -237,9 +237,11 @@ async function main(): Promise<void> {
   for (let i = 0; i < quietCalls.length; i += QUIET_CALL_FIELDS) quietArgs.push('-q', quietCalls.slice(i + 1, i + 4).join(':'));
   // The perf engine's events for the default set, as its floor is given them.
   const floorEvents = perfFloorEvents();
-  const floorNoSyscalls = perfFloorEvents('no-syscalls');
+  const floorNoRaw = perfFloorEvents('no-raw-syscalls');
   const floorPerCall = perfFloorEvents('per-call');
+  // The perf rows write their text trace to a file (like any user's -o), whose closing line says what was lost.
   const perfTrace = path.join(repoRoot(), 'dist', 'bench', 'attach-perf.trace');
+  const runPerfTrace = path.join(repoRoot(), 'dist', 'bench', 'run-perf.trace');
   const filter = '%memory,clone,clone3';
   // perf trace takes syscall names, not strace's classes.
   const perfTraceCalls = [...SYSCALL_CLASSES['%memory']!, 'clone', 'clone3'].join(',');
@@ -261,7 +263,7 @@ async function main(): Promise<void> {
       [RUN, () => runCommand([process.execPath, cli(), 'run', '-o', '/dev/null', '--', ...load])],
       [SECCOMP_FLOOR, () => runCommand([seccompFloor, ...quietArgs, defaultStops, ...load])],
       [RUN_PREEMPTION, () => runCommand([process.execPath, cli(), 'run', '--preemption', '-o', '/dev/null', '--', ...load])],
-      [RUN_PERF, () => withLost(perfTrace, runCommand([process.execPath, cli(), 'run', '--engine', 'perf', '-o', perfTrace, '--', ...load]))],
+      [RUN_PERF, () => withLost(runPerfTrace, runCommand([process.execPath, cli(), 'run', '--engine', 'perf', '-o', runPerfTrace, '--', ...load]))],
       [SECCOMP_FLOOR_PREEMPTION, () => runCommand([seccompFloor, defaultStops, ...load])],
       [ATTACH, () => runAttached(load)],
       ['strace -f -p (attach, same filter)', () => runAttached(load, (pid) => ['strace', '-f', '-o', '/dev/null', '-e', `trace=${filter}`, '-p', String(pid)])],
@@ -269,7 +271,7 @@ async function main(): Promise<void> {
       // Ready once the CLI says it traces the threads: the events are open and the snapshot taken.
       [ATTACH_PERF, () => withLost(perfTrace, runAttached(load, (pid) => [process.execPath, cli(), 'attach', '--engine', 'perf', '-o', perfTrace, String(pid)], { kind: 'file', path: perfTrace, line: '+++ tracing ' }))],
       [PERF_FLOOR, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorEvents], { kind: 'stdout', line: 'ready' })],
-      [PERF_FLOOR_NO_SYSCALLS, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorNoSyscalls], { kind: 'stdout', line: 'ready' })],
+      [PERF_FLOOR_NO_RAW, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorNoRaw], { kind: 'stdout', line: 'ready' })],
       [PERF_FLOOR_PER_CALL, () => runAttached(load, (pid) => [perfFloor, String(pid), '256', ...floorPerCall], { kind: 'stdout', line: 'ready' })],
       // Where installed: the kernel's own syscall tracer on the same events, attached the same way.
       ...(perfTool

@@ -23,7 +23,8 @@ export function median(xs: number[]): number {
 /**
  * Records a liveprobe run said it lost, from its closing line in the trace
  * file (lib/cli/main.ts writes `liveprobe: N records lost (…)`; the forced
- * loss in test/perf-engine.test.ts checks that line); 0 without one.
+ * loss through the CLI in test/perf-run.test.ts checks that line and this
+ * reading of it); 0 without one.
  */
 export function lostIn(trace: string): number {
   const m = /^liveprobe: (\d+) records? lost /m.exec(fs.readFileSync(trace, 'utf8'));
@@ -53,16 +54,16 @@ export function floorTracer(name: 'ptrace-floor' | 'seccomp-floor' | 'perf-floor
 
 /**
  * The layouts bench/perf-floor.c is given, to show where the perf engine's
- * floor goes (docs/perf-engine.md, "Why raw_syscalls"):
+ * floor goes (docs/perf-engine.md, "What the floor is made of"):
  * - `engine`: the engine's own events (lib/perf/events.ts);
- * - `no-syscalls`: the same without the raw_syscalls pair, so what the
- *   per-thread events cost by their presence alone (context switches, the
- *   slow syscall path);
+ * - `no-raw-syscalls`: the same without the raw_syscalls pair (clone3's
+ *   entry, the task and exit events stay), so what the per-thread events
+ *   cost by their presence (context switches, the slow syscall path);
  * - `per-call`: the raw_syscalls pair replaced by a `syscalls:sys_enter_X`
  *   and `sys_exit_X` for each call of the set, the layout the engine does not
  *   use (a target's other calls then cost a bitmap test, not a record).
  */
-export type PerfFloorLayout = 'engine' | 'no-syscalls' | 'per-call';
+export type PerfFloorLayout = 'engine' | 'no-raw-syscalls' | 'per-call';
 
 /**
  * The events for liveprobe's default set in `layout`, as bench/perf-floor.c
@@ -78,7 +79,7 @@ export function perfFloorEvents(layout: PerfFloorLayout = 'engine'): string[] {
   for (let i = 0, e = 0; i < flat.length; i += PERF_EVENT_FIELDS, e++) {
     const role = flat[i + 1];
     if (role === PERF_ROLE.rawEnter || role === PERF_ROLE.rawExit) {
-      if (layout === 'no-syscalls' || (layout === 'per-call' && role === PERF_ROLE.rawExit)) continue;
+      if (layout === 'no-raw-syscalls' || (layout === 'per-call' && role === PERF_ROLE.rawExit)) continue;
       if (layout === 'per-call') {
         out.push(...perCallIds(tracefs, arch, nrs));
         continue;

@@ -81,37 +81,28 @@ async function traceWhenReady(bin: string, args: string[], env: NodeJS.ProcessEn
 }
 
 /**
- * glibc's arena heaps, as maps shows them and its own header confirms:
- * 64 MiB-aligned rw-p + ---p pairs filling 64 MiB whose first bytes are a
- * heap_info (docs/go-glibc-musl.md, "Shapes"). The header is read while the
- * process is held: a Go runtime commit can also sit on a 64 MiB boundary
- * with PROT_NONE after it (seen once, Go 1.19's ex7: 8 such windows for
- * glibc's 7 heaps), and only glibc's own bytes tell them apart.
+ * glibc's arena heaps, as maps shows them and each one's own header
+ * confirms: anonymous RW memory from a 64 MiB boundary that begins with a
+ * heap_info (docs/go-glibc-musl.md, "Shapes") whose mprotect_size is that
+ * RW region and whose arena or previous heap is where glibc puts them. Read
+ * while the process is held: a Go runtime commit can sit on a 64 MiB
+ * boundary with PROT_NONE after it too (seen once, Go 1.19's ex7: 8 such
+ * windows for glibc's 7 heaps), and only glibc's own bytes tell them apart.
  */
 function glibcHeapsInMaps(pid: number, maps: string): bigint[] {
-  const entries = parseMaps(maps);
-  const windows: bigint[] = [];
-  for (let i = 0; i + 1 < entries.length; i++) {
-    const a = entries[i]!;
-    const b = entries[i + 1]!;
-    // The PROT_NONE rest may reach beyond the window: the kernel merges it
-    // with PROT_NONE mapped right above (another thread's heap reservation,
-    // 128 MiB until glibc trims it; seen on a loaded machine).
-    if (a.start % MiB64 === 0n && a.name === '' && a.prot === 3 && b.start === a.end && b.prot === 0 && b.end >= a.start + MiB64) {
-      // glibc commits page by page; the Go heap in 4 MiB steps.
-      if ((a.end - a.start) % (4n << 20n) !== 0n) windows.push(a.start);
-    }
-  }
+  const candidates = parseMaps(maps).filter((a) => a.start % MiB64 === 0n && a.name === '' && a.prot === 3);
   const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
   try {
-    const header = Buffer.alloc(16);
-    return windows.filter((base) => {
-      fs.readSync(fd, header, 0, 16, base);
-      const arena = header.readBigUInt64LE(0);
-      const prev = header.readBigUInt64LE(8);
-      // An arena's first heap holds its malloc_state right after the header; a later heap points back to the one before.
-      return HEAP_INFO_SIZES.some((size) => (prev === 0n ? arena === base + size : windows.includes(prev) && windows.includes(arena - size)));
-    });
+    const header = Buffer.alloc(32);
+    return candidates.filter((a) => {
+      fs.readSync(fd, header, 0, header.length, a.start);
+      const [arena, prev, size, mprotectSize] = [0, 8, 16, 24].map((at) => header.readBigUInt64LE(at)) as [bigint, bigint, bigint, bigint];
+      // What glibc made RW of the heap is the RW region maps shows (the kernel may merge a full heap with RW memory above).
+      const rw = a.end - a.start < MiB64 ? a.end - a.start : MiB64;
+      if (mprotectSize !== rw || size === 0n || size > mprotectSize) return false;
+      // An arena's first heap holds its malloc_state right after the header; a later heap points back to the heap before it.
+      return prev === 0n ? HEAP_INFO_SIZES.some((n) => arena === a.start + n) : prev % MiB64 === 0n;
+    }).map((a) => a.start);
   } finally {
     fs.closeSync(fd);
   }

@@ -208,8 +208,8 @@ describe('attach late', () => {
     const r = await attachLate(await fixture('ex7musl'), ['-flush'], { arenaCount: false, last: 'Hello from stdio' });
     assert.equal(r.e.modelKb, r.vmSizeKb);
     const others = r.tasks.length - 1;
-    assert.deepEqual([cls(r.e, 'guard-page')!.count, cls(r.e, 'guard-page')!.each], [others, 8192n], seen(r));
-    assert.equal(cls(r.e, 'pthread-stack')!.count, others, seen(r));
+    assert.deepEqual([cls(r.e, 'guard-page')?.count, cls(r.e, 'guard-page')?.each], [others, 8192n], seen(r));
+    assert.equal(cls(r.e, 'pthread-stack')?.count, others, seen(r));
     assert.equal(cls(r.e, 'glibc-arena-heap'), undefined, seen(r));
     assert.equal(kinds(r.e, 'cgo-thread').length, others, seen(r));
     assert.deepEqual([r.e.binary?.libc, r.e.binary?.cgoLinked, r.e.binary?.dynamic], ['musl', true, false]);
