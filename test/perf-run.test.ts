@@ -148,9 +148,11 @@ describe('run --engine perf', () => {
     try {
       const out = path.join(dir, 'trace.txt');
       // A one-page ring and a brk loop: records are lost every time (test/fixtures/brkloop.c).
-      const cliRun = spawn(process.execPath, [cli, 'run', '--engine', 'perf', '--perf-pages', '1', '--no-summary', '-o', out, '--', await fixture('brkloop'), '200000'], {
-        env, stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      // The CLI keeps this process's environment (under the sanitizer run, Node
+      // needs its LD_PRELOAD); the target execs through env without it.
+      const cliRun = spawn(process.execPath, [
+        cli, 'run', '--engine', 'perf', '--perf-pages', '1', '--no-summary', '-o', out, '--', 'env', '-u', 'LD_PRELOAD', await fixture('brkloop'), '200000',
+      ], { stdio: ['ignore', 'pipe', 'inherit'] });
       // brkloop waits for SIGUSR1 and the CLI for brkloop: neither may outlive a failure.
       ctx.after(() => {
         for (const pid of [...target, cliRun.pid!]) {
