@@ -359,7 +359,7 @@ bool PerfEngine::snapshotStoppedWorld(pid_t pid) {
       if (seized.count(tid)) continue;
       if (ptraceCall(PTRACE_SEIZE, tid, 0, 0) != 0) {
         int err = errno;  // before /proc reads change it
-        if (err == ESRCH || (err == EPERM && proc::taskExited(pid, tid))) continue;
+        if (err == ESRCH || (err == EPERM && proc::taskExiting(pid, tid))) continue;
         if (seized.empty()) {
           emitError(err, wire::ErrorSite::kSeize, pid, "ptrace(PTRACE_SEIZE)");
           return false;

@@ -494,9 +494,9 @@ bool Tracer::seizeAll(pid_t pid) {
         r.b = uint32_t(wire::StartEvent::kAttach);
       } else if (err == ESRCH) {
         continue;  // the thread exited meanwhile
-      } else if (err == EPERM && proc::taskExited(pid, tid)) {
-        // The kernel refuses to seize a task that has exited (exit_state
-        // set). A leader that called pthread_exit stays listed as a zombie
+      } else if (err == EPERM && proc::taskExiting(pid, tid)) {
+        // The kernel refuses to seize a task that has exited or is exiting
+        // (proc_tasks.h taskExiting). A leader that called pthread_exit stays listed as a zombie
         // while its threads run on: trace those; the process exit is then
         // reported with the last thread's status (onTaskGone).
         if (tid == pid) leader_untraced_ = true;
